@@ -1,0 +1,88 @@
+import { z } from 'zod';
+import { defineEvent, type EventOf } from './envelope.ts';
+
+export const UserCreated = defineEvent(
+  'UserCreated',
+  1,
+  z.object({ userId: z.string(), username: z.string(), passwordHash: z.string() }),
+);
+
+export const UserSignedIn = defineEvent(
+  'UserSignedIn',
+  1,
+  z.object({ userId: z.string(), sessionHash: z.string(), expiresAt: z.number().int() }),
+);
+
+export const UserSignInFailed = defineEvent(
+  'UserSignInFailed',
+  1,
+  z.object({
+    username: z.string(),
+    /** null when no such user exists; the response to the browser is the same either way. */
+    userId: z.string().nullable(),
+    clientAddress: z.string().nullable(),
+  }),
+);
+
+export const UserSignedOut = defineEvent(
+  'UserSignedOut',
+  1,
+  z.object({ userId: z.string(), sessionHash: z.string() }),
+);
+
+export const ConsentGranted = defineEvent(
+  'ConsentGranted',
+  1,
+  z.object({
+    consentId: z.string(),
+    userId: z.string(),
+    clientId: z.string(),
+    resource: z.string(),
+    scopes: z.array(z.string()),
+    /** Remembered consent is void once the client's redirect URIs change. */
+    redirectUrisFingerprint: z.string(),
+  }),
+);
+
+export const ConsentRevoked = defineEvent(
+  'ConsentRevoked',
+  1,
+  z.object({ consentId: z.string(), userId: z.string(), clientId: z.string() }),
+);
+
+export const AuthorizationCodeIssued = defineEvent(
+  'AuthorizationCodeIssued',
+  1,
+  z.object({
+    codeHash: z.string(),
+    clientId: z.string(),
+    userId: z.string(),
+    redirectUri: z.string(),
+    codeChallenge: z.string(),
+    codeChallengeMethod: z.literal('S256'),
+    resource: z.string(),
+    scopes: z.array(z.string()),
+    consentId: z.string(),
+    expiresAt: z.number().int(),
+  }),
+);
+
+export const AuthorizationDenied = defineEvent(
+  'AuthorizationDenied',
+  1,
+  z.object({
+    clientId: z.string(),
+    userId: z.string(),
+    resource: z.string(),
+    scopes: z.array(z.string()),
+  }),
+);
+
+export type UserCreated = EventOf<typeof UserCreated>;
+export type UserSignedIn = EventOf<typeof UserSignedIn>;
+export type UserSignInFailed = EventOf<typeof UserSignInFailed>;
+export type UserSignedOut = EventOf<typeof UserSignedOut>;
+export type ConsentGranted = EventOf<typeof ConsentGranted>;
+export type ConsentRevoked = EventOf<typeof ConsentRevoked>;
+export type AuthorizationCodeIssued = EventOf<typeof AuthorizationCodeIssued>;
+export type AuthorizationDenied = EventOf<typeof AuthorizationDenied>;

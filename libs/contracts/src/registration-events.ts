@@ -1,0 +1,59 @@
+import { z } from 'zod';
+import { defineEvent, type EventOf } from './envelope.ts';
+
+export const TokenEndpointAuthMethod = z.enum(['none', 'client_secret_post', 'client_secret_basic']);
+export type TokenEndpointAuthMethod = z.infer<typeof TokenEndpointAuthMethod>;
+
+/** Client metadata as stored: already validated and normalised by the registration service. */
+export const ClientMetadataSchema = z.object({
+  redirect_uris: z.array(z.string()),
+  token_endpoint_auth_method: TokenEndpointAuthMethod,
+  grant_types: z.array(z.string()),
+  response_types: z.array(z.string()),
+  application_type: z.enum(['native', 'web']),
+  client_name: z.string().optional(),
+  client_uri: z.string().optional(),
+  logo_uri: z.string().optional(),
+  tos_uri: z.string().optional(),
+  policy_uri: z.string().optional(),
+  scope: z.string().optional(),
+  contacts: z.array(z.string()).optional(),
+  software_id: z.string().optional(),
+  software_version: z.string().optional(),
+});
+export type ClientMetadata = z.infer<typeof ClientMetadataSchema>;
+
+export const ClientRegistered = defineEvent(
+  'ClientRegistered',
+  1,
+  z.object({
+    clientId: z.string(),
+    clientIdIssuedAt: z.number().int(),
+    metadata: ClientMetadataSchema,
+    clientSecretHash: z.string().nullable(),
+    registrationTokenHash: z.string(),
+    /** Set for public clients whose registration is idempotent: the hash of their canonical metadata. */
+    fingerprint: z.string().nullable(),
+  }),
+);
+
+/** A public client sent the same metadata again; it gets the existing client and a registration token of its own. */
+export const ClientReregistered = defineEvent(
+  'ClientReregistered',
+  1,
+  z.object({ clientId: z.string(), registrationTokenHash: z.string() }),
+);
+
+export const ClientUpdated = defineEvent(
+  'ClientUpdated',
+  1,
+  z.object({ clientId: z.string(), metadata: ClientMetadataSchema, fingerprint: z.string().nullable() }),
+);
+
+export const ClientDeleted = defineEvent('ClientDeleted', 1, z.object({ clientId: z.string() }));
+
+export type ClientRegistered = EventOf<typeof ClientRegistered>;
+export type ClientReregistered = EventOf<typeof ClientReregistered>;
+export type ClientUpdated = EventOf<typeof ClientUpdated>;
+export type ClientDeleted = EventOf<typeof ClientDeleted>;
+export type ClientEvent = ClientRegistered | ClientReregistered | ClientUpdated | ClientDeleted;

@@ -1,0 +1,242 @@
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import {
+  DeliverPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  jetstream,
+  jetstreamManager,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  type StoredMsg,
+} from '@nats-io/jetstream';
+import { headers as natsHeaders } from '@nats-io/transport-node';
+import {
+  STREAM_NAME,
+  STREAM_SUBJECTS,
+  decodeEvent,
+  toEnvelope,
+  type DecidedEvent,
+  type DecodeOutcome,
+  type EventContext,
+  type EventEnvelope,
+} from '@mcp-auth/contracts';
+import { ConcurrencyConflict, EventStoreUnavailable } from './errors.ts';
+import { silentLogger, type Logger } from './logger.ts';
+
+export const EVENT_TYPE_HEADER = 'Event-Type';
+export const SCHEMA_VERSION_HEADER = 'Event-Schema-Version';
+
+export type EventStoreOptions = {
+  servers: string;
+  /** Shown in NATS monitoring: which service and replica this connection belongs to. */
+  connectionName: string;
+  logger?: Logger;
+  /** Stream replicas, for a NATS cluster. */
+  replicas?: number;
+  /** How long one append may keep retrying before it gives up with EventStoreUnavailable. */
+  appendDeadlineMs?: number;
+};
+
+export type AppendOptions = {
+  /** Optimistic concurrency: the stream sequence of the last event on this subject, or 0 for "no event yet". */
+  expectedLastSubjectSequence?: number;
+};
+
+export type AppendResult = { position: number; duplicate: boolean };
+
+export type StreamState = { lastSequence: number; created: string };
+
+/** The newest event on a subject, read from the stream itself rather than from a projection. */
+export type LastEvent = { position: number; outcome: DecodeOutcome };
+
+const PUBLISH_TIMEOUT_MS = 2_000;
+
+export class EventStore {
+  #connected = true;
+  #closed = false;
+  #reconnectWaiters: Array<() => void> = [];
+
+  private constructor(
+    readonly nc: NatsConnection,
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    private readonly options: Required<Omit<EventStoreOptions, 'servers' | 'connectionName'>>,
+  ) {
+    void this.#watchStatus();
+  }
+
+  static async connect(options: EventStoreOptions): Promise<EventStore> {
+    const nc = await connect({
+      servers: options.servers.split(',').map((s) => s.trim()),
+      name: options.connectionName,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      waitOnFirstConnect: true,
+      pingInterval: 10_000,
+    });
+    const jsm = await jetstreamManager(nc);
+    const store = new EventStore(nc, jetstream(nc), jsm, {
+      logger: options.logger ?? silentLogger,
+      replicas: options.replicas ?? 1,
+      appendDeadlineMs: options.appendDeadlineMs ?? 5_000,
+    });
+    await store.ensureStream();
+    return store;
+  }
+
+  get connected(): boolean {
+    return this.#connected && !this.#closed;
+  }
+
+  get logger(): Logger {
+    return this.options.logger;
+  }
+
+  /** Creates the EVENTS stream, or checks that the existing one captures every event subject. */
+  async ensureStream(): Promise<void> {
+    const info = await this.jsm.streams.info(STREAM_NAME).catch((err: unknown) => {
+      if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) return null;
+      throw err;
+    });
+    if (info) {
+      if (!info.config.subjects?.includes(STREAM_SUBJECTS)) {
+        throw new Error(`stream ${STREAM_NAME} exists but does not capture ${STREAM_SUBJECTS}`);
+      }
+      return;
+    }
+    try {
+      await this.jsm.streams.add({
+        name: STREAM_NAME,
+        subjects: [STREAM_SUBJECTS],
+        num_replicas: this.options.replicas,
+        allow_direct: true,
+        duplicate_window: 120_000_000_000, // 2 minutes, in nanoseconds: the window in which a retried publish is deduplicated
+      });
+    } catch (err) {
+      // Another service created it in the meantime with its own (equal) settings.
+      if (!(await this.jsm.streams.info(STREAM_NAME).catch(() => null))) throw err;
+    }
+  }
+
+  /**
+   * Appends one event. The event id is the NATS message id, so a retried publish is stored once.
+   * Answers only once JetStream acknowledged the event.
+   */
+  async append(subject: string, event: EventEnvelope, options: AppendOptions = {}): Promise<AppendResult> {
+    const payload = JSON.stringify(event);
+    const deadline = Date.now() + this.options.appendDeadlineMs;
+    let lastError: unknown;
+    for (let attempt = 0; Date.now() < deadline; attempt++) {
+      if (!this.connected) {
+        await this.#waitForReconnect(Math.min(1_000, deadline - Date.now()));
+        if (!this.connected) break;
+      }
+      const h = natsHeaders();
+      h.set(EVENT_TYPE_HEADER, event.type);
+      h.set(SCHEMA_VERSION_HEADER, String(event.metadata.schemaVersion));
+      try {
+        const ack = await this.js.publish(subject, payload, {
+          msgID: event.metadata.eventId,
+          headers: h,
+          timeout: Math.max(100, Math.min(PUBLISH_TIMEOUT_MS, deadline - Date.now())),
+          ...(options.expectedLastSubjectSequence !== undefined
+            ? { expect: { lastSubjectSequence: options.expectedLastSubjectSequence } }
+            : {}),
+        });
+        return { position: ack.seq, duplicate: ack.duplicate };
+      } catch (err) {
+        if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamWrongLastSequence) {
+          throw new ConcurrencyConflict(subject, options.expectedLastSubjectSequence ?? -1);
+        }
+        if (err instanceof JetStreamApiError) {
+          throw new EventStoreUnavailable(`JetStream refused the event: ${err.message}`, { cause: err });
+        }
+        lastError = err;
+        this.options.logger.warn({ err: String(err), subject, attempt }, 'append not acknowledged; retrying with the same message id');
+        await sleep(Math.min(50 * 2 ** attempt, 500));
+      }
+    }
+    throw new EventStoreUnavailable('the event store did not acknowledge the event in time', { cause: lastError });
+  }
+
+  /**
+   * Appends what a decider decided, in order, on one aggregate's subject. With an expected sequence, the
+   * first event is conditional on it and each next one on its predecessor, so no other writer can interleave.
+   */
+  async appendDecided(subject: string, events: readonly DecidedEvent[], context: EventContext, options: AppendOptions = {}): Promise<AppendResult | null> {
+    let result: AppendResult | null = null;
+    let expected = options.expectedLastSubjectSequence;
+    for (const event of events) {
+      result = await this.append(subject, toEnvelope(event, context), expected === undefined ? {} : { expectedLastSubjectSequence: expected });
+      if (expected !== undefined) expected = result.position;
+    }
+    return result;
+  }
+
+  /** The newest event on a subject, read from the stream (authoritative), or null if the subject has none. */
+  async last(subject: string): Promise<LastEvent | null> {
+    const msg = await this.#read(() => this.jsm.streams.getMessage(STREAM_NAME, { last_by_subj: subject }));
+    if (!msg) return null;
+    return { position: msg.seq, outcome: decodeEvent(msg.data) };
+  }
+
+  async streamState(): Promise<StreamState> {
+    const info = await this.#read(() => this.jsm.streams.info(STREAM_NAME));
+    return { lastSequence: info.state.last_seq, created: info.created };
+  }
+
+  /** An ordered consumer over the whole stream from a position: what every projection reads. */
+  async consumeFrom(startSequence: number, maxMessages = 500): Promise<ConsumerMessages> {
+    const consumer = await this.js.consumers.get(STREAM_NAME, {
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: Math.max(1, startSequence),
+    });
+    return consumer.consume({ max_messages: maxMessages });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.nc.drain().catch(() => this.nc.close());
+  }
+
+  async #read<T>(operation: () => Promise<T>): Promise<T> {
+    if (!this.connected) await this.#waitForReconnect(1_000);
+    try {
+      return await operation();
+    } catch (err) {
+      throw new EventStoreUnavailable('the event store could not be read', { cause: err });
+    }
+  }
+
+  async #watchStatus(): Promise<void> {
+    for await (const status of this.nc.status()) {
+      if (status.type === 'disconnect') {
+        this.#connected = false;
+        this.options.logger.warn({ server: status.server }, 'disconnected from NATS; reconnecting');
+      } else if (status.type === 'reconnect') {
+        this.#connected = true;
+        this.options.logger.info({ server: status.server }, 'reconnected to NATS');
+        for (const wake of this.#reconnectWaiters.splice(0)) wake();
+      }
+    }
+  }
+
+  #waitForReconnect(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, Math.max(0, timeoutMs));
+      this.#reconnectWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}
+
+export type { JsMsg, StoredMsg };
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

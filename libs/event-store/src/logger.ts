@@ -1,0 +1,9 @@
+/** The slice of pino's interface the libraries log through. */
+export type Logger = {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+};
+
+export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };

@@ -1,0 +1,49 @@
+import { randomUUID } from 'node:crypto';
+import type { Context, Next } from 'koa';
+import type { Logger } from 'pino';
+import { Counter, Histogram } from 'prom-client';
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,100}$/;
+
+const httpRequests = new Counter({
+  name: 'http_requests_total',
+  help: 'HTTP requests by route and status',
+  labelNames: ['method', 'route', 'status'] as const,
+});
+
+const httpDuration = new Histogram({
+  name: 'http_request_duration_seconds',
+  help: 'HTTP request duration by route',
+  labelNames: ['method', 'route'] as const,
+  buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+});
+
+/**
+ * Gives each request an id (a well-formed incoming X-Request-Id is kept, so ids follow a request
+ * through the edge proxy), a child logger carrying it, an access-log line and metrics.
+ * Query strings are never logged: they can carry authorization codes and state.
+ */
+export function requestContext(logger: Logger) {
+  return async function withRequestContext(ctx: Context, next: Next): Promise<void> {
+    const incoming = ctx.get('X-Request-Id');
+    const requestId = REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    ctx.state.requestId = requestId;
+    ctx.state.log = logger.child({ requestId });
+    ctx.set('X-Request-Id', requestId);
+    const started = process.hrtime.bigint();
+    try {
+      await next();
+    } finally {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const route = (ctx as Context & { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
+      httpRequests.inc({ method: ctx.method, route: String(route), status: String(ctx.status) });
+      httpDuration.observe({ method: ctx.method, route: String(route) }, seconds);
+      if (ctx.path !== '/healthz' && ctx.path !== '/readyz' && ctx.path !== '/metrics') {
+        (ctx.state.log as Logger).info(
+          { method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(seconds * 1e4) / 10 },
+          'request',
+        );
+      }
+    }
+  };
+}

@@ -1,0 +1,47 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+
+/** A high-entropy credential, base64url: 32 bytes = 256 bits by default. */
+export function randomToken(bytes = 32): string {
+  return randomBytes(bytes).toString('base64url');
+}
+
+/**
+ * The at-rest form of a credential we generated ourselves (client secrets, codes, refresh and registration
+ * tokens). They carry 256 bits of entropy, so a fast hash is enough; passwords use scrypt instead.
+ */
+export function hashSecret(secret: string): string {
+  return createHash('sha256').update(secret, 'utf8').digest('base64url');
+}
+
+/** Constant-time check of a presented credential against its stored hash. */
+export function secretMatchesHash(presented: string, storedHash: string): boolean {
+  const a = Buffer.from(hashSecret(presented), 'base64url');
+  const b = Buffer.from(storedHash, 'base64url');
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** Constant-time equality of two strings of public length (e.g. PKCE challenges, CSRF tokens). */
+export function constantTimeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a, 'utf8');
+  const y = Buffer.from(b, 'utf8');
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/**
+ * Credentials that one service mints and another redeems carry the stream position of the event that
+ * created them ("<secret>.<position>"). The redeeming service waits until its projection has applied
+ * that position, so a fast client never meets a replica that has not heard of its credential yet.
+ * Only the secret part is hashed and stored; the position is not a secret.
+ */
+export function attachPosition(secret: string, position: number): string {
+  return `${secret}.${position}`;
+}
+
+export function splitPosition(credential: string): { secret: string; position: number } | null {
+  const dot = credential.lastIndexOf('.');
+  if (dot <= 0) return null;
+  const secret = credential.slice(0, dot);
+  const digits = credential.slice(dot + 1);
+  if (!/^[A-Za-z0-9_-]{20,200}$/.test(secret) || !/^[1-9][0-9]{0,14}$/.test(digits)) return null;
+  return { secret, position: Number(digits) };
+}

@@ -1,0 +1,132 @@
+import { ClientMetadataSchema, type ClientMetadata } from '@mcp-auth/contracts';
+import { defineProjection, sql, type ProjectionDatabase } from '@mcp-auth/projector';
+
+/** Registered clients, as the registration, authorization and token services each see them. */
+export const clientsProjection = defineProjection({
+  name: 'clients',
+  schema: `
+    CREATE TABLE IF NOT EXISTS clients (
+      client_id TEXT PRIMARY KEY,
+      status TEXT NOT NULL CHECK (status IN ('active', 'deleted')),
+      metadata TEXT NOT NULL,
+      client_secret_hash TEXT,
+      fingerprint TEXT,
+      issued_at INTEGER NOT NULL,
+      registered_at TEXT NOT NULL,
+      updated_at TEXT NOT NULL,
+      version INTEGER NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS client_registration_tokens (
+      client_id TEXT NOT NULL,
+      token_hash TEXT NOT NULL,
+      PRIMARY KEY (client_id, token_hash)
+    );
+  `,
+  handles: ['ClientRegistered', 'ClientReregistered', 'ClientUpdated', 'ClientDeleted'],
+  apply(event, db) {
+    const at = event.metadata.occurredAt;
+    switch (event.type) {
+      case 'ClientRegistered': {
+        const d = event.data;
+        sql(db, 'DELETE FROM client_registration_tokens WHERE client_id = ?').run(d.clientId);
+        sql(db, 
+          `INSERT OR REPLACE INTO clients (client_id, status, metadata, client_secret_hash, fingerprint, issued_at, registered_at, updated_at, version)
+           VALUES (?, 'active', ?, ?, ?, ?, ?, ?, ?)`,
+        ).run(d.clientId, JSON.stringify(d.metadata), d.clientSecretHash, d.fingerprint, d.clientIdIssuedAt, at, at, event.position);
+        sql(db, 'INSERT OR IGNORE INTO client_registration_tokens (client_id, token_hash) VALUES (?, ?)').run(d.clientId, d.registrationTokenHash);
+        return;
+      }
+      case 'ClientReregistered': {
+        const active = sql(db, "UPDATE clients SET version = ? WHERE client_id = ? AND status = 'active'").run(event.position, event.data.clientId);
+        if (active.changes > 0) {
+          sql(db, 'INSERT OR IGNORE INTO client_registration_tokens (client_id, token_hash) VALUES (?, ?)').run(event.data.clientId, event.data.registrationTokenHash);
+        }
+        return;
+      }
+      case 'ClientUpdated':
+        sql(db, "UPDATE clients SET metadata = ?, fingerprint = ?, updated_at = ?, version = ? WHERE client_id = ? AND status = 'active'").run(
+          JSON.stringify(event.data.metadata),
+          event.data.fingerprint,
+          at,
+          event.position,
+          event.data.clientId,
+        );
+        return;
+      case 'ClientDeleted':
+        sql(db, "UPDATE clients SET status = 'deleted', updated_at = ?, version = ? WHERE client_id = ?").run(at, event.position, event.data.clientId);
+        sql(db, 'DELETE FROM client_registration_tokens WHERE client_id = ?').run(event.data.clientId);
+        return;
+    }
+  },
+});
+
+export type RegisteredClient = {
+  clientId: string;
+  status: 'active' | 'deleted';
+  metadata: ClientMetadata;
+  clientSecretHash: string | null;
+  fingerprint: string | null;
+  clientIdIssuedAt: number;
+  registeredAt: string;
+  updatedAt: string;
+  /** Stream position of the client's latest event: the expected sequence for the next exclusive write. */
+  version: number;
+};
+
+type ClientRow = {
+  client_id: string;
+  status: 'active' | 'deleted';
+  metadata: string;
+  client_secret_hash: string | null;
+  fingerprint: string | null;
+  issued_at: number;
+  registered_at: string;
+  updated_at: string;
+  version: number;
+};
+
+export class ClientsReadModel {
+  readonly #byId;
+  readonly #tokens;
+  readonly #count;
+
+  constructor(db: ProjectionDatabase) {
+    this.#byId = db.prepare<[string], ClientRow>('SELECT * FROM clients WHERE client_id = ?');
+    this.#tokens = db.prepare<[string], { token_hash: string }>('SELECT token_hash FROM client_registration_tokens WHERE client_id = ?');
+    this.#count = db.prepare<[], { n: number }>("SELECT count(*) AS n FROM clients WHERE status = 'active'");
+  }
+
+  /** The client in any state (including deleted), or null if it never existed. */
+  find(clientId: string): RegisteredClient | null {
+    const row = this.#byId.get(clientId);
+    return row ? toClient(row) : null;
+  }
+
+  /** An active client, or null. */
+  active(clientId: string): RegisteredClient | null {
+    const client = this.find(clientId);
+    return client?.status === 'active' ? client : null;
+  }
+
+  registrationTokenHashes(clientId: string): string[] {
+    return this.#tokens.all(clientId).map((r) => r.token_hash);
+  }
+
+  countActive(): number {
+    return this.#count.get()?.n ?? 0;
+  }
+}
+
+function toClient(row: ClientRow): RegisteredClient {
+  return {
+    clientId: row.client_id,
+    status: row.status,
+    metadata: ClientMetadataSchema.parse(JSON.parse(row.metadata)),
+    clientSecretHash: row.client_secret_hash,
+    fingerprint: row.fingerprint,
+    clientIdIssuedAt: row.issued_at,
+    registeredAt: row.registered_at,
+    updatedAt: row.updated_at,
+    version: row.version,
+  };
+}

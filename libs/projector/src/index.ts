@@ -1,0 +1,4 @@
+export * from './projection.ts';
+export * from './projector.ts';
+export * from './read-your-writes.ts';
+export * from './readiness.ts';

@@ -1,0 +1,309 @@
+import { createHash } from 'node:crypto';
+import { existsSync, rmSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { decodeEvent, isKnownEventType, type DomainEvent, type RecordedEvent } from '@mcp-auth/contracts';
+import {
+  EVENT_TYPE_HEADER,
+  silentLogger,
+  type EventStore,
+  type JsMsg,
+  type Logger,
+  type StreamState,
+} from '@mcp-auth/event-store';
+import type { Projection, ProjectionDatabase } from './projection.ts';
+import { PositionWaiters } from './waiters.ts';
+
+export type ProjectorOptions = {
+  store: EventStore;
+  /** The SQLite file of this service replica's projections. */
+  file: string;
+  projections: readonly Projection[];
+  logger?: Logger;
+  /** Messages the consumer may have in flight; larger is faster for rebuilds. */
+  batchSize?: number;
+};
+
+export type ProjectorStats = {
+  position: number;
+  streamLastSequenceAtStart: number;
+  caughtUp: boolean;
+  applied: number;
+  skipped: number;
+};
+
+const META_SCHEMA = `
+CREATE TABLE IF NOT EXISTS projector_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS projector_skipped_events (position INTEGER PRIMARY KEY, type TEXT, reason TEXT NOT NULL);
+`;
+
+/**
+ * Applies the event stream to a service's SQLite projections: one ordered consumer from the checkpoint + 1;
+ * each batch of events is applied together with the new checkpoint in one transaction, so after a crash
+ * the projection resumes exactly where it stopped and never applies an event twice.
+ */
+export class Projector {
+  readonly db: ProjectionDatabase;
+  readonly #store: EventStore;
+  readonly #logger: Logger;
+  readonly #projections: readonly Projection[];
+  readonly #byType = new Map<string, Projection[]>();
+  readonly #batchSize: number;
+  readonly #waiters = new PositionWaiters();
+  #position: number;
+  #target = 0;
+  #caughtUp = false;
+  #applied = 0;
+  #skipped = 0;
+  #stopped = false;
+  #buffer: JsMsg[] = [];
+  #flushScheduled = false;
+  #messages: { stop(): void } | null = null;
+  #loop: Promise<void> | null = null;
+  readonly #writeCheckpoint: (position: number) => void;
+  readonly #applyInTransaction: (messages: JsMsg[]) => number;
+
+  constructor(options: ProjectorOptions) {
+    this.#store = options.store;
+    this.#logger = options.logger ?? silentLogger;
+    this.#projections = options.projections;
+    this.#batchSize = options.batchSize ?? 500;
+    for (const projection of options.projections) {
+      for (const type of projection.handles) {
+        const list = this.#byType.get(type) ?? [];
+        list.push(projection);
+        this.#byType.set(type, list);
+      }
+    }
+    this.db = openProjectionFile(options.file, schemaFingerprint(options.projections), this.#logger);
+    for (const projection of options.projections) this.db.exec(projection.schema);
+    this.#position = Number(readMeta(this.db, 'position') ?? 0);
+    const setMeta = this.db.prepare('INSERT INTO projector_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
+    this.#writeCheckpoint = (position) => setMeta.run('position', String(position));
+    this.#applyInTransaction = this.db.transaction((messages: JsMsg[]) => {
+      let last = this.#position;
+      for (const message of messages) {
+        if (message.seq <= last) continue;
+        this.#applyOne(message);
+        last = message.seq;
+      }
+      if (last > this.#position) this.#writeCheckpoint(last);
+      return last;
+    });
+  }
+
+  get position(): number {
+    return this.#position;
+  }
+
+  isCaughtUp(): boolean {
+    return this.#caughtUp;
+  }
+
+  stats(): ProjectorStats {
+    return {
+      position: this.#position,
+      streamLastSequenceAtStart: this.#target,
+      caughtUp: this.#caughtUp,
+      applied: this.#applied,
+      skipped: this.#skipped,
+    };
+  }
+
+  /** Read-your-writes: resolves true once the projection applied `position`, false after the timeout. */
+  waitFor(position: number, timeoutMs: number): Promise<boolean> {
+    if (this.#position >= position) return Promise.resolve(true);
+    if (this.#stopped) return Promise.resolve(false);
+    return this.#waiters.add(position, timeoutMs);
+  }
+
+  /** Starts the supervised consume loop; it survives NATS restarts and reconnects forever. */
+  start(): void {
+    this.#loop ??= this.#supervise();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#messages?.stop();
+    await this.#loop;
+    this.#flush();
+    this.#waiters.releaseAll(false);
+    this.db.close();
+  }
+
+  async #supervise(): Promise<void> {
+    let backoffMs = 100;
+    while (!this.#stopped) {
+      try {
+        const state = await this.#store.streamState();
+        this.#checkStreamIdentity(state);
+        this.#target = state.lastSequence;
+        if (this.#position >= this.#target) this.#markCaughtUp();
+        const messages = await this.#store.consumeFrom(this.#position + 1, this.#batchSize);
+        this.#messages = messages;
+        if (this.#stopped) messages.stop();
+        backoffMs = 100;
+        for await (const message of messages) this.#receive(message);
+      } catch (err) {
+        if (!this.#stopped) this.#logger.warn({ err: String(err) }, 'projection consumer failed; restarting from checkpoint');
+      }
+      this.#messages = null;
+      this.#flush();
+      if (!this.#stopped) {
+        await sleep(backoffMs);
+        backoffMs = Math.min(backoffMs * 2, 5_000);
+      }
+    }
+  }
+
+  #receive(message: JsMsg): void {
+    this.#buffer.push(message);
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      // Messages that arrive together are applied in one transaction.
+      setImmediate(() => this.#flush());
+    }
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    if (this.#buffer.length === 0 || !this.db.open) return;
+    const batch = this.#buffer;
+    this.#buffer = [];
+    let reached: number;
+    try {
+      reached = this.#applyInTransaction(batch);
+    } catch (err) {
+      this.#logger.error({ err: String(err) }, 'a batch failed to apply; applying its events one by one');
+      reached = this.#applyOneByOne(batch);
+    }
+    this.#position = reached;
+    const last = batch[batch.length - 1]!;
+    if (last.info.pending === 0 || this.#position >= this.#target) this.#markCaughtUp();
+    this.#waiters.release(this.#position);
+  }
+
+  #applyOneByOne(batch: JsMsg[]): number {
+    for (const message of batch) {
+      if (message.seq <= this.#position) continue;
+      try {
+        this.#applyInTransaction([message]);
+      } catch (err) {
+        this.#logger.error({ err: String(err), position: message.seq }, 'event could not be applied; skipped');
+        this.db
+          .prepare('INSERT OR REPLACE INTO projector_skipped_events (position, type, reason) VALUES (?, ?, ?)')
+          .run(message.seq, message.headers?.get(EVENT_TYPE_HEADER) ?? null, String(err).slice(0, 500));
+        this.#writeCheckpoint(message.seq);
+      }
+      this.#position = message.seq;
+    }
+    return this.#position;
+  }
+
+  #applyOne(message: JsMsg): void {
+    const typeHeader = message.headers?.get(EVENT_TYPE_HEADER);
+    // Events of types this service does not project are passed over without being parsed.
+    if (typeHeader && isKnownEventType(typeHeader) && !this.#byType.has(typeHeader)) return;
+    const outcome = decodeEvent(message.data);
+    if (outcome.kind !== 'event') {
+      this.#skipped++;
+      this.#logger.warn({ position: message.seq, outcome }, 'skipping an event this service does not understand');
+      return;
+    }
+    const handlers = this.#byType.get(outcome.event.type);
+    if (!handlers) return;
+    const recorded = { ...outcome.event, position: message.seq, subject: message.subject } as RecordedEvent<DomainEvent>;
+    for (const projection of handlers) projection.apply(recorded, this.db);
+    this.#applied++;
+  }
+
+  #markCaughtUp(): void {
+    if (!this.#caughtUp) {
+      this.#caughtUp = true;
+      this.#logger.info({ position: this.#position }, 'projection caught up');
+    }
+  }
+
+  /** A checkpoint from another stream (NATS data wiped, stream recreated) would silently skip events: start over. */
+  #checkStreamIdentity(state: StreamState): void {
+    const known = readMeta(this.db, 'stream_created');
+    const recreated = known !== undefined && known !== state.created;
+    if (recreated || this.#position > state.lastSequence) {
+      this.#logger.warn({ checkpoint: this.#position, streamLastSequence: state.lastSequence }, 'the stream is not the one this projection was built from; rebuilding from sequence 1');
+      resetProjection(this.db);
+      this.#position = 0;
+      this.#caughtUp = false;
+    }
+    this.db.prepare('INSERT OR REPLACE INTO projector_meta (key, value) VALUES (?, ?)').run('stream_created', state.created);
+  }
+}
+
+/** Replays the whole stream into a fresh file. Used to check a live projection and by the benchmarks. */
+export async function rebuildProjections(options: ProjectorOptions): Promise<{ events: number; position: number; seconds: number }> {
+  removeDatabaseFiles(options.file);
+  const { lastSequence } = await options.store.streamState();
+  const started = process.hrtime.bigint();
+  const projector = new Projector({ batchSize: 5_000, ...options });
+  projector.start();
+  while (!(await projector.waitFor(lastSequence, 60_000))) {
+    options.logger?.info({ position: projector.position, target: lastSequence }, 'rebuild in progress');
+  }
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const position = projector.position;
+  await projector.stop();
+  return { events: lastSequence, position, seconds };
+}
+
+function openProjectionFile(file: string, fingerprint: string, logger: Logger): ProjectionDatabase {
+  let db = openDatabase(file);
+  const known = readMeta(db, 'schema');
+  if (known !== undefined && known !== fingerprint) {
+    logger.info({ file }, 'projection schema changed; rebuilding from sequence 1');
+    db.close();
+    removeDatabaseFiles(file);
+    db = openDatabase(file);
+  }
+  db.prepare('INSERT OR REPLACE INTO projector_meta (key, value) VALUES (?, ?)').run('schema', fingerprint);
+  return db;
+}
+
+function openDatabase(file: string): ProjectionDatabase {
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  // The checkpoint commits with the data, so losing the last transactions on power loss only means re-applying them.
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  db.exec(META_SCHEMA);
+  return db;
+}
+
+function readMeta(db: ProjectionDatabase, key: string): string | undefined {
+  const row = db.prepare('SELECT value FROM projector_meta WHERE key = ?').get(key) as { value: string } | undefined;
+  return row?.value;
+}
+
+function resetProjection(db: ProjectionDatabase): void {
+  const tables = db
+    .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'projector_meta'")
+    .all() as Array<{ name: string }>;
+  db.transaction(() => {
+    db.pragma('defer_foreign_keys = ON');
+    for (const { name } of tables) db.prepare(`DELETE FROM "${name}"`).run();
+    db.prepare("DELETE FROM projector_meta WHERE key = 'position'").run();
+  })();
+}
+
+function schemaFingerprint(projections: readonly Projection[]): string {
+  const hash = createHash('sha256');
+  for (const p of projections) hash.update(`${p.name}\n${p.schema}\n${p.handles.join(',')}\n`);
+  return hash.digest('base64url');
+}
+
+function removeDatabaseFiles(file: string): void {
+  for (const suffix of ['', '-wal', '-shm']) {
+    if (existsSync(file + suffix)) rmSync(file + suffix);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

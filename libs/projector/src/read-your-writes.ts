@@ -1,0 +1,24 @@
+import { EventStoreUnavailable, type EventStore } from '@mcp-auth/event-store';
+import type { Projector } from './projector.ts';
+
+/** How long a request may wait for its replica's projection before answering 503. */
+export const DEFAULT_CATCH_UP_MS = 3_000;
+
+/**
+ * Authoritative read of one aggregate: asks the stream for the newest event on its subject, then waits
+ * until this replica's projection has applied it. Returns that position (0 if the aggregate has no events),
+ * which is also the expected sequence for the next exclusive write.
+ */
+export async function catchUpWithSubject(store: EventStore, projector: Projector, subject: string, timeoutMs = DEFAULT_CATCH_UP_MS): Promise<number> {
+  const last = await store.last(subject);
+  if (!last) return 0;
+  await waitForPosition(projector, last.position, timeoutMs);
+  return last.position;
+}
+
+/** Waits for the projection to reach a position or answers 503: never serve a read older than a write we know of. */
+export async function waitForPosition(projector: Projector, position: number, timeoutMs = DEFAULT_CATCH_UP_MS): Promise<void> {
+  if (!(await projector.waitFor(position, timeoutMs))) {
+    throw new EventStoreUnavailable(`projection did not reach position ${position} within ${timeoutMs} ms`);
+  }
+}

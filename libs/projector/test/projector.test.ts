@@ -1,0 +1,150 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { headers } from '@nats-io/transport-node';
+import { NoteCreated, NoteDeleted, newEvent, subjects } from '@mcp-auth/contracts';
+import { EventStore } from '@mcp-auth/event-store';
+import { startNats, type NatsHandle } from '@mcp-auth/testing';
+import { Projector, defineProjection, rebuildProjections, sql, type ProjectionDatabase } from '../src/index.ts';
+
+const actor = { kind: 'system', id: 'test' } as const;
+
+/** Counts how often each event was applied: any count above 1 is a double application. */
+const ledger = defineProjection({
+  name: 'ledger',
+  schema: `
+    CREATE TABLE IF NOT EXISTS notes (note_id TEXT PRIMARY KEY, user_id TEXT NOT NULL, title TEXT NOT NULL, position INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS applications (event_id TEXT PRIMARY KEY, times INTEGER NOT NULL);
+  `,
+  handles: ['NoteCreated', 'NoteDeleted'],
+  apply(event, db) {
+    sql(db, 'INSERT INTO applications (event_id, times) VALUES (?, 1) ON CONFLICT (event_id) DO UPDATE SET times = times + 1').run(event.metadata.eventId);
+    if (event.type === 'NoteCreated') {
+      sql(db, 'INSERT INTO notes (note_id, user_id, title, position) VALUES (?, ?, ?, ?)').run(event.data.noteId, event.data.userId, event.data.title, event.position);
+    } else {
+      sql(db, 'DELETE FROM notes WHERE note_id = ?').run(event.data.noteId);
+    }
+  },
+});
+
+const tableDump = (db: ProjectionDatabase) => ({
+  notes: db.prepare('SELECT note_id, user_id, title, position FROM notes ORDER BY note_id').all(),
+  applications: db.prepare('SELECT event_id, times FROM applications ORDER BY event_id').all(),
+});
+
+describe('projector on a real nats-server and real SQLite files', () => {
+  let nats: NatsHandle;
+  let store: EventStore;
+  const dir = mkdtempSync(join(tmpdir(), 'projector-test-'));
+  const written: number[] = [];
+
+  async function writeNotes(count: number, userId = 'u'): Promise<number> {
+    let position = 0;
+    for (let i = 0; i < count; i++) {
+      const noteId = randomUUID();
+      ({ position } = await store.append(subjects.note(noteId), newEvent(NoteCreated, { noteId, userId, title: `n${i}`, text: '' }, { actor })));
+      written.push(position);
+    }
+    return position;
+  }
+
+  before(async () => {
+    nats = await startNats({ restartable: true });
+    store = await EventStore.connect({ servers: nats.url, connectionName: 'projector-test' });
+  });
+  after(async () => {
+    await store?.close();
+    await nats?.stop();
+  });
+
+  test('waitFor resolves once the position is applied, and times out when it is not', async () => {
+    const projector = new Projector({ store, file: join(dir, 'wait.sqlite'), projections: [ledger] });
+    projector.start();
+    const position = await writeNotes(3);
+    assert.equal(await projector.waitFor(position, 5_000), true);
+    assert.equal((projector.db.prepare('SELECT count(*) AS n FROM notes').get() as { n: number }).n, 3);
+    const started = Date.now();
+    assert.equal(await projector.waitFor(position + 1_000, 200), false);
+    assert.ok(Date.now() - started >= 190);
+    assert.equal(projector.isCaughtUp(), true);
+    await projector.stop();
+  });
+
+  test('after a stop and restart it resumes from the checkpoint and applies no event twice', async () => {
+    const file = join(dir, 'resume.sqlite');
+    const first = new Projector({ store, file, projections: [ledger] });
+    first.start();
+    const mid = await writeNotes(20);
+    assert.ok(await first.waitFor(mid, 5_000));
+    await first.stop();
+    const end = await writeNotes(20);
+    const second = new Projector({ store, file, projections: [ledger] });
+    assert.equal(second.position, mid, 'starts at its checkpoint');
+    second.start();
+    assert.ok(await second.waitFor(end, 5_000));
+    const { applications } = tableDump(second.db);
+    assert.equal(applications.length, written.length);
+    assert.ok(applications.every((a) => (a as { times: number }).times === 1), 'every event applied exactly once');
+    await second.stop();
+  });
+
+  test('skips unknown types, newer versions and garbage without crashing, and goes on', async () => {
+    const projector = new Projector({ store, file: join(dir, 'skip.sqlite'), projections: [ledger] });
+    projector.start();
+    const h = headers();
+    h.set('Event-Type', 'NoteCreated');
+    const garbage = await store.nc.request('events.mcp.note.garbage', 'not json', { timeout: 2_000, headers: h });
+    assert.ok(garbage.data.length > 0);
+    const future = { ...newEvent(NoteCreated, { noteId: 'f', userId: 'u', title: 't', text: '' }, { actor }) };
+    future.metadata.schemaVersion = 99;
+    await store.append(subjects.note('future'), future);
+    await store.append(subjects.note('alien'), { type: 'SomethingNew', data: {}, metadata: { ...future.metadata, eventId: randomUUID(), schemaVersion: 1 } });
+    const position = await writeNotes(1, 'after-garbage');
+    assert.ok(await projector.waitFor(position, 5_000));
+    assert.equal(projector.stats().skipped, 3);
+    assert.equal((projector.db.prepare("SELECT count(*) AS n FROM notes WHERE user_id = 'after-garbage'").get() as { n: number }).n, 1);
+    await projector.stop();
+  });
+
+  test('keeps projecting across a nats-server restart', async () => {
+    const projector = new Projector({ store, file: join(dir, 'restart.sqlite'), projections: [ledger] });
+    projector.start();
+    assert.ok(await projector.waitFor(await writeNotes(2), 5_000));
+    await nats.restart({ kill: true });
+    const after = await retry(() => writeNotes(2));
+    assert.ok(await projector.waitFor(after, 15_000), 'applies events written after the restart');
+    await projector.stop();
+  });
+
+  test('a rebuild from sequence 1 into a fresh file equals the live projection', async () => {
+    const live = new Projector({ store, file: join(dir, 'live.sqlite'), projections: [ledger] });
+    live.start();
+    const noteId = randomUUID();
+    await store.append(subjects.note(noteId), newEvent(NoteCreated, { noteId, userId: 'del', title: 'gone', text: '' }, { actor }));
+    await store.append(subjects.note(noteId), newEvent(NoteDeleted, { noteId, userId: 'del' }, { actor }));
+    const end = await writeNotes(50);
+    assert.ok(await live.waitFor(end, 5_000));
+    const rebuiltFile = join(dir, 'rebuilt.sqlite');
+    const stats = await rebuildProjections({ store, file: rebuiltFile, projections: [ledger] });
+    assert.equal(stats.position, end);
+    const rebuilt = new Projector({ store, file: rebuiltFile, projections: [ledger] });
+    assert.deepEqual(tableDump(rebuilt.db), tableDump(live.db));
+    await rebuilt.stop();
+    await live.stop();
+  });
+});
+
+async function retry<T>(operation: () => Promise<T>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await operation();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}

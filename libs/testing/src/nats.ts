@@ -1,0 +1,139 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './ports.ts';
+
+export type NatsHandle = {
+  url: string;
+  /** Where it came from: NATS_URL, a nats-server process of our own, or a container. */
+  kind: 'external' | 'process' | 'container';
+  /** Stops and starts the server on the same port and store. `kill` simulates a crash. */
+  restart(options?: { kill?: boolean; downtimeMs?: number }): Promise<void>;
+  stop(): Promise<void>;
+};
+
+export const INSTALL_HINT = [
+  'No NATS server is available for the tests. Any one of these works:',
+  '  - Debian/Ubuntu: sudo apt-get install -y nats-server',
+  '  - macOS:         brew install nats-server',
+  '  - Docker:        start Docker, and the tests start nats:2.10 with testcontainers',
+  '  - or point NATS_URL at a nats-server started with -js (JetStream enabled)',
+].join('\n');
+
+/**
+ * A real NATS with JetStream for a test: NATS_URL if set (unless the test must restart the server),
+ * else a private nats-server from the PATH on a free port with a temporary store, else a container
+ * when Docker is reachable. Never a mock.
+ */
+export async function startNats({ restartable = false }: { restartable?: boolean } = {}): Promise<NatsHandle> {
+  const external = process.env.NATS_URL;
+  if (external && !restartable) {
+    return {
+      url: external,
+      kind: 'external',
+      restart: async () => {
+        throw new Error('cannot restart the NATS server given by NATS_URL');
+      },
+      stop: async () => {},
+    };
+  }
+  const binary = findNatsServer();
+  if (binary) return startNatsProcess(binary);
+  if (dockerReachable()) return startNatsContainer();
+  throw new Error(INSTALL_HINT);
+}
+
+function findNatsServer(): string | null {
+  for (const candidate of [process.env.NATS_SERVER_BIN, 'nats-server', '/usr/sbin/nats-server', '/usr/local/bin/nats-server']) {
+    if (!candidate) continue;
+    const found = spawnSync(candidate, ['--version'], { encoding: 'utf8' });
+    if (found.status === 0) return candidate;
+  }
+  return null;
+}
+
+function dockerReachable(): boolean {
+  if (process.env.DOCKER_HOST) return true;
+  return existsSync('/var/run/docker.sock') && spawnSync('docker', ['info'], { stdio: 'ignore', timeout: 5_000 }).status === 0;
+}
+
+async function startNatsProcess(binary: string): Promise<NatsHandle> {
+  const port = await freePort();
+  const storeDir = mkdtempSync(join(tmpdir(), 'nats-test-'));
+  let child: ChildProcess | null = null;
+
+  const launch = async () => {
+    const proc = spawn(binary, ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    proc.stderr?.on('data', (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString()).slice(-4000);
+    });
+    child = proc;
+    await waitForPort(port, 10_000).catch((err) => {
+      proc.kill('SIGKILL');
+      throw new Error(`nats-server did not start: ${String(err)}\n${stderr}`);
+    });
+  };
+  const halt = async (signal: NodeJS.Signals) => {
+    const proc = child;
+    child = null;
+    if (!proc || proc.exitCode !== null) return;
+    const exited = new Promise((resolve) => proc.once('exit', resolve));
+    proc.kill(signal);
+    await exited;
+  };
+
+  await launch();
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    kind: 'process',
+    async restart({ kill = false, downtimeMs = 0 } = {}) {
+      await halt(kill ? 'SIGKILL' : 'SIGTERM');
+      if (downtimeMs > 0) await new Promise((r) => setTimeout(r, downtimeMs));
+      await launch();
+    },
+    async stop() {
+      await halt('SIGTERM');
+      rmSync(storeDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function startNatsContainer(): Promise<NatsHandle> {
+  const { NatsContainer } = await import('@testcontainers/nats');
+  let container = await new NatsContainer('nats:2.10-alpine').withJetStream().start();
+  const url = () => `nats://${container.getHost()}:${container.getMappedPort(4222)}`;
+  return {
+    get url() {
+      return url();
+    },
+    kind: 'container',
+    async restart() {
+      await container.restart();
+    },
+    async stop() {
+      await container.stop();
+    },
+  } as NatsHandle;
+}
+
+export function waitForPort(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const attempt = () => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve();
+      });
+      socket.once('error', () => {
+        socket.destroy();
+        if (Date.now() > deadline) reject(new Error(`port ${port} did not open within ${timeoutMs} ms`));
+        else setTimeout(attempt, 25);
+      });
+    };
+    attempt();
+  });
+}

@@ -1,0 +1,88 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from './ports.ts';
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+
+export type ServiceName = 'registration' | 'authorization' | 'token' | 'mcp-tools';
+
+export type ServiceProcess = {
+  name: ServiceName;
+  url: string;
+  port: number;
+  dataDir: string;
+  child: ChildProcess;
+  /** Everything the process logged, for assertions and for diagnosing a failed test. */
+  output(): string;
+  /** SIGTERM and wait (graceful), or SIGKILL (crash). */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+};
+
+export type StartServiceOptions = {
+  env?: Record<string, string>;
+  port?: number;
+  dataDir?: string;
+  /** Wait for /readyz (default) or only for /healthz. */
+  waitFor?: 'ready' | 'healthy';
+  timeoutMs?: number;
+};
+
+/** Starts a service from its TypeScript source as a real process on a free port, and waits until it is ready. */
+export async function startService(name: ServiceName, options: StartServiceOptions = {}): Promise<ServiceProcess> {
+  const port = options.port ?? (await freePort());
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), `${name}-`));
+  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'services', name, 'src', 'main.ts')], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, LOG_LEVEL: 'info', HOST: '127.0.0.1', PORT: String(port), DATA_DIR: dataDir, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const append = (chunk: Buffer) => {
+    output += chunk.toString();
+    if (output.length > 2_000_000) output = output.slice(-1_000_000);
+  };
+  child.stdout?.on('data', append);
+  child.stderr?.on('data', append);
+  const url = `http://127.0.0.1:${port}`;
+  const service: ServiceProcess = {
+    name,
+    url,
+    port,
+    dataDir,
+    child,
+    output: () => output,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode !== null) return child.exitCode;
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      child.kill(signal);
+      return exited;
+    },
+  };
+  try {
+    await waitUntilAnswers(`${url}/${options.waitFor === 'healthy' ? 'healthz' : 'readyz'}`, options.timeoutMs ?? 20_000, () => child.exitCode !== null);
+  } catch (err) {
+    await service.stop('SIGKILL');
+    throw new Error(`${name} did not become ready: ${String(err)}\n--- output ---\n${output.slice(-5000)}`);
+  }
+  return service;
+}
+
+export async function waitUntilAnswers(url: string, timeoutMs: number, gaveUp: () => boolean = () => false): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = 'no answer';
+  while (Date.now() < deadline) {
+    if (gaveUp()) throw new Error('the process exited');
+    try {
+      const res = await fetch(url);
+      if (res.ok) return;
+      last = `HTTP ${res.status}`;
+    } catch (err) {
+      last = String(err);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${url} did not answer 200 within ${timeoutMs} ms (${last})`);
+}

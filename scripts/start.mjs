@@ -1,0 +1,188 @@
+#!/usr/bin/env node
+// `npm start`: the whole stack on one machine. A private nats-server (unless NATS_URL is set) with its store
+// under the data folder, then each service as its own process with its own SQLite file. Ctrl-C stops it all.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const dataDir = resolve(process.env.DATA_DIR ?? join(root, 'data'));
+const logFormat = process.env.LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json');
+
+/** The services in start order, with their default ports. Each one's public URL is configuration. */
+export const SERVICES = [
+  { name: 'registration', port: Number(process.env.REGISTRATION_PORT ?? 3002) },
+];
+
+const children = new Map();
+let stopping = false;
+
+function say(line) {
+  process.stdout.write(`${line}\n`);
+}
+
+function findNatsServer() {
+  for (const candidate of [process.env.NATS_SERVER_BIN, 'nats-server', '/usr/sbin/nats-server', '/usr/local/bin/nats-server']) {
+    if (candidate && spawnSync(candidate, ['--version'], { stdio: 'ignore' }).status === 0) return candidate;
+  }
+  return null;
+}
+
+function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+function waitForPort(port, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolveWait, reject) => {
+    const attempt = () => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolveWait();
+      });
+      socket.once('error', () => {
+        socket.destroy();
+        if (Date.now() > deadline) reject(new Error(`nothing listens on port ${port}`));
+        else setTimeout(attempt, 50);
+      });
+    };
+    attempt();
+  });
+}
+
+async function waitForReady(url, child, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error('exited during start-up');
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`not ready after ${timeoutMs / 1000} s`);
+}
+
+const LEVELS = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+
+/** Service logs are JSON lines; on a terminal they are shown as one readable line each. */
+function relay(name, stream) {
+  const rl = createInterface({ input: stream });
+  rl.on('line', (line) => {
+    if (logFormat === 'json') return say(line);
+    try {
+      const { level, time, msg, service, pid, name: _n, hostname: _h, requestId, ...rest } = JSON.parse(line);
+      const fields = Object.entries(rest)
+        .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : v}`)
+        .join(' ');
+      const clock = new Date(time).toTimeString().slice(0, 8);
+      say(`${clock} ${name.padEnd(13)} ${(LEVELS[level] ?? level).padEnd(5)} ${msg}${fields ? `  ${fields}` : ''}`);
+    } catch {
+      say(`${name.padEnd(13)} ${line}`);
+    }
+  });
+}
+
+function launch(name, command, args, env) {
+  const child = spawn(command, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.set(name, child);
+  relay(name, child.stdout);
+  relay(name, child.stderr);
+  child.on('exit', (code, signal) => {
+    children.delete(name);
+    if (!stopping) {
+      say(`${name} stopped unexpectedly (${signal ?? `exit code ${code}`}); stopping the stack.`);
+      void stopAll(1);
+    }
+  });
+  return child;
+}
+
+async function stopAll(exitCode) {
+  if (stopping) return;
+  stopping = true;
+  // Services first (they finish in-flight requests), NATS last.
+  const order = [...children.keys()].filter((n) => n !== 'nats').reverse();
+  for (const name of order) await stopChild(name);
+  await stopChild('nats');
+  process.exit(exitCode);
+}
+
+function stopChild(name) {
+  const child = children.get(name);
+  if (!child || child.exitCode !== null) return Promise.resolve();
+  return new Promise((resolveStop) => {
+    const force = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    child.once('exit', () => {
+      clearTimeout(force);
+      resolveStop();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+process.on('SIGINT', () => void stopAll(0));
+process.on('SIGTERM', () => void stopAll(0));
+
+async function main() {
+  mkdirSync(dataDir, { recursive: true });
+  let natsUrl = process.env.NATS_URL;
+  if (!natsUrl) {
+    const binary = findNatsServer();
+    if (!binary) {
+      say('nats-server was not found, and NATS_URL is not set. Install NATS, or point NATS_URL at a server started with -js:');
+      say('  Debian/Ubuntu:  sudo apt-get install -y nats-server');
+      say('  macOS:          brew install nats-server');
+      say('  Docker:         docker run -d -p 4222:4222 nats:2.10 -js   (then NATS_URL=nats://127.0.0.1:4222 npm start)');
+      process.exit(1);
+    }
+    const port = Number(process.env.NATS_PORT ?? (await freePort()));
+    const store = join(dataDir, 'nats');
+    mkdirSync(store, { recursive: true });
+    // NATS logs to a file in its store; its console banner would drown the services' lines.
+    launch('nats', binary, ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', store, '-l', join(store, 'nats-server.log')], {});
+    await waitForPort(port, 15_000);
+    natsUrl = `nats://127.0.0.1:${port}`;
+  }
+
+  const common = { NATS_URL: natsUrl, DATA_DIR: dataDir, HOST: process.env.HOST ?? '127.0.0.1' };
+  for (const service of SERVICES) {
+    const child = launch(service.name, process.execPath, ['--import', 'tsx', join('services', service.name, 'src', 'main.ts')], {
+      ...common,
+      PORT: String(service.port),
+    });
+    try {
+      await waitForReady(`http://127.0.0.1:${service.port}/readyz`, child, 60_000);
+    } catch (err) {
+      say(`${service.name} did not start: ${err.message}`);
+      return stopAll(1);
+    }
+  }
+
+  const registration = process.env.REGISTRATION_BASE_URL ?? 'http://localhost:3002';
+  say('');
+  say('The stack is up.');
+  say(`  NATS:          ${natsUrl}${process.env.NATS_URL ? '' : `  (private, data in ${join(dataDir, 'nats')})`}`);
+  say(`  Registration:  ${registration}/register`);
+  say('');
+  say('Register a client:');
+  say(`  curl -s -X POST ${registration}/register -H 'Content-Type: application/json' \\`);
+  say(`    -d '{"client_name":"demo","redirect_uris":["http://127.0.0.1:8976/callback"],"token_endpoint_auth_method":"none","grant_types":["authorization_code","refresh_token"]}'`);
+  say('');
+  say('Ctrl-C stops everything; data stays in ' + dataDir);
+}
+
+main().catch((err) => {
+  say(`start failed: ${err.stack ?? err}`);
+  void stopAll(1);
+});

@@ -1,0 +1,93 @@
+import type { ClientMetadata, DecidedEvent, EventOfType } from '@mcp-auth/contracts';
+import { InvalidClientMetadata } from '@mcp-auth/oauth';
+
+export type RegisterClient = {
+  type: 'RegisterClient';
+  data: {
+    clientId: string;
+    metadata: ClientMetadata;
+    fingerprint: string | null;
+    clientSecretHash: string | null;
+    registrationTokenHash: string;
+    issuedAt: number;
+  };
+};
+export type UpdateClient = { type: 'UpdateClient'; data: { clientId: string; metadata: ClientMetadata; fingerprint: string | null } };
+export type DeleteClient = { type: 'DeleteClient'; data: { clientId: string } };
+export type ClientCommand = RegisterClient | UpdateClient | DeleteClient;
+
+export type ClientState =
+  | { status: 'unregistered' }
+  | { status: 'active'; metadata: ClientMetadata; fingerprint: string | null }
+  | { status: 'deleted' };
+
+type ClientEvent = EventOfType<'ClientRegistered' | 'ClientReregistered' | 'ClientUpdated' | 'ClientDeleted'>;
+
+/** The deterministic id of a public client is taken by a client whose metadata has since changed. */
+export class ClientIdTaken extends Error {
+  constructor(readonly clientId: string) {
+    super(`client id ${clientId} belongs to a client whose metadata changed`);
+  }
+}
+
+export class ClientNotFound extends Error {
+  constructor(readonly clientId: string) {
+    super(`client ${clientId} does not exist`);
+  }
+}
+
+export const initialState = (): ClientState => ({ status: 'unregistered' });
+
+export function decide(command: ClientCommand, state: ClientState): DecidedEvent[] {
+  switch (command.type) {
+    case 'RegisterClient': {
+      const d = command.data;
+      if (state.status === 'active') {
+        // Same public client registering again: one client, one more registration access token.
+        if (d.fingerprint !== null && state.fingerprint === d.fingerprint) {
+          return [{ type: 'ClientReregistered', data: { clientId: d.clientId, registrationTokenHash: d.registrationTokenHash } }];
+        }
+        throw new ClientIdTaken(d.clientId);
+      }
+      return [
+        {
+          type: 'ClientRegistered',
+          data: {
+            clientId: d.clientId,
+            clientIdIssuedAt: d.issuedAt,
+            metadata: d.metadata,
+            clientSecretHash: d.clientSecretHash,
+            registrationTokenHash: d.registrationTokenHash,
+            fingerprint: d.fingerprint,
+          },
+        },
+      ];
+    }
+    case 'UpdateClient': {
+      if (state.status !== 'active') throw new ClientNotFound(command.data.clientId);
+      const { metadata } = command.data;
+      if (metadata.token_endpoint_auth_method !== state.metadata.token_endpoint_auth_method) {
+        // Changing between public and confidential would need a secret issued or withdrawn: register a new client instead.
+        throw new InvalidClientMetadata('token_endpoint_auth_method cannot be changed; register a new client');
+      }
+      if (JSON.stringify(metadata) === JSON.stringify(state.metadata)) return [];
+      return [{ type: 'ClientUpdated', data: { clientId: command.data.clientId, metadata, fingerprint: command.data.fingerprint } }];
+    }
+    case 'DeleteClient':
+      if (state.status !== 'active') throw new ClientNotFound(command.data.clientId);
+      return [{ type: 'ClientDeleted', data: { clientId: command.data.clientId } }];
+  }
+}
+
+export function evolve(state: ClientState, event: ClientEvent | DecidedEvent): ClientState {
+  switch (event.type) {
+    case 'ClientRegistered':
+      return { status: 'active', metadata: event.data.metadata, fingerprint: event.data.fingerprint };
+    case 'ClientUpdated':
+      return state.status === 'active' ? { status: 'active', metadata: event.data.metadata, fingerprint: event.data.fingerprint } : state;
+    case 'ClientDeleted':
+      return { status: 'deleted' };
+    default:
+      return state;
+  }
+}

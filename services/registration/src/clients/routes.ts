@@ -1,0 +1,178 @@
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import { isSubjectToken, subjects, type Actor, type DecidedEvent } from '@mcp-auth/contracts';
+import { ConcurrencyConflict, type EventStore } from '@mcp-auth/event-store';
+import { readJsonObject, tooManyRequests, type Logger } from '@mcp-auth/http';
+import { InvalidClientMetadata, InvalidRequest, InvalidToken, OAuthError, hashSecret, randomToken, secretMatchesHash } from '@mcp-auth/oauth';
+import { ClientsReadModel, type RegisteredClient } from '@mcp-auth/projections';
+import { catchUpWithSubject, waitForPosition, type Projector } from '@mcp-auth/projector';
+import type { RegistrationConfig } from '../config.ts';
+import { clientInformation } from './client-response.ts';
+import { publicClientFingerprint, validateClientMetadata } from './client-metadata.ts';
+import { ClientIdTaken, ClientNotFound, decide, type ClientCommand, type ClientState } from './decider.ts';
+
+export type RegistrationDeps = {
+  config: RegistrationConfig;
+  store: EventStore;
+  projector: Projector;
+  logger: Logger;
+};
+
+const MAX_ATTEMPTS = 4;
+
+export function clientRegistrationRoutes({ config, store, projector }: RegistrationDeps): Router {
+  const router = new Router();
+  const clients = new ClientsReadModel(projector.db);
+  const newClientLimiter = limiter('register-new', config.REGISTRATION_RATE_LIMIT);
+  const reregistrationLimiter = limiter('register-again', config.REREGISTRATION_RATE_LIMIT);
+  const clientUri = (clientId: string) => `${config.REGISTRATION_BASE_URL}/register/${clientId}`;
+  const bodyError = (status: number, description: string) => new OAuthError('invalid_client_metadata', description, status);
+
+  /** Reads one client authoritatively: the stream says how far the projection must be before we answer. */
+  async function loadClient(clientId: string): Promise<{ state: ClientState; client: RegisteredClient | null; version: number }> {
+    const version = await catchUpWithSubject(store, projector, subjects.client(clientId));
+    const client = version === 0 ? null : clients.find(clientId);
+    const state: ClientState =
+      client === null ? { status: 'unregistered' } : client.status === 'deleted' ? { status: 'deleted' } : { status: 'active', metadata: client.metadata, fingerprint: client.fingerprint };
+    return { state, client, version };
+  }
+
+  async function execute(command: ClientCommand, ctx: Context, state: ClientState, version: number, exclusive: boolean): Promise<number | null> {
+    const events: DecidedEvent[] = decide(command, state);
+    const result = await store.appendDecided(subjects.client(command.data.clientId), events, eventContext(ctx, command.data.clientId), exclusive ? { expectedLastSubjectSequence: version } : {});
+    if (result) await waitForPosition(projector, result.position);
+    return result?.position ?? null;
+  }
+
+  /** RFC 7591 §3: register a client. Public clients with identical metadata get the same client back. */
+  router.post('/register', async (ctx) => {
+    const body = await readJsonObject(ctx, { limit: config.REGISTRATION_MAX_BODY, error: bodyError });
+    const verdict = validateClientMetadata(body);
+    if (!verdict.ok) throw verdict.error;
+    const metadata = verdict.metadata;
+    const fingerprint = publicClientFingerprint(metadata);
+    const confidential = metadata.token_endpoint_auth_method !== 'none';
+    const clientSecret = confidential ? randomToken(32) : null;
+    const registrationAccessToken = randomToken(32);
+    let clientId = fingerprint ? fingerprint.slice(0, 32) : randomToken(16);
+
+    for (let attempt = 1; ; attempt++) {
+      const { state, client, version } = fingerprint ? await loadClient(clientId) : { state: { status: 'unregistered' } as const, client: null, version: 0 };
+      const command: ClientCommand = {
+        type: 'RegisterClient',
+        data: {
+          clientId,
+          metadata,
+          fingerprint,
+          clientSecretHash: clientSecret ? hashSecret(clientSecret) : null,
+          registrationTokenHash: hashSecret(registrationAccessToken),
+          issuedAt: Math.floor(Date.now() / 1000),
+        },
+      };
+      const again = state.status === 'active';
+      await consume(again ? reregistrationLimiter : newClientLimiter, again ? `client:${clientId}` : `address:${ctx.ip}`);
+      try {
+        await execute(command, ctx, state, version, !again);
+      } catch (err) {
+        if (err instanceof ClientIdTaken) {
+          clientId = randomToken(16);
+          continue;
+        }
+        if (err instanceof ConcurrencyConflict && attempt < MAX_ATTEMPTS) continue;
+        throw err;
+      }
+      ctx.status = 201;
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = clientInformation(
+        again && client ? client : { clientId, clientIdIssuedAt: command.data.issuedAt, metadata },
+        clientUri(clientId),
+        { clientSecret, registrationAccessToken, confidential },
+      );
+      return;
+    }
+  });
+
+  /** RFC 7592 §2: every management request carries the registration access token as a Bearer token. */
+  async function authorizedClient(ctx: Context): Promise<{ client: RegisteredClient; version: number }> {
+    const clientId = String(ctx.params.client_id ?? '');
+    const token = bearerToken(ctx);
+    if (!token) {
+      throw new OAuthError('invalid_token', 'A registration access token is required.', 401, { 'WWW-Authenticate': 'Bearer realm="registration"' });
+    }
+    if (!isSubjectToken(clientId)) throw new InvalidToken('The registration access token is not valid for this client.');
+    const { client, version } = await loadClient(clientId);
+    const hashes = client?.status === 'active' ? clients.registrationTokenHashes(clientId) : [];
+    // Every stored hash is compared, in constant time, whatever matches first.
+    const valid = hashes.map((hash) => secretMatchesHash(token, hash)).includes(true);
+    if (!client || !valid) throw new InvalidToken('The registration access token is not valid for this client.');
+    return { client, version };
+  }
+
+  router.get('/register/:client_id', async (ctx) => {
+    const { client } = await authorizedClient(ctx);
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = clientInformation(client, clientUri(client.clientId), { confidential: client.clientSecretHash !== null });
+  });
+
+  router.put('/register/:client_id', async (ctx) => {
+    const { client, version } = await authorizedClient(ctx);
+    const body = await readJsonObject(ctx, { limit: config.REGISTRATION_MAX_BODY, error: bodyError });
+    if (body.client_id !== client.clientId) throw new InvalidRequest('client_id in the body must equal the client being updated.');
+    if (body.client_secret !== undefined) {
+      const matches = typeof body.client_secret === 'string' && client.clientSecretHash !== null && secretMatchesHash(body.client_secret, client.clientSecretHash);
+      if (!matches) throw new InvalidClientMetadata('client_secret does not match the current secret; it cannot be chosen by the client.');
+    }
+    const verdict = validateClientMetadata(body);
+    if (!verdict.ok) throw verdict.error;
+    const command: ClientCommand = {
+      type: 'UpdateClient',
+      data: { clientId: client.clientId, metadata: verdict.metadata, fingerprint: publicClientFingerprint(verdict.metadata) },
+    };
+    try {
+      await execute(command, ctx, { status: 'active', metadata: client.metadata, fingerprint: client.fingerprint }, version, true);
+    } catch (err) {
+      if (err instanceof ClientNotFound) throw new InvalidToken('The registration access token is not valid for this client.');
+      throw err;
+    }
+    const updated = clients.active(client.clientId) ?? client;
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = clientInformation(updated, clientUri(client.clientId), { confidential: updated.clientSecretHash !== null });
+  });
+
+  router.delete('/register/:client_id', async (ctx) => {
+    const { client, version } = await authorizedClient(ctx);
+    try {
+      await execute({ type: 'DeleteClient', data: { clientId: client.clientId } }, ctx, { status: 'active', metadata: client.metadata, fingerprint: client.fingerprint }, version, true);
+    } catch (err) {
+      if (err instanceof ClientNotFound) throw new InvalidToken('The registration access token is not valid for this client.');
+      throw err;
+    }
+    ctx.status = 204;
+  });
+
+  return router;
+}
+
+function eventContext(ctx: Context, clientId: string): { actor: Actor; requestId?: string } {
+  return { actor: { kind: 'client', id: clientId }, requestId: ctx.state.requestId as string | undefined };
+}
+
+function bearerToken(ctx: Context): string | null {
+  const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(ctx.get('Authorization'));
+  return match?.[1] ?? null;
+}
+
+function limiter(name: string, perMinute: number): RateLimiterMemory | null {
+  return perMinute > 0 ? new RateLimiterMemory({ keyPrefix: name, points: perMinute, duration: 60 }) : null;
+}
+
+async function consume(rateLimiter: RateLimiterMemory | null, key: string): Promise<void> {
+  if (!rateLimiter) return;
+  try {
+    await rateLimiter.consume(key);
+  } catch (rejection) {
+    if (rejection instanceof RateLimiterRes) throw tooManyRequests(Math.ceil(rejection.msBeforeNext / 1000), 'Too many registrations; retry later.');
+    throw rejection;
+  }
+}
