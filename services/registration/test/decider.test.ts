@@ -1,0 +1,74 @@
+import { describe, test } from 'node:test';
+import type { ClientMetadata, DecidedEvent } from '@mcp-auth/contracts';
+import { InvalidClientMetadata } from '@mcp-auth/oauth';
+import { deciderSpec } from '@mcp-auth/testing';
+import { ClientIdTaken, ClientNotFound, decide, evolve, initialState, type ClientCommand, type ClientState } from '../src/clients/decider.ts';
+
+const spec = deciderSpec<ClientCommand, ClientState, DecidedEvent>({ decide, evolve, initialState });
+
+const metadata: ClientMetadata = {
+  redirect_uris: ['http://127.0.0.1/cb'],
+  token_endpoint_auth_method: 'none',
+  grant_types: ['authorization_code', 'refresh_token'],
+  response_types: ['code'],
+  application_type: 'native',
+  client_name: 'Agent',
+};
+const registered: DecidedEvent = {
+  type: 'ClientRegistered',
+  data: { clientId: 'c1', clientIdIssuedAt: 1000, metadata, clientSecretHash: null, registrationTokenHash: 'rt1', fingerprint: 'fp1' },
+};
+const register = (overrides: Partial<Extract<ClientCommand, { type: 'RegisterClient' }>['data']> = {}): ClientCommand => ({
+  type: 'RegisterClient',
+  data: { clientId: 'c1', metadata, fingerprint: 'fp1', clientSecretHash: null, registrationTokenHash: 'rt2', issuedAt: 2000, ...overrides },
+});
+
+describe('client registration decider', () => {
+  test('a new client is registered', () => {
+    spec.given([]).when(register({ registrationTokenHash: 'rt1', issuedAt: 1000 })).then([registered]);
+  });
+
+  test('the same public client registering again gets the client back with a token of its own', () => {
+    spec.given([registered]).when(register()).then([{ type: 'ClientReregistered', data: { clientId: 'c1', registrationTokenHash: 'rt2' } }]);
+  });
+
+  test('a public client id whose client changed since is taken: the caller must use a fresh id', () => {
+    const updated: DecidedEvent = { type: 'ClientUpdated', data: { clientId: 'c1', metadata: { ...metadata, client_name: 'Renamed' }, fingerprint: 'fp2' } };
+    spec.given([registered, updated]).when(register()).thenThrows(ClientIdTaken);
+  });
+
+  test('a deleted public client can be registered again', () => {
+    spec
+      .given([registered, { type: 'ClientDeleted', data: { clientId: 'c1' } }])
+      .when(register({ registrationTokenHash: 'rt1', issuedAt: 1000 }))
+      .then([registered]);
+  });
+
+  test('an update replaces the metadata', () => {
+    const renamed = { ...metadata, client_name: 'Renamed' };
+    spec
+      .given([registered])
+      .when({ type: 'UpdateClient', data: { clientId: 'c1', metadata: renamed, fingerprint: 'fp2' } })
+      .then([{ type: 'ClientUpdated', data: { clientId: 'c1', metadata: renamed, fingerprint: 'fp2' } }]);
+  });
+
+  test('an update that changes nothing records nothing', () => {
+    spec.given([registered]).when({ type: 'UpdateClient', data: { clientId: 'c1', metadata, fingerprint: 'fp1' } }).then([]);
+  });
+
+  test('an update may not turn a public client into a confidential one', () => {
+    spec
+      .given([registered])
+      .when({ type: 'UpdateClient', data: { clientId: 'c1', metadata: { ...metadata, token_endpoint_auth_method: 'client_secret_basic' }, fingerprint: null } })
+      .thenThrows(InvalidClientMetadata);
+  });
+
+  test('updating or deleting a client that does not exist is refused', () => {
+    spec.given([]).when({ type: 'UpdateClient', data: { clientId: 'c1', metadata, fingerprint: 'fp1' } }).thenThrows(ClientNotFound);
+    spec.given([registered, { type: 'ClientDeleted', data: { clientId: 'c1' } }]).when({ type: 'DeleteClient', data: { clientId: 'c1' } }).thenThrows(ClientNotFound);
+  });
+
+  test('a client is deleted', () => {
+    spec.given([registered]).when({ type: 'DeleteClient', data: { clientId: 'c1' } }).then([{ type: 'ClientDeleted', data: { clientId: 'c1' } }]);
+  });
+});

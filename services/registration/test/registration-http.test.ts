@@ -1,0 +1,260 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { EventStore } from '@mcp-auth/event-store';
+import { clientsProjection } from '@mcp-auth/projections';
+import { rebuildProjections } from '@mcp-auth/projector';
+import { startNats, startService, type NatsHandle, type ServiceProcess } from '@mcp-auth/testing';
+import { realClientBodies } from './real-client-bodies.ts';
+
+type Json = Record<string, any>;
+
+async function call(url: string, init: RequestInit & { json?: unknown } = {}): Promise<{ status: number; headers: Headers; body: Json | null; text: string }> {
+  const { json, ...rest } = init;
+  const res = await fetch(url, {
+    ...rest,
+    headers: { ...(json !== undefined ? { 'Content-Type': 'application/json' } : {}), ...(rest.headers as Record<string, string>) },
+    body: json !== undefined ? JSON.stringify(json) : rest.body,
+  });
+  const text = await res.text();
+  let body: Json | null = null;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {}
+  return { status: res.status, headers: res.headers, body, text };
+}
+
+const confidentialBody = (name: string) => ({ client_name: name, redirect_uris: ['https://app.example.com/cb'], token_endpoint_auth_method: 'client_secret_basic' });
+
+describe('registration service over HTTP, two replicas on one real NATS', () => {
+  let nats: NatsHandle;
+  let a: ServiceProcess;
+  let b: ServiceProcess;
+
+  before(async () => {
+    nats = await startNats();
+    const env = { NATS_URL: nats.url, REGISTRATION_RATE_LIMIT: '0' };
+    [a, b] = await Promise.all([startService('registration', { env }), startService('registration', { env })]);
+  });
+  after(async () => {
+    await Promise.all([a?.stop(), b?.stop()]);
+    await nats?.stop();
+  });
+
+  test('register → read → update → delete with the registration access token (RFC 7591/7592)', async () => {
+    const created = await call(`${a.url}/register`, { method: 'POST', json: confidentialBody('lifecycle') });
+    assert.equal(created.status, 201);
+    assert.equal(created.headers.get('cache-control'), 'no-store');
+    const c = created.body!;
+    assert.match(c.client_id, /^[A-Za-z0-9_-]{16,}$/);
+    assert.ok(Number.isInteger(c.client_id_issued_at));
+    assert.ok(c.client_secret.length >= 40, 'a confidential client gets a secret');
+    assert.equal(c.client_secret_expires_at, 0);
+    assert.ok(c.registration_access_token.length >= 40);
+    assert.equal(c.registration_client_uri, `http://localhost:3002/register/${c.client_id}`);
+    assert.deepEqual(c.redirect_uris, ['https://app.example.com/cb']);
+    const auth = { Authorization: `Bearer ${c.registration_access_token}` };
+
+    // Written through A, read through B right away: B waits for its projection to reach the write.
+    const read = await call(`${b.url}/register/${c.client_id}`, { headers: auth });
+    assert.equal(read.status, 200);
+    assert.equal(read.body!.client_name, 'lifecycle');
+    assert.equal(read.body!.client_secret, undefined, 'the secret is never shown again');
+    assert.equal(read.body!.registration_access_token, undefined);
+
+    const updated = await call(`${b.url}/register/${c.client_id}`, {
+      method: 'PUT',
+      headers: auth,
+      json: { ...confidentialBody('renamed'), client_id: c.client_id, redirect_uris: ['https://app.example.com/cb2'] },
+    });
+    assert.equal(updated.status, 200, updated.text);
+    assert.equal(updated.body!.client_name, 'renamed');
+    assert.deepEqual((await call(`${a.url}/register/${c.client_id}`, { headers: auth })).body!.redirect_uris, ['https://app.example.com/cb2']);
+
+    const deleted = await call(`${a.url}/register/${c.client_id}`, { method: 'DELETE', headers: auth });
+    assert.equal(deleted.status, 204);
+    const gone = await call(`${b.url}/register/${c.client_id}`, { headers: auth });
+    assert.equal(gone.status, 401);
+  });
+
+  test('public clients get no secret, and real MCP client bodies register', async () => {
+    for (const [name, body] of Object.entries(realClientBodies)) {
+      const res = await call(`${a.url}/register`, { method: 'POST', json: body });
+      assert.equal(res.status, 201, `${name}: ${res.text}`);
+      assert.equal(res.body!.client_secret, undefined);
+      assert.equal(res.body!.client_secret_expires_at, undefined);
+      assert.equal(res.body!.token_endpoint_auth_method, 'none');
+    }
+  });
+
+  test('identical public registrations, even concurrent and on both replicas, return one client', async () => {
+    const body = { ...realClientBodies['Claude Code'], client_name: 'Claude Code (dedup)' };
+    const results = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        call(`${(i % 2 ? a : b).url}/register`, { method: 'POST', json: { ...body, redirect_uris: [`http://localhost:${40000 + i}/callback`] } }),
+      ),
+    );
+    assert.deepEqual(results.map((r) => r.status), Array(30).fill(201));
+    const ids = new Set(results.map((r) => r.body!.client_id));
+    assert.equal(ids.size, 1, 'one client, whatever the loopback port');
+    const tokens = new Set(results.map((r) => r.body!.registration_access_token));
+    assert.equal(tokens.size, 30, 'each registrant has its own management token');
+    const [clientId] = ids;
+    for (const r of results.slice(0, 5)) {
+      const read = await call(`${a.url}/register/${clientId}`, { headers: { Authorization: `Bearer ${r.body!.registration_access_token}` } });
+      assert.equal(read.status, 200);
+    }
+  });
+
+  test('200 concurrent registrations all succeed with distinct ids and no 5xx', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        call(`${(i % 2 ? a : b).url}/register`, { method: 'POST', json: { ...realClientBodies['MCP Inspector'], client_name: `inspector ${i}` } }),
+      ),
+    );
+    const statuses = results.map((r) => r.status);
+    assert.deepEqual(statuses.filter((s) => s !== 201), []);
+    assert.equal(new Set(results.map((r) => r.body!.client_id)).size, 200);
+  });
+
+  test('refusals answer the right status and RFC 7591 error, never a 5xx', async () => {
+    const cases: Array<[string, RequestInit & { json?: unknown }, number, string]> = [
+      ['malformed JSON', { method: 'POST', body: '{"redirect_uris": [', headers: { 'Content-Type': 'application/json' } }, 400, 'invalid_client_metadata'],
+      ['a JSON array', { method: 'POST', json: [1, 2] }, 400, 'invalid_client_metadata'],
+      ['a JSON string', { method: 'POST', json: 'hello' }, 400, 'invalid_client_metadata'],
+      ['a form body', { method: 'POST', body: 'redirect_uris=x', headers: { 'Content-Type': 'application/x-www-form-urlencoded' } }, 415, 'invalid_client_metadata'],
+      ['no content type', { method: 'POST', body: '{}' }, 415, 'invalid_client_metadata'],
+      ['a body over 64 KiB', { method: 'POST', json: { redirect_uris: ['https://a.example/cb'], client_name: 'x'.repeat(70_000) } }, 413, 'invalid_client_metadata'],
+      ['a javascript: redirect', { method: 'POST', json: { redirect_uris: ['javascript:alert(1)'] } }, 400, 'invalid_redirect_uri'],
+      ['a fragment', { method: 'POST', json: { redirect_uris: ['https://a.example/cb#x'] } }, 400, 'invalid_redirect_uri'],
+      ['http to a remote host', { method: 'POST', json: { redirect_uris: ['http://evil.example/cb'] } }, 400, 'invalid_redirect_uri'],
+      ['no redirect URIs', { method: 'POST', json: { token_endpoint_auth_method: 'none' } }, 400, 'invalid_redirect_uri'],
+      ['an unknown grant type', { method: 'POST', json: { redirect_uris: ['https://a.example/cb'], grant_types: ['password'] } }, 400, 'invalid_client_metadata'],
+      ['an inconsistent grant/response pair', { method: 'POST', json: { redirect_uris: ['https://a.example/cb'], response_types: ['token'] } }, 400, 'invalid_client_metadata'],
+      ['a non-string field', { method: 'POST', json: { redirect_uris: ['https://a.example/cb'], client_name: { a: 1 } } }, 400, 'invalid_client_metadata'],
+    ];
+    for (const [name, init, status, error] of cases) {
+      const res = await call(`${a.url}/register`, init);
+      assert.equal(res.status, status, `${name}: ${res.text}`);
+      assert.equal(res.body?.error, error, name);
+      assert.equal(typeof res.body?.error_description, 'string', name);
+      assert.ok(!res.text.includes('    at '), `${name}: no stack trace`);
+    }
+    const unsupported = await call(`${a.url}/register`, { method: 'PATCH', json: {} });
+    assert.ok(unsupported.status === 405 || unsupported.status === 404);
+  });
+
+  test('management needs the right registration access token', async () => {
+    const one = (await call(`${a.url}/register`, { method: 'POST', json: confidentialBody('one') })).body!;
+    const two = (await call(`${a.url}/register`, { method: 'POST', json: confidentialBody('two') })).body!;
+    const missing = await call(`${a.url}/register/${one.client_id}`);
+    assert.equal(missing.status, 401);
+    assert.match(missing.headers.get('www-authenticate') ?? '', /^Bearer /);
+    const wrong = await call(`${a.url}/register/${one.client_id}`, { headers: { Authorization: 'Bearer not-the-token' } });
+    assert.equal(wrong.status, 401);
+    assert.equal(wrong.body!.error, 'invalid_token');
+    assert.match(wrong.headers.get('www-authenticate') ?? '', /error="invalid_token"/);
+    const otherClients = await call(`${a.url}/register/${one.client_id}`, { headers: { Authorization: `Bearer ${two.registration_access_token}` } });
+    assert.equal(otherClients.status, 401);
+    const unknown = await call(`${a.url}/register/no-such-client`, { headers: { Authorization: `Bearer ${one.registration_access_token}` } });
+    assert.equal(unknown.status, 401);
+    const hostileId = await call(`${a.url}/register/${encodeURIComponent('a.b.>')}`, { headers: { Authorization: `Bearer ${one.registration_access_token}` } });
+    assert.equal(hostileId.status, 401);
+    const auth = { Authorization: `Bearer ${one.registration_access_token}` };
+    const idMismatch = await call(`${a.url}/register/${one.client_id}`, { method: 'PUT', headers: auth, json: { ...confidentialBody('x'), client_id: two.client_id } });
+    assert.equal(idMismatch.status, 400);
+    const badSecret = await call(`${a.url}/register/${one.client_id}`, { method: 'PUT', headers: auth, json: { ...confidentialBody('x'), client_id: one.client_id, client_secret: 'chosen-by-me' } });
+    assert.equal(badSecret.status, 400);
+    const badMetadata = await call(`${a.url}/register/${one.client_id}`, { method: 'PUT', headers: auth, json: { client_id: one.client_id, redirect_uris: ['http://evil.example/'] } });
+    assert.equal(badMetadata.status, 400);
+    assert.equal(badMetadata.body!.error, 'invalid_redirect_uri');
+    const sameSecret = await call(`${a.url}/register/${one.client_id}`, { method: 'PUT', headers: auth, json: { ...confidentialBody('kept'), client_id: one.client_id, client_secret: one.client_secret } });
+    assert.equal(sameSecret.status, 200);
+  });
+
+  test('CORS lets a browser page register; security headers and request ids are set', async () => {
+    const preflight = await fetch(`${a.url}/register`, {
+      method: 'OPTIONS',
+      headers: { Origin: 'http://localhost:6274', 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'content-type' },
+    });
+    assert.equal(preflight.status, 204);
+    assert.equal(preflight.headers.get('access-control-allow-origin'), '*');
+    const res = await fetch(`${a.url}/register`, { method: 'POST', headers: { Origin: 'http://localhost:6274', 'Content-Type': 'application/json', 'X-Request-Id': 'trace-me-123' }, body: JSON.stringify(confidentialBody('cors')) });
+    assert.equal(res.headers.get('access-control-allow-origin'), '*');
+    assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+    assert.match(res.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/);
+    assert.equal(res.headers.get('x-request-id'), 'trace-me-123');
+    assert.match(a.output(), /"requestId":"trace-me-123"/);
+    assert.ok(!a.output().includes(((await res.json()) as Json).registration_access_token), 'tokens never reach the logs');
+  });
+
+  test('health, readiness and Prometheus metrics', async () => {
+    assert.equal((await call(`${a.url}/healthz`)).status, 200);
+    const ready = await call(`${a.url}/readyz`);
+    assert.equal(ready.status, 200);
+    assert.equal(ready.body!.nats, 'connected');
+    assert.equal(ready.body!.projection.caughtUp, true);
+    const metrics = await call(`${a.url}/metrics`);
+    assert.match(metrics.text, /^# HELP http_requests_total/m);
+    assert.match(metrics.text, /registered_clients \d+/);
+    assert.match(metrics.text, /process_resident_memory_bytes/);
+  });
+});
+
+describe('registration rate limit and projection recovery', () => {
+  let nats: NatsHandle;
+  before(async () => {
+    nats = await startNats();
+  });
+  after(async () => nats?.stop());
+
+  test('new clients from one address are limited with 429 and Retry-After; re-registrations are not', async () => {
+    const service = await startService('registration', { env: { NATS_URL: nats.url, REGISTRATION_RATE_LIMIT: '3' } });
+    try {
+      const statuses = [];
+      for (let i = 0; i < 4; i++) statuses.push((await call(`${service.url}/register`, { method: 'POST', json: confidentialBody(`limited ${i}`) })).status);
+      assert.deepEqual(statuses, [201, 201, 201, 429]);
+      const limited = await call(`${service.url}/register`, { method: 'POST', json: confidentialBody('again') });
+      assert.equal(limited.body!.error, 'too_many_requests');
+      assert.ok(Number(limited.headers.get('retry-after')) >= 1);
+      // Public clients already registered (by another address, before) only count against their own client.
+      const again = await call(`${service.url}/register`, { method: 'POST', json: realClientBodies['VS Code'] });
+      assert.equal(again.status, 429, 'the first registration of a client is a new client');
+    } finally {
+      await service.stop();
+    }
+  });
+
+  test('after SIGKILL the service resumes from its checkpoint, and its projection equals a rebuild from sequence 1', async () => {
+    const env = { NATS_URL: nats.url, REGISTRATION_RATE_LIMIT: '0' };
+    const first = await startService('registration', { env });
+    const other = await startService('registration', { env });
+    for (let i = 0; i < 20; i++) await call(`${first.url}/register`, { method: 'POST', json: confidentialBody(`before ${i}`) });
+    await first.stop('SIGKILL');
+    const whileDown: Json[] = [];
+    for (let i = 0; i < 20; i++) whileDown.push((await call(`${other.url}/register`, { method: 'POST', json: confidentialBody(`while down ${i}`) })).body!);
+    const again = await startService('registration', { env, dataDir: first.dataDir, port: first.port });
+    const resumed = JSON.parse(again.output().split('\n').find((l) => l.includes('projection caught up')) ?? '{}');
+    assert.ok(resumed.position > 20, 'caught up from the checkpoint');
+    const read = await call(`${again.url}/register/${whileDown[19]!.client_id}`, { headers: { Authorization: `Bearer ${whileDown[19]!.registration_access_token}` } });
+    assert.equal(read.status, 200);
+    await again.stop();
+    await other.stop();
+
+    const store = await EventStore.connect({ servers: nats.url, connectionName: 'rebuild-check' });
+    const rebuiltFile = join(first.dataDir, 'rebuilt.sqlite');
+    await rebuildProjections({ store, file: rebuiltFile, projections: [clientsProjection] });
+    await store.close();
+    const dump = (file: string) => {
+      const db = new Database(file, { readonly: true });
+      const rows = {
+        clients: db.prepare('SELECT * FROM clients ORDER BY client_id').all(),
+        tokens: db.prepare('SELECT * FROM client_registration_tokens ORDER BY client_id, token_hash').all(),
+      };
+      db.close();
+      return rows;
+    };
+    assert.deepEqual(dump(join(first.dataDir, 'registration.sqlite')), dump(rebuiltFile));
+  });
+});
