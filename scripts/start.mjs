@@ -2,7 +2,7 @@
 // `npm start`: the whole stack on one machine. A private nats-server (unless NATS_URL is set) with its store
 // under the data folder, then each service as its own process with its own SQLite file. Ctrl-C stops it all.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,7 @@ const logFormat = process.env.LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : '
 /** The services in start order, with their default ports. Each one's public URL is configuration. */
 export const SERVICES = [
   { name: 'registration', port: Number(process.env.REGISTRATION_PORT ?? 3002) },
+  { name: 'authorization', port: Number(process.env.AUTHORIZATION_PORT ?? 3001) },
 ];
 
 const children = new Map();
@@ -154,6 +155,8 @@ async function main() {
     await waitForPort(port, 15_000);
     natsUrl = `nats://127.0.0.1:${port}`;
   }
+  // `npm run users -- add <name>` finds the stack's NATS here.
+  writeFileSync(join(dataDir, 'nats.url'), `${natsUrl}\n`);
 
   const common = { NATS_URL: natsUrl, DATA_DIR: dataDir, HOST: process.env.HOST ?? '127.0.0.1' };
   for (const service of SERVICES) {
@@ -170,10 +173,16 @@ async function main() {
   }
 
   const registration = process.env.REGISTRATION_BASE_URL ?? 'http://localhost:3002';
+  const issuer = process.env.ISSUER ?? 'http://localhost:3001';
+  const seeded = (process.env.SEED_USERS ?? '').split(',').map((e) => e.split(':')[0].trim()).filter(Boolean);
   say('');
   say('The stack is up.');
-  say(`  NATS:          ${natsUrl}${process.env.NATS_URL ? '' : `  (private, data in ${join(dataDir, 'nats')})`}`);
+  say(`  Issuer:        ${issuer}   (metadata: ${issuer}/.well-known/oauth-authorization-server)`);
   say(`  Registration:  ${registration}/register`);
+  say(`  NATS:          ${natsUrl}${process.env.NATS_URL ? '' : `  (private, data in ${join(dataDir, 'nats')})`}`);
+  say('');
+  if (seeded.length > 0) say(`Sign in as ${seeded.join(' or ')} (SEED_USERS) at ${issuer}/account`);
+  else say(`No users were seeded. Add one with  npm run users -- add alice  (or start with SEED_USERS="alice:password123")`);
   say('');
   say('Register a client:');
   say(`  curl -s -X POST ${registration}/register -H 'Content-Type: application/json' \\`);

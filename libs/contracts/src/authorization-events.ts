@@ -18,9 +18,13 @@ export const UserSignInFailed = defineEvent(
   1,
   z.object({
     username: z.string(),
-    /** null when no such user exists; the response to the browser is the same either way. */
-    userId: z.string().nullable(),
+    /** The id the username maps to, whether or not such a user exists: attempts are throttled per account either way. */
+    userId: z.string(),
+    /** The browser is told the same either way; the audit trail is not. */
+    userExists: z.boolean(),
     clientAddress: z.string().nullable(),
+    /** bad_credentials counts towards throttling; throttled records an attempt refused while throttled. */
+    reason: z.enum(['bad_credentials', 'throttled']),
   }),
 );
 
@@ -71,6 +75,7 @@ export const AuthorizationDenied = defineEvent(
   'AuthorizationDenied',
   1,
   z.object({
+    denialId: z.string(),
     clientId: z.string(),
     userId: z.string(),
     resource: z.string(),

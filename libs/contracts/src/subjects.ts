@@ -1,3 +1,5 @@
+import type { DecidedEvent } from './catalogue.ts';
+
 /**
  * One stream holds every event; subjects are events.<context>.<aggregate>.<id>.
  * The event type lives in the payload (and a header), never in the subject, so that
@@ -22,6 +24,8 @@ function subject(context: string, aggregate: string, id: string): string {
 export const subjects = {
   client: (clientId: string) => subject('registration', 'client', clientId),
   user: (userId: string) => subject('authorization', 'user', userId),
+  /** Sign-in attempts and sessions of one username (which may not exist: failures are recorded all the same). */
+  signIn: (userKey: string) => subject('authorization', 'signin', userKey),
   consent: (consentId: string) => subject('authorization', 'consent', consentId),
   authorizationCode: (codeHash: string) => subject('authorization', 'code', codeHash),
   authorizationDenial: (denialId: string) => subject('authorization', 'denial', denialId),
@@ -30,3 +34,45 @@ export const subjects = {
   toolInvocation: (invocationId: string) => subject('mcp', 'invocation', invocationId),
   note: (noteId: string) => subject('mcp', 'note', noteId),
 };
+
+/**
+ * The aggregate subject of every event type: where it is published, and what optimistic concurrency on
+ * it protects. The one place that answers "on which subject does event X live".
+ */
+export function subjectOf(event: DecidedEvent): string {
+  switch (event.type) {
+    case 'ClientRegistered':
+    case 'ClientReregistered':
+    case 'ClientUpdated':
+    case 'ClientDeleted':
+      return subjects.client(event.data.clientId);
+    case 'UserCreated':
+      return subjects.user(event.data.userId);
+    case 'UserSignedIn':
+    case 'UserSignInFailed':
+    case 'UserSignedOut':
+      return subjects.signIn(event.data.userId);
+    case 'ConsentGranted':
+    case 'ConsentRevoked':
+      return subjects.consent(event.data.consentId);
+    case 'AuthorizationCodeIssued':
+    case 'AuthorizationCodeRedeemed':
+      return subjects.authorizationCode(event.data.codeHash);
+    case 'AuthorizationDenied':
+      return subjects.authorizationDenial(event.data.denialId);
+    case 'RefreshTokenRotated':
+    case 'RefreshTokenReuseDetected':
+    case 'GrantRevoked':
+    case 'TokenRevoked':
+      return subjects.grant(event.data.grantId);
+    case 'SigningKeyPublished':
+    case 'SigningKeyRetired':
+      return subjects.signingKey(event.data.kid);
+    case 'ToolInvoked':
+    case 'ToolDenied':
+      return subjects.toolInvocation(event.data.invocationId);
+    case 'NoteCreated':
+    case 'NoteDeleted':
+      return subjects.note(event.data.noteId);
+  }
+}

@@ -16,6 +16,7 @@ import {
   STREAM_NAME,
   STREAM_SUBJECTS,
   decodeEvent,
+  subjectOf,
   toEnvelope,
   type DecidedEvent,
   type DecodeOutcome,
@@ -162,17 +163,25 @@ export class EventStore {
   }
 
   /**
-   * Appends what a decider decided, in order, on one aggregate's subject. With an expected sequence, the
-   * first event is conditional on it and each next one on its predecessor, so no other writer can interleave.
+   * Appends what a decider decided, in order, each on its aggregate's subject. For a subject with an
+   * expected sequence, its first event is conditional on it and each next one on its predecessor, so no
+   * other writer can interleave. Returns the position of the last event (null if there was none).
    */
-  async appendDecided(subject: string, events: readonly DecidedEvent[], context: EventContext, options: AppendOptions = {}): Promise<AppendResult | null> {
-    let result: AppendResult | null = null;
-    let expected = options.expectedLastSubjectSequence;
+  async appendDecided(
+    events: readonly DecidedEvent[],
+    context: EventContext,
+    expectedVersions: Record<string, number> = {},
+  ): Promise<number | null> {
+    const expected = { ...expectedVersions };
+    let position: number | null = null;
     for (const event of events) {
-      result = await this.append(subject, toEnvelope(event, context), expected === undefined ? {} : { expectedLastSubjectSequence: expected });
-      if (expected !== undefined) expected = result.position;
+      const subject = subjectOf(event);
+      const version = expected[subject];
+      const result = await this.append(subject, toEnvelope(event, context), version === undefined ? {} : { expectedLastSubjectSequence: version });
+      if (version !== undefined) expected[subject] = result.position;
+      position = result.position;
     }
-    return result;
+    return position;
   }
 
   /** The newest event on a subject, read from the stream (authoritative), or null if the subject has none. */

@@ -4,3 +4,4 @@ export * from './redirect-uris.ts';
 export * from './resources.ts';
 export * from './scopes.ts';
 export * from './secrets.ts';
+export * from './deployment.ts';

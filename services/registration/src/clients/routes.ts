@@ -40,9 +40,10 @@ export function clientRegistrationRoutes({ config, store, projector }: Registrat
 
   async function execute(command: ClientCommand, ctx: Context, state: ClientState, version: number, exclusive: boolean): Promise<number | null> {
     const events: DecidedEvent[] = decide(command, state);
-    const result = await store.appendDecided(subjects.client(command.data.clientId), events, eventContext(ctx, command.data.clientId), exclusive ? { expectedLastSubjectSequence: version } : {});
-    if (result) await waitForPosition(projector, result.position);
-    return result?.position ?? null;
+    const subject = subjects.client(command.data.clientId);
+    const position = await store.appendDecided(events, eventContext(ctx, command.data.clientId), exclusive ? { [subject]: version } : {});
+    if (position !== null) await waitForPosition(projector, position);
+    return position;
   }
 
   /** RFC 7591 §3: register a client. Public clients with identical metadata get the same client back. */

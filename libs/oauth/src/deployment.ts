@@ -1,0 +1,39 @@
+import { z } from 'zod';
+import { env } from '@mcp-auth/http';
+import { BUILT_IN_DEFAULT_SCOPES, parseScope, parseScopeCatalogue } from './scopes.ts';
+
+/**
+ * The public URLs of a deployment. Every URL that appears in metadata comes from here, so the same code
+ * runs on separate ports (npm start) or behind one edge origin (docker compose).
+ */
+export const deploymentUrlsConfig = {
+  /** The authorization server's issuer identifier (the authorization service's public base URL). */
+  ISSUER: env.url('http://localhost:3001'),
+  REGISTRATION_BASE_URL: env.url('http://localhost:3002'),
+  TOKEN_BASE_URL: env.url('http://localhost:3003'),
+  /** The canonical URL of the protected MCP endpoint: the `resource` and the tokens' `aud`. */
+  MCP_RESOURCE_URL: env.url('http://localhost:3000/mcp'),
+};
+
+/** Scopes the deployment knows ("name=description,…") and those a client gets when it asks for none. */
+export const scopeConfig = {
+  SCOPES: z.string().optional().transform((value, ctx) => {
+    try {
+      return parseScopeCatalogue(value);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: String((err as Error).message) });
+      return z.NEVER;
+    }
+  }),
+  DEFAULT_SCOPES: z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      const scopes = value === undefined ? BUILT_IN_DEFAULT_SCOPES : parseScope(value);
+      if (!scopes) {
+        ctx.addIssue({ code: 'custom', message: 'not a space-delimited list of scopes' });
+        return z.NEVER;
+      }
+      return scopes;
+    }),
+};

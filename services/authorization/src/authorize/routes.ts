@@ -1,0 +1,152 @@
+import { randomUUID } from 'node:crypto';
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { isSubjectToken, subjects, type DecidedEvent } from '@mcp-auth/contracts';
+import { readForm } from '@mcp-auth/http';
+import { attachPosition, hashSecret, randomToken } from '@mcp-auth/oauth';
+import { catchUpWithSubject } from '@mcp-auth/projector';
+import { knownResources } from '../config.ts';
+import { currentSession, type CurrentSession } from '../sign-in/sessions.ts';
+import type { AuthorizationDeps } from '../web/context.ts';
+import { formTargetFor, sendPage } from '../web/page.ts';
+import { consentPage, errorPage, signInPage } from '../web/pages.ts';
+import { AUTHORIZATION_PARAMETERS, redirectTo, validateAuthorizationRequest, type AuthorizationRequest } from './authorization-request.ts';
+import { ConsentRequired, InvalidScopeSelection, decide, rememberedConsent, requiredScopes, type AuthorizationCommand } from './decider.ts';
+
+export function authorizeRoutes(deps: AuthorizationDeps): Router {
+  const { config, store, projector, clients, consents, csrf } = deps;
+  const router = new Router();
+  const resources = knownResources(config);
+
+  /** Validates the parameters against an authoritative read of the client (waiting for a just-registered one). */
+  async function validate(params: URLSearchParams) {
+    const clientId = params.getAll('client_id');
+    let client = null;
+    if (clientId.length === 1 && isSubjectToken(clientId[0]!)) {
+      if ((await catchUpWithSubject(store, projector, subjects.client(clientId[0]!))) > 0) client = clients.active(clientId[0]!);
+    }
+    return validateAuthorizationRequest(params, { client, resources, scopes: config.SCOPES, defaultScopes: config.DEFAULT_SCOPES });
+  }
+
+  function answer(ctx: Context, redirectUri: string, params: Record<string, string | undefined>, afterPost: boolean): void {
+    ctx.status = afterPost ? 303 : 302;
+    ctx.set('Cache-Control', 'no-store');
+    ctx.redirect(redirectTo(redirectUri, { ...params, iss: config.ISSUER }));
+  }
+
+  async function issue(ctx: Context, command: AuthorizationCommand, session: CurrentSession, codeSecret: string | null, afterPost: boolean): Promise<void> {
+    const { request } = command.data;
+    const events: DecidedEvent[] = decide(command, {
+      consents: consents.activeForClient(session.userId, request.client.clientId),
+      rememberConsent: config.REMEMBER_CONSENT,
+      defaultScopes: config.DEFAULT_SCOPES,
+    });
+    const codeEvent = events.find((e) => e.type === 'AuthorizationCodeIssued');
+    // A new code's subject must be empty: a (vanishingly unlikely) hash collision can never overwrite another code.
+    const expected = codeEvent ? { [subjects.authorizationCode(codeEvent.data.codeHash)]: 0 } : {};
+    const position = await store.appendDecided(events, { actor: { kind: 'user', id: session.userId }, requestId: ctx.state.requestId }, expected);
+    if (codeEvent && codeSecret && position !== null) {
+      answer(ctx, request.redirectUri, { code: attachPosition(codeSecret, position), state: request.state }, afterPost);
+    } else {
+      answer(ctx, request.redirectUri, { error: 'access_denied', error_description: 'The user denied the request.', state: request.state }, afterPost);
+    }
+  }
+
+  function approve(request: AuthorizationRequest, session: CurrentSession, grantedScopes: string[] | null): { command: AuthorizationCommand; codeSecret: string } {
+    const codeSecret = randomToken(32);
+    return {
+      codeSecret,
+      command: {
+        type: 'ApproveAuthorization',
+        data: {
+          request,
+          userId: session.userId,
+          grantedScopes,
+          newConsentId: randomToken(16),
+          codeHash: hashSecret(codeSecret),
+          codeExpiresAt: Math.floor(Date.now() / 1000) + config.AUTHORIZATION_CODE_TTL_SECONDS,
+        },
+      },
+    };
+  }
+
+  function showConsent(ctx: Context, request: AuthorizationRequest, session: CurrentSession, params: URLSearchParams, error?: string): void {
+    sendPage(ctx, {
+      title: 'Allow access?',
+      status: error ? 400 : 200,
+      formTargets: [formTargetFor(request.redirectUri)],
+      body: consentPage({
+        csrf: csrf.tokenFor(ctx),
+        request,
+        hiddenParameters: AUTHORIZATION_PARAMETERS.flatMap((name) => params.getAll(name).map((v) => [name, v] as [string, string])),
+        username: session.username,
+        scopes: config.SCOPES,
+        required: requiredScopes(request, config.DEFAULT_SCOPES),
+        ...(error ? { error } : {}),
+      }),
+    });
+  }
+
+  router.get('/authorize', async (ctx) => {
+    const params = new URLSearchParams(ctx.querystring);
+    const verdict = await validate(params);
+    if (verdict.kind === 'error-page') return sendPage(ctx, { title: 'Error', status: 400, body: errorPage(verdict.message) });
+    if (verdict.kind === 'redirect-error') {
+      return answer(ctx, verdict.redirectUri, { error: verdict.error, error_description: verdict.description, state: verdict.state }, false);
+    }
+    const { request } = verdict;
+    const session = await currentSession(ctx, deps);
+    if (!session) {
+      const name = request.client.metadata.client_name || 'An application';
+      return sendPage(ctx, {
+        title: 'Sign in',
+        body: signInPage({ csrf: csrf.tokenFor(ctx), returnTo: ctx.url, context: `${name} wants to access your account. Sign in to continue.` }),
+      });
+    }
+    const state = { consents: consents.activeForClient(session.userId, request.client.clientId), rememberConsent: config.REMEMBER_CONSENT, defaultScopes: config.DEFAULT_SCOPES };
+    if (rememberedConsent(state, request)) {
+      const { command, codeSecret } = approve(request, session, null);
+      try {
+        return await issue(ctx, command, session, codeSecret, false);
+      } catch (err) {
+        if (!(err instanceof ConsentRequired)) throw err;
+      }
+    }
+    showConsent(ctx, request, session, params);
+  });
+
+  router.post('/authorize/consent', async (ctx) => {
+    const form = await readForm(ctx);
+    csrf.verify(ctx, form._csrf);
+    const params = new URLSearchParams();
+    for (const name of AUTHORIZATION_PARAMETERS) if (form[name] !== undefined) params.set(name, form[name]!);
+    const verdict = await validate(params);
+    if (verdict.kind === 'error-page') return sendPage(ctx, { title: 'Error', status: 400, body: errorPage(verdict.message) });
+    if (verdict.kind === 'redirect-error') {
+      return answer(ctx, verdict.redirectUri, { error: verdict.error, error_description: verdict.description, state: verdict.state }, true);
+    }
+    const { request } = verdict;
+    const session = await currentSession(ctx, deps);
+    if (!session) {
+      return sendPage(ctx, {
+        title: 'Sign in',
+        status: 401,
+        body: signInPage({ csrf: csrf.tokenFor(ctx), returnTo: `/authorize?${params}`, error: 'Your session ended. Sign in again to continue.' }),
+      });
+    }
+    if (form.decision === 'deny') {
+      return issue(ctx, { type: 'DenyAuthorization', data: { request, userId: session.userId, denialId: randomUUID() } }, session, null, true);
+    }
+    if (form.decision !== 'allow') return sendPage(ctx, { title: 'Error', status: 400, body: errorPage('Choose Allow or Deny.') });
+    const granted = request.scopes.filter((scope) => form[`scope:${scope}`] === 'on');
+    const { command, codeSecret } = approve(request, session, granted);
+    try {
+      await issue(ctx, command, session, codeSecret, true);
+    } catch (err) {
+      if (err instanceof InvalidScopeSelection) return showConsent(ctx, request, session, params, err.message);
+      throw err;
+    }
+  });
+
+  return router;
+}

@@ -1,0 +1,35 @@
+import { z } from 'zod';
+import { env } from '@mcp-auth/http';
+import { deploymentUrlsConfig, scopeConfig } from '@mcp-auth/oauth';
+
+/** Every setting of the authorization service; the keys are the environment variable names. */
+export const authorizationConfigSchema = z.object({
+  HOST: z.string().default('127.0.0.1'),
+  PORT: env.port(3001),
+  NATS_URL: z.string().default('nats://127.0.0.1:4222'),
+  DATA_DIR: z.string().default('./data'),
+  PROJECTION_FILE: z.string().optional(),
+  ...deploymentUrlsConfig,
+  ...scopeConfig,
+  /** Protected resources clients may ask tokens for (RFC 8707), comma-separated; defaults to MCP_RESOURCE_URL. */
+  RESOURCES: z.string().optional(),
+  AUTHORIZATION_CODE_TTL_SECONDS: env.seconds(60),
+  SESSION_TTL_SECONDS: env.seconds(12 * 3600),
+  /** Skip the consent page when the user already consented to the same client, resource and scopes. */
+  REMEMBER_CONSENT: env.bool(true),
+  /** "alice:password,bob:password": users created at start if they do not exist. */
+  SEED_USERS: z.string().optional(),
+  SIGNIN_MAX_FAILURES_PER_ACCOUNT: env.int(5),
+  SIGNIN_MAX_FAILURES_PER_ADDRESS: env.int(20),
+  SIGNIN_THROTTLE_WINDOW_SECONDS: env.seconds(15 * 60),
+  /** Sign-in form posts per client address per minute, before any password is checked (0 = unlimited). */
+  SIGNIN_RATE_LIMIT: env.int(30),
+  TRUST_PROXY: env.bool(false),
+  LOG_LEVEL: z.string().default('info'),
+});
+
+export type AuthorizationConfig = z.infer<typeof authorizationConfigSchema>;
+
+export function knownResources(config: AuthorizationConfig): string[] {
+  return config.RESOURCES ? config.RESOURCES.split(',').map((r) => r.trim()).filter(Boolean) : [config.MCP_RESOURCE_URL];
+}

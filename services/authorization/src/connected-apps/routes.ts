@@ -1,0 +1,58 @@
+import Router from '@koa/router';
+import { isSubjectToken } from '@mcp-auth/contracts';
+import { readForm } from '@mcp-auth/http';
+import { waitForPosition } from '@mcp-auth/projector';
+import { currentSession } from '../sign-in/sessions.ts';
+import type { AuthorizationDeps } from '../web/context.ts';
+import { sendPage } from '../web/page.ts';
+import { accountPage, signInPage, type ConnectedApp } from '../web/pages.ts';
+import { decide } from './decider.ts';
+
+export function connectedAppsRoutes(deps: AuthorizationDeps): Router {
+  const { store, projector, clients, consents, csrf } = deps;
+  const router = new Router();
+
+  router.get('/', (ctx) => {
+    ctx.redirect('/account');
+  });
+
+  router.get('/account', async (ctx) => {
+    const session = await currentSession(ctx, deps);
+    if (!session) {
+      return sendPage(ctx, { title: 'Sign in', body: signInPage({ csrf: csrf.tokenFor(ctx), returnTo: '/account', context: 'Sign in to see the applications connected to your account.' }) });
+    }
+    const byClient = new Map<string, ConnectedApp>();
+    for (const consent of consents.activeForUser(session.userId)) {
+      const app = byClient.get(consent.clientId) ?? { clientId: consent.clientId, client: clients.active(consent.clientId), consents: [] };
+      app.consents.push(consent);
+      byClient.set(consent.clientId, app);
+    }
+    const revokedId = ctx.query.revoked;
+    const revoked = typeof revokedId === 'string' && isSubjectToken(revokedId) ? clients.find(revokedId)?.metadata.client_name || revokedId : null;
+    sendPage(ctx, {
+      title: 'Connected apps',
+      body: accountPage({
+        username: session.username,
+        apps: [...byClient.values()],
+        csrf: csrf.tokenFor(ctx),
+        ...(revoked ? { notice: `Access revoked for ${revoked}.` } : {}),
+      }),
+    });
+  });
+
+  router.post('/account/apps/revoke', async (ctx) => {
+    const form = await readForm(ctx);
+    csrf.verify(ctx, form._csrf);
+    const session = await currentSession(ctx, deps);
+    if (!session) return ctx.redirect('/account');
+    const clientId = form.client_id ?? '';
+    if (!isSubjectToken(clientId)) return ctx.redirect('/account');
+    const events = decide({ type: 'RevokeApp', data: { userId: session.userId, clientId } }, { activeConsents: consents.activeForClient(session.userId, clientId) });
+    const position = await store.appendDecided(events, { actor: { kind: 'user', id: session.userId }, requestId: ctx.state.requestId });
+    if (position !== null) await waitForPosition(projector, position);
+    ctx.status = 303;
+    ctx.redirect(`/account?revoked=${encodeURIComponent(clientId)}`);
+  });
+
+  return router;
+}

@@ -1,0 +1,62 @@
+import { mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { EventStore } from '@mcp-auth/event-store';
+import { createLogger, gauge, listen, loadConfigOrExit, stopOnSignals } from '@mcp-auth/http';
+import { ClientsReadModel, ConsentsReadModel, clientsProjection, consentsProjection } from '@mcp-auth/projections';
+import { Projector } from '@mcp-auth/projector';
+import { createAuthorizationApp } from './app.ts';
+import { authorizationConfigSchema } from './config.ts';
+import { InvalidUser, createUser, parseSeedUsers } from './users/create-user.ts';
+import { UsersReadModel, usersProjection } from './users/projection.ts';
+import { cookieNames } from './web/cookies.ts';
+import { csrfGuard } from './web/csrf.ts';
+
+const config = loadConfigOrExit(authorizationConfigSchema);
+const logger = createLogger('authorization', config.LOG_LEVEL);
+let seedUsers: ReturnType<typeof parseSeedUsers>;
+try {
+  seedUsers = parseSeedUsers(config.SEED_USERS);
+} catch (err) {
+  process.stderr.write(`invalid configuration: ${(err as Error).message}\n`);
+  process.exit(2);
+}
+
+mkdirSync(config.DATA_DIR, { recursive: true });
+const store = await EventStore.connect({ servers: config.NATS_URL, connectionName: `authorization@${hostname()}:${process.pid}`, logger });
+const projector = new Projector({
+  store,
+  file: config.PROJECTION_FILE ?? join(config.DATA_DIR, 'authorization.sqlite'),
+  projections: [clientsProjection, consentsProjection, usersProjection],
+  logger,
+});
+projector.start();
+
+for (const { username, password } of seedUsers) {
+  try {
+    const outcome = await createUser(store, username, password, { kind: 'system', id: 'seed' });
+    logger.info({ username, outcome }, 'seed user');
+  } catch (err) {
+    if (!(err instanceof InvalidUser)) throw err;
+    logger.error({ username }, `seed user not created: ${err.message}`);
+  }
+}
+
+const secure = config.ISSUER.startsWith('https:');
+const names = cookieNames(secure);
+const deps = {
+  config,
+  store,
+  projector,
+  logger,
+  clients: new ClientsReadModel(projector.db),
+  consents: new ConsentsReadModel(projector.db),
+  users: new UsersReadModel(projector.db),
+  csrf: csrfGuard({ cookieName: names.csrf, secure, origin: new URL(config.ISSUER).origin }),
+  cookies: { secure, ...names },
+};
+gauge('projection_position', "Stream position applied by this replica's projection", () => projector.position);
+
+const server = await listen(createAuthorizationApp(deps), { port: config.PORT, host: config.HOST });
+logger.info({ url: server.url, issuer: config.ISSUER }, 'authorization service listening');
+stopOnSignals(logger, [() => server.close(), () => projector.stop(), () => store.close()]);

@@ -1,0 +1,95 @@
+import Router from '@koa/router';
+import { subjects } from '@mcp-auth/contracts';
+import { rateLimit, readForm } from '@mcp-auth/http';
+import { catchUpWithSubject } from '@mcp-auth/projector';
+import { sendPage } from '../web/page.ts';
+import { signInPage } from '../web/pages.ts';
+import type { AuthorizationDeps } from '../web/context.ts';
+import { PASSWORD_MAX_LENGTH, burnPasswordCheck, verifyPassword } from '../users/passwords.ts';
+import { isValidUsername, normaliseUsername, userIdFor } from '../users/usernames.ts';
+import { decide, throttleVerdict, type SignInPolicy } from './decider.ts';
+import { clearSessionCookie, currentSession, newSessionSecret, setSessionCookie } from './sessions.ts';
+import { safeReturnTo } from './return-to.ts';
+
+const GENERIC_FAILURE = 'Incorrect username or password.';
+
+export function signInRoutes(deps: AuthorizationDeps): Router {
+  const { config, store, projector, users, csrf } = deps;
+  const router = new Router();
+  const policy: SignInPolicy = {
+    maxAccountFailures: config.SIGNIN_MAX_FAILURES_PER_ACCOUNT,
+    maxAddressFailures: config.SIGNIN_MAX_FAILURES_PER_ADDRESS,
+    windowMs: config.SIGNIN_THROTTLE_WINDOW_SECONDS * 1000,
+    sessionTtlSeconds: config.SESSION_TTL_SECONDS,
+  };
+
+  const postsPerAddress = rateLimit({
+    name: 'sign-in',
+    points: config.SIGNIN_RATE_LIMIT,
+    windowSeconds: 60,
+    keys: (ctx) => [ctx.ip],
+    description: 'Too many sign-in attempts from your network. Wait a minute and try again.',
+  });
+
+  router.post('/signin', postsPerAddress, async (ctx) => {
+    const form = await readForm(ctx);
+    csrf.verify(ctx, form._csrf);
+    const returnTo = safeReturnTo(form.return_to, config.ISSUER);
+    const username = (form.username ?? '').trim();
+    const password = form.password ?? '';
+    const again = (status: number, error: string) =>
+      sendPage(ctx, { title: 'Sign in', status, body: signInPage({ csrf: csrf.tokenFor(ctx), returnTo, username, error }) });
+
+    if (!isValidUsername(username) || password.length === 0 || password.length > PASSWORD_MAX_LENGTH) {
+      await burnPasswordCheck(password.slice(0, PASSWORD_MAX_LENGTH));
+      return again(401, GENERIC_FAILURE);
+    }
+    const userId = userIdFor(username);
+    await Promise.all([
+      catchUpWithSubject(store, projector, subjects.user(userId)),
+      catchUpWithSubject(store, projector, subjects.signIn(userId)),
+    ]);
+    const user = users.user(userId);
+    const state = { accountFailures: users.recentFailures('account', userId), addressFailures: users.recentFailures('address', ctx.ip) };
+    const nowMs = Date.now();
+    const throttle = throttleVerdict(state, policy, nowMs);
+    // While throttled the password is not even checked.
+    const passwordValid = throttle.throttled ? false : user ? await verifyPassword(password, user.passwordHash) : await burnPasswordCheck(password);
+    const session = newSessionSecret();
+    const events = decide(
+      {
+        type: 'SignIn',
+        data: { username: normaliseUsername(username), userId, userExists: user !== null, passwordValid, clientAddress: ctx.ip || null, sessionHash: session.hash, nowMs, policy },
+      },
+      state,
+    );
+    const position = await store.appendDecided(events, { actor: { kind: 'user', id: userId }, requestId: ctx.state.requestId });
+    const outcome = events[0]!;
+    if (outcome.type === 'UserSignedIn' && position !== null) {
+      setSessionCookie(ctx, deps, session.secret, position);
+      ctx.status = 303;
+      ctx.redirect(returnTo);
+      return;
+    }
+    if (throttle.throttled) {
+      ctx.set('Retry-After', String(throttle.retryAfterSeconds));
+      return again(429, `Too many failed sign-in attempts. Try again in ${Math.ceil(throttle.retryAfterSeconds / 60)} minute(s).`);
+    }
+    return again(401, GENERIC_FAILURE);
+  });
+
+  router.post('/signout', async (ctx) => {
+    const form = await readForm(ctx);
+    csrf.verify(ctx, form._csrf);
+    const session = await currentSession(ctx, deps);
+    if (session) {
+      const events = decide({ type: 'SignOut', data: { userId: session.userId, sessionHash: session.sessionHash } }, { accountFailures: [], addressFailures: [] });
+      await store.appendDecided(events, { actor: { kind: 'user', id: session.userId }, requestId: ctx.state.requestId });
+    }
+    clearSessionCookie(ctx, deps);
+    ctx.status = 303;
+    ctx.redirect('/account');
+  });
+
+  return router;
+}

@@ -1,0 +1,21 @@
+import type { EventStore } from '@mcp-auth/event-store';
+import type { Logger } from '@mcp-auth/http';
+import type { ClientsReadModel, ConsentsReadModel } from '@mcp-auth/projections';
+import type { Projector } from '@mcp-auth/projector';
+import type { AuthorizationConfig } from '../config.ts';
+import type { UsersReadModel } from '../users/projection.ts';
+import type { CsrfGuard } from './csrf.ts';
+
+/** What every route of the authorization service works with. */
+export type AuthorizationDeps = {
+  config: AuthorizationConfig;
+  store: EventStore;
+  projector: Projector;
+  logger: Logger;
+  clients: ClientsReadModel;
+  consents: ConsentsReadModel;
+  users: UsersReadModel;
+  csrf: CsrfGuard;
+  /** Cookie settings derived from the issuer: Secure and __Host- names over https. */
+  cookies: { secure: boolean; session: string; csrf: string };
+};

@@ -1,0 +1,108 @@
+import type { ScopeDefinition } from '@mcp-auth/oauth';
+import type { Consent, RegisteredClient } from '@mcp-auth/projections';
+import type { AuthorizationRequest } from '../authorize/authorization-request.ts';
+import { html, type SafeHtml } from './html.ts';
+
+export type SignInPageModel = { csrf: string; returnTo: string; username?: string; error?: string; context?: string };
+
+export function signInPage(model: SignInPageModel): SafeHtml {
+  return html`
+<h1>Sign in</h1>
+${model.context ? html`<p class="muted">${model.context}</p>` : ''}
+${model.error ? html`<p class="error" role="alert">${model.error}</p>` : ''}
+<form method="post" action="/signin">
+  <input type="hidden" name="_csrf" value="${model.csrf}">
+  <input type="hidden" name="return_to" value="${model.returnTo}">
+  <label for="username">Username</label>
+  <input type="text" id="username" name="username" value="${model.username ?? ''}" autocomplete="username" autocapitalize="none" spellcheck="false" required autofocus>
+  <label for="password">Password</label>
+  <input type="password" id="password" name="password" autocomplete="current-password" required>
+  <div class="actions"><button type="submit">Sign in</button></div>
+</form>`;
+}
+
+export type ConsentPageModel = {
+  csrf: string;
+  request: AuthorizationRequest;
+  hiddenParameters: Array<[string, string]>;
+  username: string;
+  scopes: readonly ScopeDefinition[];
+  required: readonly string[];
+  error?: string;
+};
+
+/** Where the client will receive the answer: the redirect URI's host, or its scheme for an app link. */
+export function redirectTarget(redirectUri: string): string {
+  const url = new URL(redirectUri);
+  return url.protocol === 'http:' || url.protocol === 'https:' ? url.host : `${url.protocol}//${url.host}`;
+}
+
+export function consentPage(model: ConsentPageModel): SafeHtml {
+  const { request } = model;
+  const name = request.client.metadata.client_name || 'An unnamed application';
+  const hidden = (decision: 'allow' | 'deny') => html`
+  <input type="hidden" name="_csrf" value="${model.csrf}">
+  <input type="hidden" name="decision" value="${decision}">
+  ${model.hiddenParameters.map(([k, v]) => html`<input type="hidden" name="${k}" value="${v}">\n  `)}`;
+  return html`
+<h1>Allow ${name} to access your account?</h1>
+<p class="notice"><strong>${name}</strong> registered itself with this server. Its name has not been verified: continue only if you started this from an application you trust.</p>
+<p>After you decide, you will be sent back to <strong><code>${redirectTarget(request.redirectUri)}</code></strong>.</p>
+${model.error ? html`<p class="error" role="alert">${model.error}</p>` : ''}
+<form method="post" action="/authorize/consent">
+  ${hidden('allow')}
+  <p>${name} asks to:</p>
+  <ul class="scopes">
+  ${request.scopes.map((scope, i) => {
+    const description = model.scopes.find((s) => s.name === scope)?.description ?? scope;
+    const id = `scope-${i}`;
+    return model.required.includes(scope)
+      ? html`<li><input type="checkbox" id="${id}" checked disabled><input type="hidden" name="scope:${scope}" value="on"> <label for="${id}">${description}</label> <code>${scope}</code> <span class="muted">(needed)</span></li>\n  `
+      : html`<li><input type="checkbox" id="${id}" name="scope:${scope}" value="on" checked> <label for="${id}">${description}</label> <code>${scope}</code></li>\n  `;
+  })}</ul>
+  <p class="muted">For: <code>${request.resource}</code></p>
+  <div class="actions"><button type="submit">Allow</button></div>
+</form>
+<form method="post" action="/authorize/consent">
+  ${hidden('deny')}
+  <div class="actions"><button type="submit" class="secondary">Deny</button></div>
+</form>
+<p class="muted">Signed in as <strong>${model.username}</strong>.</p>`;
+}
+
+export function errorPage(message: string): SafeHtml {
+  return html`
+<h1>This request cannot continue</h1>
+<p class="error" role="alert">${message}</p>
+<p class="muted">You can close this window and start again from the application.</p>`;
+}
+
+export type ConnectedApp = { client: RegisteredClient | null; clientId: string; consents: Consent[] };
+
+export function accountPage({ username, apps, csrf, notice }: { username: string; apps: ConnectedApp[]; csrf: string; notice?: string }): SafeHtml {
+  return html`
+<h1>Connected apps</h1>
+<p class="muted">Signed in as <strong>${username}</strong>.</p>
+${notice ? html`<p class="notice" role="status">${notice}</p>` : ''}
+${apps.length === 0
+  ? html`<p>No application has access to your account.</p>`
+  : html`<ul class="apps">${apps.map((app) => {
+      const scopes = [...new Set(app.consents.flatMap((c) => c.scopes))];
+      const resources = [...new Set(app.consents.map((c) => c.resource))];
+      const since = app.consents.map((c) => c.grantedAt).sort()[0] ?? '';
+      return html`
+  <li>
+    <strong>${app.client?.metadata.client_name || app.clientId}</strong>${app.client ? '' : html` <span class="muted">(deleted)</span>`}<br>
+    <span class="muted">Can: ${scopes.map((s, i) => html`${i ? ', ' : ''}<code>${s}</code>`)} on ${resources.map((r, i) => html`${i ? ', ' : ''}<code>${r}</code>`)} · since ${since.slice(0, 16).replace('T', ' ')} UTC</span>
+    <form method="post" action="/account/apps/revoke">
+      <input type="hidden" name="_csrf" value="${csrf}">
+      <input type="hidden" name="client_id" value="${app.clientId}">
+      <div class="actions"><button type="submit" class="danger">Revoke access</button></div>
+    </form>
+  </li>`;
+    })}</ul>`}
+<form method="post" action="/signout">
+  <input type="hidden" name="_csrf" value="${csrf}">
+  <div class="actions"><button type="submit" class="secondary">Sign out</button></div>
+</form>`;
+}
