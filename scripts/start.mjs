@@ -16,6 +16,7 @@ const logFormat = process.env.LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : '
 export const SERVICES = [
   { name: 'registration', port: Number(process.env.REGISTRATION_PORT ?? 3002) },
   { name: 'authorization', port: Number(process.env.AUTHORIZATION_PORT ?? 3001) },
+  { name: 'token', port: Number(process.env.TOKEN_PORT ?? 3003) },
 ];
 
 const children = new Map();

@@ -5,3 +5,4 @@ export * from './resources.ts';
 export * from './scopes.ts';
 export * from './secrets.ts';
 export * from './deployment.ts';
+export * from './access-token.ts';

@@ -1,2 +1,4 @@
 export * from './clients.ts';
 export * from './consents.ts';
+export * from './grants.ts';
+export * from './signing-keys.ts';

@@ -46,19 +46,16 @@ export function validateAuthorizationRequest(params: URLSearchParams, policy: Re
 
   const redirectUris = params.getAll('redirect_uri');
   if (redirectUris.length > 1) return { kind: 'error-page', message: 'The request has more than one redirect_uri.' };
-  let redirectUri = redirectUris[0];
-  if (redirectUri === undefined) {
-    if (client.metadata.redirect_uris.length !== 1) {
-      return { kind: 'error-page', message: 'The request has no redirect_uri, and the application registered more than one.' };
-    }
-    redirectUri = client.metadata.redirect_uris[0]!;
-  } else if (!client.metadata.redirect_uris.some((registered) => redirectUriMatches(registered, redirectUri!))) {
+  const redirectUri = redirectUris[0];
+  // Required even when only one is registered: the token request must repeat it, and MCP clients always send it.
+  if (redirectUri === undefined) return { kind: 'error-page', message: 'The request has no redirect_uri.' };
+  if (!client.metadata.redirect_uris.some((registered) => redirectUriMatches(registered, redirectUri))) {
     return { kind: 'error-page', message: 'The redirect_uri is not one this application registered.' };
   }
 
   const states = params.getAll('state');
   const state = states[0];
-  const fail = (error: string, description: string): RequestVerdict => ({ kind: 'redirect-error', redirectUri: redirectUri!, state, error, description });
+  const fail = (error: string, description: string): RequestVerdict => ({ kind: 'redirect-error', redirectUri, state, error, description });
 
   for (const name of AUTHORIZATION_PARAMETERS) {
     if (params.getAll(name).length > 1 && name !== 'resource') return fail('invalid_request', `The ${name} parameter was sent more than once.`);

@@ -1,0 +1,31 @@
+import { z } from 'zod';
+import { env } from '@mcp-auth/http';
+import { deploymentUrlsConfig, scopeConfig } from '@mcp-auth/oauth';
+
+/** Every setting of the token service; the keys are the environment variable names. */
+export const tokenConfigSchema = z.object({
+  HOST: z.string().default('127.0.0.1'),
+  PORT: env.port(3003),
+  NATS_URL: z.string().default('nats://127.0.0.1:4222'),
+  DATA_DIR: z.string().default('./data'),
+  PROJECTION_FILE: z.string().optional(),
+  ...deploymentUrlsConfig,
+  ...scopeConfig,
+  /** Lifetime of access tokens (JWT, RFC 9068). */
+  ACCESS_TOKEN_TTL_SECONDS: env.seconds(600),
+  /** A spent refresh token presented again this soon after its rotation gets a fresh rotation, not a revoked grant. 0 disables. */
+  REFRESH_GRACE_SECONDS: env.seconds(10),
+  /** Grace rotations allowed per generation of a refresh-token family. */
+  REFRESH_GRACE_MAX_RETRIES: env.int(5),
+  /** Absolute lifetime of a grant: after it, the user must consent again. */
+  GRANT_LIFETIME_DAYS: z.coerce.number().positive().default(30),
+  SIGNING_ALG: z.enum(['ES256', 'EdDSA']).default('ES256'),
+  /** Each replica signs with a new key after this long; old keys stay published until their tokens expired. */
+  SIGNING_KEY_ROTATION_HOURS: z.coerce.number().positive().default(24),
+  /** Resource servers allowed to call /introspect: "id:secret,id:secret". Unset = introspection answers 401 to everyone. */
+  INTROSPECTION_CREDENTIALS: z.string().optional(),
+  TRUST_PROXY: env.bool(false),
+  LOG_LEVEL: z.string().default('info'),
+});
+
+export type TokenConfig = z.infer<typeof tokenConfigSchema>;

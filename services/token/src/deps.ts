@@ -1,0 +1,23 @@
+import type { EventStore } from '@mcp-auth/event-store';
+import type { Logger } from '@mcp-auth/http';
+import type { ClientsReadModel, ConsentsReadModel, GrantsReadModel, SigningKeysReadModel } from '@mcp-auth/projections';
+import type { Projector } from '@mcp-auth/projector';
+import type { CodesReadModel } from './codes/projection.ts';
+import type { TokenConfig } from './config.ts';
+import type { RefreshTokensReadModel } from './refresh/projection.ts';
+import type { KeyRing } from './signing/key-ring.ts';
+
+/** What every route of the token service works with. */
+export type TokenDeps = {
+  config: TokenConfig;
+  store: EventStore;
+  projector: Projector;
+  logger: Logger;
+  clients: ClientsReadModel;
+  consents: ConsentsReadModel;
+  codes: CodesReadModel;
+  grants: GrantsReadModel;
+  refreshTokens: RefreshTokensReadModel;
+  signingKeys: SigningKeysReadModel;
+  keyRing: KeyRing;
+};

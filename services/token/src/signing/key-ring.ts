@@ -1,0 +1,95 @@
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, type CryptoKey } from 'jose';
+import { subjects, type DecidedEvent } from '@mcp-auth/contracts';
+import { ConcurrencyConflict, type EventStore, type Logger } from '@mcp-auth/event-store';
+import type { SigningKeysReadModel } from '@mcp-auth/projections';
+import { waitForPosition, type Projector } from '@mcp-auth/projector';
+
+export type SigningKey = { kid: string; alg: 'ES256' | 'EdDSA'; privateKey: CryptoKey; signsUntil: number };
+
+export type KeyRingOptions = {
+  store: EventStore;
+  projector: Projector;
+  keys: SigningKeysReadModel;
+  logger: Logger;
+  alg: 'ES256' | 'EdDSA';
+  rotationSeconds: number;
+  accessTokenTtlSeconds: number;
+};
+
+const RETIREMENT_SWEEP_MS = 60_000;
+/** At start the projection may be replaying a long stream before it reaches our key's event. */
+const STARTUP_CATCH_UP_MS = 10 * 60_000;
+
+/**
+ * This replica's signing key. The private key is made here and never leaves the process; the public key
+ * is published as an event, so every service learns it from the stream. Keys rotate on a schedule, and a
+ * key is retired (by any replica) only once every token it can have signed has expired.
+ */
+export class KeyRing {
+  #current: SigningKey | null = null;
+  #timers: NodeJS.Timeout[] = [];
+
+  private constructor(private readonly options: KeyRingOptions) {}
+
+  static async start(options: KeyRingOptions): Promise<KeyRing> {
+    const ring = new KeyRing(options);
+    await ring.#rotate(STARTUP_CATCH_UP_MS);
+    const sweep = setInterval(() => void ring.retireExpiredKeys().catch((err) => options.logger.warn({ err: String(err) }, 'key retirement sweep failed')), RETIREMENT_SWEEP_MS);
+    sweep.unref();
+    ring.#timers.push(sweep);
+    return ring;
+  }
+
+  current(): SigningKey {
+    if (!this.#current) throw new Error('no signing key');
+    return this.#current;
+  }
+
+  stop(): void {
+    for (const timer of this.#timers) clearInterval(timer);
+  }
+
+  async #rotate(catchUpMs = 10_000): Promise<void> {
+    const { alg, rotationSeconds, accessTokenTtlSeconds, store, projector, logger } = this.options;
+    const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true });
+    const publicJwk = await exportJWK(publicKey);
+    const kid = await calculateJwkThumbprint(publicJwk);
+    const now = Math.floor(Date.now() / 1000);
+    const signsUntil = now + rotationSeconds;
+    const event: DecidedEvent = {
+      type: 'SigningKeyPublished',
+      data: {
+        kid,
+        alg,
+        publicJwk: { ...publicJwk, kid, alg, use: 'sig' },
+        signsUntil,
+        // A minute of slack for clock skew between replicas and resource servers.
+        retireAfter: signsUntil + accessTokenTtlSeconds + 60,
+      },
+    };
+    const position = await store.appendDecided([event], { actor: { kind: 'service', id: 'token' } }, { [subjects.signingKey(kid)]: 0 });
+    // Our own /jwks.json must list the key before any token signed with it leaves this replica.
+    if (position !== null) await waitForPosition(projector, position, catchUpMs);
+    this.#current = { kid, alg, privateKey, signsUntil };
+    logger.info({ kid, alg, signsUntil }, 'signing key published');
+    const next = setTimeout(() => void this.#rotate().catch((err) => logger.error({ err: String(err) }, 'key rotation failed; keeping the current key')), rotationSeconds * 1000);
+    next.unref();
+    this.#timers.push(next);
+  }
+
+  /** Publishes SigningKeyRetired for keys whose every token has expired; exclusive per key, so one replica wins. */
+  async retireExpiredKeys(nowSeconds = Math.floor(Date.now() / 1000)): Promise<number> {
+    let retired = 0;
+    for (const key of this.options.keys.dueForRetirement(nowSeconds)) {
+      try {
+        await this.options.store.appendDecided([{ type: 'SigningKeyRetired', data: { kid: key.kid } }], { actor: { kind: 'service', id: 'token' } }, {
+          [subjects.signingKey(key.kid)]: key.version,
+        });
+        retired++;
+      } catch (err) {
+        if (!(err instanceof ConcurrencyConflict)) throw err;
+      }
+    }
+    return retired;
+  }
+}

@@ -1,0 +1,72 @@
+import { subjects, type Actor, type DecidedEvent } from '@mcp-auth/contracts';
+import { ConcurrencyConflict } from '@mcp-auth/event-store';
+import { InvalidGrant, InvalidRequest, InvalidScope, parseScope } from '@mcp-auth/oauth';
+import type { RegisteredClient } from '@mcp-auth/projections';
+import { catchUpWithSubject } from '@mcp-auth/projector';
+import type { TokenDeps } from '../deps.ts';
+import { REVOKED_FOR_REUSE, decide, type RefreshGrant } from '../refresh/decider.ts';
+import { resolveGrantCredential } from './credentials.ts';
+import { newTokenMaterial, tokenResponse } from './issue-tokens.ts';
+
+/**
+ * grant_type=refresh_token. Rotation is published with optimistic concurrency on the grant's subject:
+ * of parallel refreshes exactly one rotates; the others re-read the family and are judged again (a grace
+ * sibling, or reuse).
+ */
+export async function refreshTokenGrant(deps: TokenDeps, client: RegisteredClient, form: Record<string, string>, actor: { actor: Actor; requestId?: string }) {
+  if (!form.refresh_token) throw new InvalidRequest('refresh_token is required.');
+  const requestedScopes = form.scope === undefined ? null : parseScope(form.scope);
+  if (requestedScopes === null && form.scope !== undefined) throw new InvalidScope('scope is malformed.');
+  const presentedHash = await resolveGrantCredential(form.refresh_token, deps);
+  const maxAttempts = deps.config.REFRESH_GRACE_MAX_RETRIES + 3;
+
+  for (let attempt = 1; ; attempt++) {
+    const token = deps.refreshTokens.token(presentedHash);
+    const grant = token ? deps.grants.find(token.grantId) : null;
+    const family = token ? deps.refreshTokens.family(token.grantId) : null;
+    const nowMs = Date.now();
+    const nowSeconds = Math.floor(nowMs / 1000);
+    const material = newTokenMaterial(deps.config, nowSeconds);
+    const command: RefreshGrant = {
+      type: 'RefreshGrant',
+      data: {
+        clientId: client.clientId,
+        presentedHash,
+        requestedScopes,
+        resource: form.resource,
+        newRefreshTokenHash: material.refreshTokenHash,
+        accessTokenJti: material.accessTokenJti,
+        accessTokenExpiresAt: material.accessTokenExpiresAt,
+        nowMs,
+        policy: { graceMs: deps.config.REFRESH_GRACE_SECONDS * 1000, maxGraceRetries: deps.config.REFRESH_GRACE_MAX_RETRIES },
+      },
+    };
+    const events: DecidedEvent[] = decide(command, { token, grant, family });
+    const grantSubject = subjects.grant(grant!.grantId);
+    let position: number | null;
+    try {
+      position = await deps.store.appendDecided(events, actor, { [grantSubject]: grant!.version });
+    } catch (err) {
+      if (err instanceof ConcurrencyConflict && attempt < maxAttempts) {
+        await catchUpWithSubject(deps.store, deps.projector, grantSubject);
+        continue;
+      }
+      if (err instanceof ConcurrencyConflict) throw new InvalidGrant('The refresh token was just used; use the newest one.');
+      throw err;
+    }
+    if (events.some((e) => e.type === 'GrantRevoked')) throw new InvalidGrant(REVOKED_FOR_REUSE);
+    const rotated = events.find((e) => e.type === 'RefreshTokenRotated')!;
+    return tokenResponse(deps, {
+      userId: grant!.userId,
+      clientId: client.clientId,
+      resource: grant!.resource,
+      scopes: rotated.data.scopes,
+      grantId: grant!.grantId,
+      jti: material.accessTokenJti,
+      issuedAt: nowSeconds,
+      expiresAt: material.accessTokenExpiresAt,
+      position: position!,
+      refreshSecret: material.refreshSecret,
+    });
+  }
+}
