@@ -17,6 +17,7 @@ export const SERVICES = [
   { name: 'registration', port: Number(process.env.REGISTRATION_PORT ?? 3002) },
   { name: 'authorization', port: Number(process.env.AUTHORIZATION_PORT ?? 3001) },
   { name: 'token', port: Number(process.env.TOKEN_PORT ?? 3003) },
+  { name: 'mcp-tools', port: Number(process.env.MCP_PORT ?? 3000) },
 ];
 
 const children = new Map();

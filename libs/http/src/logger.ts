@@ -2,8 +2,8 @@ import pino, { type Logger } from 'pino';
 
 export type { Logger };
 
-/** JSON logs on stdout. Credentials are redacted wherever they could appear. */
-export function createLogger(service: string, level = process.env.LOG_LEVEL ?? 'info'): Logger {
+/** JSON logs on stdout (stderr with toStderr, for processes whose stdout is a protocol channel). */
+export function createLogger(service: string, level = process.env.LOG_LEVEL ?? 'info', { toStderr = false } = {}): Logger {
   return pino({
     name: service,
     level,
@@ -23,5 +23,5 @@ export function createLogger(service: string, level = process.env.LOG_LEVEL ?? '
       ],
       censor: '[redacted]',
     },
-  });
+  }, pino.destination(toStderr ? 2 : 1));
 }

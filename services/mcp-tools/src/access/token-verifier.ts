@@ -1,0 +1,111 @@
+import { verifyAccessToken, type AccessTokenClaims, type VerifyFailure } from '@mcp-auth/oauth';
+import { grantIsActive, type ClientsReadModel, type GrantsReadModel, type SigningKeysReadModel } from '@mcp-auth/projections';
+import type { Projector } from '@mcp-auth/projector';
+import type { NotesReadModel } from '../tools/notes-projection.ts';
+import type { ToolIdentity } from '../tools/tool.ts';
+
+export type TokenCheck = { ok: true; identity: ToolIdentity; claims: AccessTokenClaims } | { ok: false; description: string };
+
+const DESCRIPTIONS: Record<VerifyFailure | 'unknown_grant' | 'revoked' | 'token_revoked', string> = {
+  malformed: 'The access token is malformed.',
+  unknown_key: 'The access token is not signed by a key of this deployment.',
+  bad_signature: 'The access token signature is invalid.',
+  wrong_type: 'The token is not an access token (typ at+jwt).',
+  wrong_issuer: 'The access token was issued by another authorization server.',
+  wrong_audience: 'The access token is not meant for this resource.',
+  expired: 'The access token has expired.',
+  not_yet_valid: 'The access token is not valid yet.',
+  bad_claims: 'The access token lacks required claims.',
+  unknown_grant: 'The access token belongs to no known grant.',
+  revoked: 'The access token was revoked.',
+  token_revoked: 'The access token was revoked.',
+};
+
+/** Verified signatures are kept for this many distinct tokens; revocation is still checked on every call. */
+const CACHE_SIZE = 10_000;
+
+/**
+ * The hot path: verifies an access token with no network call. The signature (with a key learned from
+ * the SigningKeyPublished events) is verified once per token and cached until it expires; the grant and
+ * the jti are looked up in this replica's projection on every call, so a revocation applies at once.
+ * A token issued a moment ago carries the stream position of its event: if this projection has not got
+ * there yet, the check waits for it (bounded) instead of refusing a good token.
+ */
+export class TokenVerifier {
+  readonly #verified = new Map<string, AccessTokenClaims>();
+
+  constructor(
+    private readonly deps: {
+      issuer: string;
+      audience: string;
+      projector: Projector;
+      keys: SigningKeysReadModel;
+      grants: GrantsReadModel;
+      clients: ClientsReadModel;
+      notes: NotesReadModel;
+      catchUpMs: number;
+    },
+  ) {}
+
+  async check(token: string): Promise<TokenCheck> {
+    const now = Math.floor(Date.now() / 1000);
+    let claims = this.#verified.get(token);
+    if (claims && claims.exp + 5 < now) {
+      this.#verified.delete(token);
+      return { ok: false, description: DESCRIPTIONS.expired };
+    }
+    if (!claims) {
+      const outcome = await verifyAccessToken(token, {
+        issuer: this.deps.issuer,
+        audience: this.deps.audience,
+        key: (kid) => this.#key(kid, token),
+      });
+      if (!outcome.ok) return { ok: false, description: DESCRIPTIONS[outcome.reason] };
+      claims = outcome.claims;
+      if (this.#verified.size >= CACHE_SIZE) this.#verified.delete(this.#verified.keys().next().value!);
+      this.#verified.set(token, claims);
+    }
+
+    let grant = this.deps.grants.find(claims.grant_id);
+    if (!grant && (await this.deps.projector.waitFor(claims.stream_position, this.deps.catchUpMs))) grant = this.deps.grants.find(claims.grant_id);
+    if (!grant) return { ok: false, description: DESCRIPTIONS.unknown_grant };
+    if (!grantIsActive(grant, now) || grant.userId !== claims.sub || grant.clientId !== claims.client_id) return { ok: false, description: DESCRIPTIONS.revoked };
+    if (this.deps.grants.isAccessTokenRevoked(claims.jti)) return { ok: false, description: DESCRIPTIONS.token_revoked };
+
+    return {
+      ok: true,
+      claims,
+      identity: {
+        userId: claims.sub,
+        username: this.deps.notes.username(claims.sub),
+        clientId: claims.client_id,
+        clientName: this.deps.clients.find(claims.client_id)?.metadata.client_name ?? null,
+        scopes: claims.scope.split(' ').filter(Boolean),
+        grantId: claims.grant_id,
+        expiresAt: claims.exp,
+      },
+    };
+  }
+
+  /** The key for a kid; an unknown kid may be a replica's new key whose event this projection has not applied yet. */
+  async #key(kid: string, token: string) {
+    const known = this.deps.keys.find(kid);
+    if (known) return known.retired ? null : known;
+    const position = unverifiedStreamPosition(token);
+    if (position !== null && (await this.deps.projector.waitFor(position, this.deps.catchUpMs))) {
+      const key = this.deps.keys.find(kid);
+      return key && !key.retired ? key : null;
+    }
+    return null;
+  }
+}
+
+/** The position claim read before verification: used only to decide how long to wait, never trusted otherwise. */
+function unverifiedStreamPosition(token: string): number | null {
+  try {
+    const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { stream_position?: unknown };
+    return typeof payload.stream_position === 'number' && Number.isSafeInteger(payload.stream_position) ? payload.stream_position : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,51 @@
+import Router from '@koa/router';
+import type Koa from 'koa';
+import { createServiceApp, healthRoutes, publicCors } from '@mcp-auth/http';
+import type { EventStore } from '@mcp-auth/event-store';
+import { readiness, type Projector } from '@mcp-auth/projector';
+import type { Logger } from '@mcp-auth/http';
+import { allowsLoopbackOrigins, type McpToolsConfig } from './config.ts';
+import { originPolicy } from './access/origin-guard.ts';
+import type { TokenVerifier } from './access/token-verifier.ts';
+import { mcpRoutes } from './mcp/http-route.ts';
+import { identityOf, type CallPolicy } from './mcp/server.ts';
+import { protectedResourceRoutes, resourceMetadataUrl } from './protected-resource/metadata.ts';
+import type { ToolRegistry } from './tools/registry.ts';
+
+export type McpToolsDeps = {
+  config: McpToolsConfig;
+  store: EventStore;
+  projector: Projector;
+  logger: Logger;
+  registry: ToolRegistry;
+  verifier: TokenVerifier;
+  policy: Omit<CallPolicy, 'identify'>;
+};
+
+export function createMcpToolsApp(deps: McpToolsDeps): Koa {
+  const { config } = deps;
+  const app = createServiceApp({ logger: deps.logger, trustProxy: config.TRUST_PROXY, https: config.MCP_RESOURCE_URL.startsWith('https:') });
+  app.use(publicCors((path) => path.startsWith('/.well-known/oauth-protected-resource')));
+  const health = new Router();
+  healthRoutes(health, readiness(deps.store, deps.projector));
+  const withoutAuth = config.UNSAFE_BENCHMARK_WITHOUT_AUTH;
+  const mcp = mcpRoutes({
+    path: new URL(config.MCP_RESOURCE_URL).pathname,
+    resource: config.MCP_RESOURCE_URL,
+    resourceMetadataUrl: resourceMetadataUrl(config),
+    defaultScopes: config.DEFAULT_SCOPES,
+    registry: deps.registry,
+    verifier: withoutAuth ? null : deps.verifier,
+    isAllowedOrigin: originPolicy({
+      ownOrigins: [new URL(config.MCP_RESOURCE_URL).origin, new URL(config.ISSUER).origin],
+      extraOrigins: config.ALLOWED_ORIGINS,
+      allowLoopback: allowsLoopbackOrigins(config),
+    }),
+    policy: { ...deps.policy, identify: async (authInfo) => identityOf(authInfo) },
+  });
+  for (const router of [health, protectedResourceRoutes(config), mcp]) {
+    app.use(router.routes());
+    app.use(router.allowedMethods());
+  }
+  return app;
+}

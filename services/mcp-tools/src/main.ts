@@ -1,0 +1,22 @@
+import { createLogger, gauge, listen, loadConfigOrExit, stopOnSignals } from '@mcp-auth/http';
+import { createMcpToolsApp } from './app.ts';
+import { mcpToolsConfigSchema } from './config.ts';
+import { runStdio } from './mcp/stdio.ts';
+import { resourceMetadataUrl } from './protected-resource/metadata.ts';
+import { startRuntime } from './runtime.ts';
+
+const stdio = process.argv.includes('--stdio');
+const config = loadConfigOrExit(mcpToolsConfigSchema);
+// Over stdio, stdout is the protocol channel: logs go to stderr.
+const logger = createLogger('mcp-tools', config.LOG_LEVEL, { toStderr: stdio });
+const runtime = await startRuntime(config, logger);
+
+if (stdio) {
+  process.exitCode = await runStdio(config, runtime, logger);
+} else {
+  if (config.UNSAFE_BENCHMARK_WITHOUT_AUTH) logger.warn({}, 'UNSAFE_BENCHMARK_WITHOUT_AUTH is on: tools are served WITHOUT checking tokens. Benchmarks only.');
+  gauge('projection_position', "Stream position applied by this replica's projection", () => runtime.projector.position);
+  const server = await listen(createMcpToolsApp({ config, logger, ...runtime }), { port: config.PORT, host: config.HOST });
+  logger.info({ url: server.url, resource: config.MCP_RESOURCE_URL, resourceMetadata: resourceMetadataUrl(config), tools: runtime.registry.all().map((t) => t.name) }, 'mcp-tools service listening');
+  stopOnSignals(logger, [() => server.close(), () => runtime.projector.stop(), () => runtime.store.close()]);
+}

@@ -1,0 +1,134 @@
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { readJsonBody } from './json-body.ts';
+import { bearerChallenge } from '../access/challenges.ts';
+import type { TokenVerifier } from '../access/token-verifier.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { ToolRegistry } from '../tools/registry.ts';
+import type { ToolIdentity } from '../tools/tool.ts';
+import { createMcpServer, type CallPolicy } from './server.ts';
+
+export type McpRouteOptions = {
+  path: string;
+  resourceMetadataUrl: string;
+  resource: string;
+  /** The scopes a client should ask for when it has no token: the resource's minimal set. */
+  defaultScopes: readonly string[];
+  registry: ToolRegistry;
+  verifier: TokenVerifier | null;
+  isAllowedOrigin: (origin: string | undefined) => boolean;
+  policy: CallPolicy & { audit: AuditLog };
+};
+
+const CORS_ALLOW_HEADERS = 'Authorization, Content-Type, Accept, MCP-Protocol-Version, Mcp-Session-Id, Last-Event-ID';
+const CORS_EXPOSE_HEADERS = 'WWW-Authenticate, Mcp-Session-Id';
+
+/**
+ * /mcp: Streamable HTTP, stateless (a fresh transport and server per request, so replicas share nothing).
+ * In order: the Origin (403 for a foreign page, before anything else), the method, the bearer token
+ * (401 with a challenge pointing at the protected-resource metadata), the scopes of the tools called
+ * (403 insufficient_scope naming what to ask for), then the MCP SDK.
+ */
+export function mcpRoutes(options: McpRouteOptions): Router {
+  const router = new Router();
+  const { resourceMetadataUrl } = options;
+
+  const unauthorized = (ctx: Context, error: 'invalid_token' | 'invalid_request' | null, description: string, status = 401) => {
+    ctx.status = status;
+    ctx.set('WWW-Authenticate', bearerChallenge({ resourceMetadata: resourceMetadataUrl, scope: options.defaultScopes, ...(error ? { error, description } : {}) }));
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { error: error ?? 'unauthorized', error_description: description };
+  };
+
+  router.all(options.path, async (ctx) => {
+    const origin = ctx.get('Origin') || undefined;
+    if (!options.isAllowedOrigin(origin)) {
+      ctx.status = 403;
+      ctx.body = { error: 'forbidden', error_description: 'Requests from this origin are not allowed.' };
+      return;
+    }
+    if (origin) {
+      ctx.set('Access-Control-Allow-Origin', origin);
+      ctx.set('Access-Control-Expose-Headers', CORS_EXPOSE_HEADERS);
+      ctx.vary('Origin');
+    }
+    if (ctx.method === 'OPTIONS') {
+      ctx.set('Access-Control-Allow-Methods', 'POST, GET, DELETE, OPTIONS');
+      ctx.set('Access-Control-Allow-Headers', CORS_ALLOW_HEADERS);
+      ctx.set('Access-Control-Max-Age', '600');
+      ctx.status = 204;
+      return;
+    }
+    if (ctx.method !== 'POST') {
+      // Stateless: no standalone SSE stream (GET) and no session to end (DELETE).
+      ctx.set('Allow', 'POST, OPTIONS');
+      ctx.status = 405;
+      ctx.body = { jsonrpc: '2.0', error: { code: -32000, message: 'Method not allowed: this server is stateless; use POST.' }, id: null };
+      return;
+    }
+
+    let identity: ToolIdentity | null = null;
+    let token = '';
+    if (options.verifier) {
+      if ('access_token' in ctx.query) return unauthorized(ctx, 'invalid_request', 'Send the access token in the Authorization header, never in the URL.', 400);
+      const header = ctx.get('Authorization');
+      if (!header) return unauthorized(ctx, null, 'An access token is required.');
+      const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(header);
+      if (!match) return unauthorized(ctx, 'invalid_token', 'The Authorization header must be "Bearer <token>".');
+      token = match[1]!;
+      const check = await options.verifier.check(token);
+      if (!check.ok) return unauthorized(ctx, 'invalid_token', check.description);
+      identity = check.identity;
+    }
+
+    const body = await readJsonBody(ctx);
+    if (body === undefined) return;
+
+    if (identity) {
+      for (const call of toolCalls(body)) {
+        const tool = options.registry.get(call);
+        if (!tool) continue;
+        const missing = tool.requiredScopes.filter((s) => !identity.scopes.includes(s));
+        if (missing.length === 0) continue;
+        options.policy.audit.denied(tool.name, identity, 'insufficient_scope', tool.requiredScopes);
+        const needed = [...new Set([...identity.scopes, ...tool.requiredScopes])];
+        ctx.status = 403;
+        ctx.set(
+          'WWW-Authenticate',
+          bearerChallenge({ resourceMetadata: resourceMetadataUrl, scope: needed, error: 'insufficient_scope', description: `The ${tool.name} tool needs the scope ${missing.join(' ')}.` }),
+        );
+        ctx.body = { error: 'insufficient_scope', error_description: `The ${tool.name} tool needs the scope ${missing.join(' ')}.`, scope: needed.join(' ') };
+        return;
+      }
+    }
+
+    const req = ctx.req as typeof ctx.req & { auth?: AuthInfo };
+    if (identity) {
+      req.auth = { token, clientId: identity.clientId, scopes: identity.scopes, expiresAt: identity.expiresAt, resource: new URL(options.resource), extra: { identity } };
+    }
+    const server = createMcpServer(options.registry, options.policy);
+    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+    ctx.respond = false;
+    ctx.res.on('close', () => {
+      void transport.close();
+      void server.close();
+    });
+    await server.connect(transport);
+    await transport.handleRequest(req, ctx.res, body);
+  });
+
+  return router;
+}
+
+/** Names of the tools a JSON-RPC message (or batch) calls. */
+function toolCalls(body: unknown): string[] {
+  const messages = Array.isArray(body) ? body : [body];
+  const names: string[] = [];
+  for (const message of messages) {
+    const m = message as { method?: unknown; params?: { name?: unknown } } | null;
+    if (m && m.method === 'tools/call' && typeof m.params?.name === 'string') names.push(m.params.name);
+  }
+  return names;
+}

@@ -1,0 +1,101 @@
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { Logger } from '@mcp-auth/event-store';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { ToolRegistry } from '../tools/registry.ts';
+import { ToolError, type ToolIdentity, type ToolResult } from '../tools/tool.ts';
+
+export const SERVER_INFO = { name: 'mcp-auth-tools', version: '0.1.0' };
+
+export type CallPolicy = {
+  /**
+   * Who calls: over HTTP the identity the transport layer verified (in the SDK's authInfo); over stdio the
+   * environment's token, checked again on each call so that a revocation applies. A string is a refusal.
+   */
+  identify(authInfo: { extra?: Record<string, unknown> } | undefined): Promise<ToolIdentity | null | string>;
+  /** Seconds to wait when the identity is over its quota, else null. */
+  quota(identity: ToolIdentity): Promise<number | null>;
+  audit: AuditLog;
+  logger: Logger;
+};
+
+/** The identity the transport layer verified, handed to the server through the SDK's authInfo. */
+export function identityOf(authInfo: { extra?: Record<string, unknown> } | undefined): ToolIdentity | null {
+  return (authInfo?.extra?.identity as ToolIdentity | undefined) ?? null;
+}
+
+/**
+ * An MCP server over the tool registry. tools/list shows every tool with the scopes it needs; tools/call
+ * checks scopes (the HTTP layer already answered 403 for these, stdio relies on this check), quota and
+ * arguments, runs the handler and records the outcome. Errors an agent can act on are tool results with
+ * isError, so the model reads them.
+ */
+export function createMcpServer(registry: ToolRegistry, policy: CallPolicy): Server {
+  const server = new Server(SERVER_INFO, {
+    capabilities: { tools: { listChanged: false } },
+    instructions: 'Tools of this server need OAuth scopes; each tool lists them in _meta.requiredScopes.',
+  });
+
+  server.setRequestHandler(ListToolsRequestSchema, () => ({
+    tools: registry.all().map((tool) => ({
+      name: tool.name,
+      ...(tool.title ? { title: tool.title } : {}),
+      description: tool.requiredScopes.length > 0 ? `${tool.description} (Requires scope: ${tool.requiredScopes.join(' ')})` : tool.description,
+      inputSchema: tool.inputSchema,
+      _meta: { requiredScopes: tool.requiredScopes },
+    })),
+  }));
+
+  server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
+    const tool = registry.get(request.params.name);
+    if (!tool) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${request.params.name.slice(0, 64)}`);
+    const identified = await policy.identify(extra.authInfo);
+    if (typeof identified === 'string') return errorResult(identified);
+    const identity = identified;
+    if (!identity) {
+      // Only the benchmark mode without auth gets here; it can run tools that need nobody.
+      if (tool.requiredScopes.length > 0) return errorResult('This tool needs a signed-in user.');
+    } else {
+      const missing = tool.requiredScopes.filter((s) => !identity.scopes.includes(s));
+      if (missing.length > 0) {
+        policy.audit.denied(tool.name, identity, 'insufficient_scope', tool.requiredScopes);
+        return errorResult(`This tool needs the scope ${missing.join(' ')}, which this connection was not granted.`);
+      }
+      const retryAfter = await policy.quota(identity);
+      if (retryAfter !== null) {
+        policy.audit.denied(tool.name, identity, 'quota_exceeded', tool.requiredScopes);
+        return { ...errorResult(`Quota exceeded for tool calls. Retry in ${retryAfter} seconds.`), _meta: { retryAfterSeconds: retryAfter } };
+      }
+    }
+    const args = request.params.arguments ?? {};
+    if (!tool.validate(args)) {
+      const problem = tool.validate.errors?.[0];
+      return errorResult(`Invalid arguments: ${problem ? `${problem.instancePath || '(arguments)'} ${problem.message}` : 'rejected'}.`);
+    }
+    const started = performance.now();
+    try {
+      const result = toCallToolResult(await tool.handler(args, { identity: identity ?? anonymous, signal: extra.signal }));
+      policy.audit.invoked(tool.name, identity, result.isError ? 'error' : 'success', performance.now() - started);
+      return result;
+    } catch (err) {
+      policy.audit.invoked(tool.name, identity, 'error', performance.now() - started);
+      if (err instanceof ToolError) return errorResult(err.message);
+      policy.logger.error({ err: String(err), tool: tool.name }, 'tool failed');
+      return errorResult('The tool failed unexpectedly.');
+    }
+  });
+
+  return server;
+}
+
+const anonymous: ToolIdentity = { userId: 'anonymous', username: null, clientId: 'anonymous', clientName: null, scopes: [], grantId: 'none', expiresAt: 0 };
+
+function errorResult(text: string): CallToolResult {
+  return { content: [{ type: 'text', text }], isError: true };
+}
+
+function toCallToolResult(result: ToolResult): CallToolResult {
+  if (typeof result === 'string') return { content: [{ type: 'text', text: result }] };
+  if (Array.isArray((result as { content?: unknown }).content)) return result as CallToolResult;
+  return { content: [{ type: 'text', text: JSON.stringify(result) }], structuredContent: result as Record<string, unknown> };
+}

@@ -1,0 +1,61 @@
+import { mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { EventStore } from '@mcp-auth/event-store';
+import type { Logger } from '@mcp-auth/http';
+import {
+  ClientsReadModel,
+  GrantsReadModel,
+  SigningKeysReadModel,
+  clientsProjection,
+  consentsProjection,
+  grantsProjection,
+  signingKeysProjection,
+} from '@mcp-auth/projections';
+import { Projector } from '@mcp-auth/projector';
+import type { McpToolsConfig } from './config.ts';
+import { TokenVerifier } from './access/token-verifier.ts';
+import { toolCallQuotas } from './access/quotas.ts';
+import { AuditLog } from './audit/audit-log.ts';
+import { echo } from './tools/built-in/echo.ts';
+import { notesTools } from './tools/built-in/notes.ts';
+import { whoami } from './tools/built-in/whoami.ts';
+import { NotesReadModel, notesProjection } from './tools/notes-projection.ts';
+import { ToolRegistry, loadToolModules } from './tools/registry.ts';
+
+/** Everything both transports (HTTP and stdio) need: the stream, the projection, the tools and the token check. */
+export async function startRuntime(config: McpToolsConfig, logger: Logger) {
+  mkdirSync(config.DATA_DIR, { recursive: true });
+  const store = await EventStore.connect({ servers: config.NATS_URL, connectionName: `mcp-tools@${hostname()}:${process.pid}`, logger });
+  const projector = new Projector({
+    store,
+    file: config.PROJECTION_FILE ?? join(config.DATA_DIR, 'mcp-tools.sqlite'),
+    projections: [clientsProjection, consentsProjection, grantsProjection, signingKeysProjection, notesProjection],
+    logger,
+  });
+  projector.start();
+  const notes = new NotesReadModel(projector.db);
+  const clients = new ClientsReadModel(projector.db);
+
+  const registry = new ToolRegistry();
+  for (const tool of [whoami, echo, ...notesTools({ store, projector, notes })]) registry.add(tool);
+  const loaded = await loadToolModules(config.TOOL_MODULES, registry);
+  if (loaded.length > 0) logger.info({ tools: loaded }, 'operator tools loaded');
+
+  const verifier = new TokenVerifier({
+    issuer: config.ISSUER,
+    audience: config.MCP_RESOURCE_URL,
+    projector,
+    keys: new SigningKeysReadModel(projector.db),
+    grants: new GrantsReadModel(projector.db),
+    clients,
+    notes,
+    catchUpMs: config.TOKEN_CATCH_UP_MS,
+  });
+  const policy = {
+    quota: toolCallQuotas({ perGrant: config.TOOL_CALLS_PER_MINUTE_PER_GRANT, perUser: config.TOOL_CALLS_PER_MINUTE_PER_USER }),
+    audit: new AuditLog(store, logger),
+    logger,
+  };
+  return { store, projector, registry, verifier, policy };
+}
