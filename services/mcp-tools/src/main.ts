@@ -9,10 +9,17 @@ const stdio = process.argv.includes('--stdio');
 const config = loadConfigOrExit(mcpToolsConfigSchema);
 // Over stdio, stdout is the protocol channel: logs go to stderr.
 const logger = createLogger('mcp-tools', config.LOG_LEVEL, { toStderr: stdio });
+if (stdio && !process.env.MCP_ACCESS_TOKEN) {
+  process.stderr.write('mcp-tools --stdio needs an access token in MCP_ACCESS_TOKEN (from the OAuth flow of this deployment).\n');
+  process.exit(2);
+}
 const runtime = await startRuntime(config, logger);
 
 if (stdio) {
-  process.exitCode = await runStdio(config, runtime, logger);
+  const code = await runStdio(config, runtime, logger);
+  await runtime.projector.stop();
+  await runtime.store.close();
+  process.exit(code);
 } else {
   if (config.UNSAFE_BENCHMARK_WITHOUT_AUTH) logger.warn({}, 'UNSAFE_BENCHMARK_WITHOUT_AUTH is on: tools are served WITHOUT checking tokens. Benchmarks only.');
   gauge('projection_position', "Stream position applied by this replica's projection", () => runtime.projector.position);

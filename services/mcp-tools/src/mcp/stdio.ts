@@ -7,13 +7,10 @@ import { createMcpServer } from './server.ts';
 /**
  * `mcp-tools --stdio`: the same tools for a local agent, acting for the access token in MCP_ACCESS_TOKEN
  * (obtained through the OAuth flow). The token is validated exactly as on HTTP, at start and on every call.
+ * Returns the exit code; the caller closes the runtime.
  */
 export async function runStdio(config: McpToolsConfig, runtime: Awaited<ReturnType<typeof startRuntime>>, logger: Logger): Promise<number> {
-  const token = process.env.MCP_ACCESS_TOKEN;
-  if (!token) {
-    process.stderr.write('mcp-tools --stdio needs an access token in MCP_ACCESS_TOKEN (from the OAuth flow of this deployment).\n');
-    return 2;
-  }
+  const token = process.env.MCP_ACCESS_TOKEN ?? '';
   const { lastSequence } = await runtime.store.streamState();
   await runtime.projector.waitFor(lastSequence, 60_000);
   const first = await runtime.verifier.check(token);
@@ -36,7 +33,5 @@ export async function runStdio(config: McpToolsConfig, runtime: Awaited<ReturnTy
   });
   await server.connect(transport);
   await closed;
-  await runtime.projector.stop();
-  await runtime.store.close();
   return 0;
 }
