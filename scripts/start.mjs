@@ -162,7 +162,7 @@ async function main() {
 
   const common = { NATS_URL: natsUrl, DATA_DIR: dataDir, HOST: process.env.HOST ?? '127.0.0.1' };
   for (const service of SERVICES) {
-    const child = launch(service.name, process.execPath, ['--import', 'tsx', join('services', service.name, 'src', 'main.ts')], {
+    const child = launch(service.name, process.execPath, ['--enable-source-maps', join('dist', `${service.name}.mjs`)], {
       ...common,
       PORT: String(service.port),
     });
@@ -176,21 +176,23 @@ async function main() {
 
   const registration = process.env.REGISTRATION_BASE_URL ?? 'http://localhost:3002';
   const issuer = process.env.ISSUER ?? 'http://localhost:3001';
+  const mcp = process.env.MCP_RESOURCE_URL ?? 'http://localhost:3000/mcp';
   const seeded = (process.env.SEED_USERS ?? '').split(',').map((e) => e.split(':')[0].trim()).filter(Boolean);
   say('');
   say('The stack is up.');
+  say(`  MCP server:    ${mcp}        <- point your agent here`);
   say(`  Issuer:        ${issuer}   (metadata: ${issuer}/.well-known/oauth-authorization-server)`);
   say(`  Registration:  ${registration}/register`);
   say(`  NATS:          ${natsUrl}${process.env.NATS_URL ? '' : `  (private, data in ${join(dataDir, 'nats')})`}`);
   say('');
-  if (seeded.length > 0) say(`Sign in as ${seeded.join(' or ')} (SEED_USERS) at ${issuer}/account`);
-  else say(`No users were seeded. Add one with  npm run users -- add alice  (or start with SEED_USERS="alice:password123")`);
+  if (seeded.length > 0) say(`Sign in as ${seeded.join(' or ')} (from SEED_USERS). Connected apps: ${issuer}/account`);
+  else say('No users were seeded. Add one:  npm run users -- add alice   (or start with SEED_USERS="alice:a-long-password")');
   say('');
-  say('Register a client:');
-  say(`  curl -s -X POST ${registration}/register -H 'Content-Type: application/json' \\`);
-  say(`    -d '{"client_name":"demo","redirect_uris":["http://127.0.0.1:8976/callback"],"token_endpoint_auth_method":"none","grant_types":["authorization_code","refresh_token"]}'`);
+  say('Connect an agent, for example:');
+  say(`  claude mcp add --transport http notes ${mcp}`);
+  say(`  npx @modelcontextprotocol/inspector   (then connect to ${mcp})`);
   say('');
-  say('Ctrl-C stops everything; data stays in ' + dataDir);
+  say(`Ctrl-C stops everything; the data stays in ${dataDir}`);
 }
 
 main().catch((err) => {
