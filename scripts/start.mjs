@@ -20,6 +20,15 @@ export const SERVICES = [
   { name: 'mcp-tools', port: Number(process.env.MCP_PORT ?? 3000) },
 ];
 
+const port = (name) => SERVICES.find((s) => s.name === name).port;
+/** Every service is told every public URL; unless configured, they are the local ports. */
+const publicUrls = {
+  ISSUER: process.env.ISSUER ?? `http://localhost:${port('authorization')}`,
+  REGISTRATION_BASE_URL: process.env.REGISTRATION_BASE_URL ?? `http://localhost:${port('registration')}`,
+  TOKEN_BASE_URL: process.env.TOKEN_BASE_URL ?? `http://localhost:${port('token')}`,
+  MCP_RESOURCE_URL: process.env.MCP_RESOURCE_URL ?? `http://localhost:${port('mcp-tools')}/mcp`,
+};
+
 const children = new Map();
 let stopping = false;
 
@@ -28,8 +37,10 @@ function say(line) {
 }
 
 function findNatsServer() {
-  for (const candidate of [process.env.NATS_SERVER_BIN, 'nats-server', '/usr/sbin/nats-server', '/usr/local/bin/nats-server']) {
-    if (candidate && spawnSync(candidate, ['--version'], { stdio: 'ignore' }).status === 0) return candidate;
+  // NATS_SERVER_BIN, when set, is the only candidate.
+  const candidates = process.env.NATS_SERVER_BIN ? [process.env.NATS_SERVER_BIN] : ['nats-server', '/usr/sbin/nats-server', '/usr/local/bin/nats-server'];
+  for (const candidate of candidates) {
+    if (spawnSync(candidate, ['--version'], { stdio: 'ignore' }).status === 0) return candidate;
   }
   return null;
 }
@@ -160,7 +171,7 @@ async function main() {
   // `npm run users -- add <name>` finds the stack's NATS here.
   writeFileSync(join(dataDir, 'nats.url'), `${natsUrl}\n`);
 
-  const common = { NATS_URL: natsUrl, DATA_DIR: dataDir, HOST: process.env.HOST ?? '127.0.0.1' };
+  const common = { NATS_URL: natsUrl, DATA_DIR: dataDir, HOST: process.env.HOST ?? '127.0.0.1', ...publicUrls };
   for (const service of SERVICES) {
     const child = launch(service.name, process.execPath, ['--enable-source-maps', join('dist', `${service.name}.mjs`)], {
       ...common,
@@ -174,9 +185,7 @@ async function main() {
     }
   }
 
-  const registration = process.env.REGISTRATION_BASE_URL ?? 'http://localhost:3002';
-  const issuer = process.env.ISSUER ?? 'http://localhost:3001';
-  const mcp = process.env.MCP_RESOURCE_URL ?? 'http://localhost:3000/mcp';
+  const { REGISTRATION_BASE_URL: registration, ISSUER: issuer, MCP_RESOURCE_URL: mcp } = publicUrls;
   const seeded = (process.env.SEED_USERS ?? '').split(',').map((e) => e.split(':')[0].trim()).filter(Boolean);
   say('');
   say('The stack is up.');

@@ -56,3 +56,22 @@ export function loadConfigOrExit<Shape extends z.ZodRawShape>(schema: z.ZodObjec
     throw err;
   }
 }
+
+/** Settings every service has: where it listens, its NATS, its projection file, proxy trust and logging. */
+export function serviceConfig(defaultPort: number) {
+  return {
+    /** Interface to listen on: 127.0.0.1 by default; 0.0.0.0 in containers. */
+    HOST: z.string().default('127.0.0.1'),
+    PORT: env.port(defaultPort),
+    /** One or more NATS servers, comma-separated. */
+    NATS_URL: z.string().default('nats://127.0.0.1:4222'),
+    /** Replicas of the EVENTS stream when this service creates it (3 on a NATS cluster). */
+    NATS_STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
+    DATA_DIR: z.string().default('./data'),
+    /** This replica's projection file; defaults to DATA_DIR/<service>.sqlite. */
+    PROJECTION_FILE: z.string().optional(),
+    /** Trust X-Forwarded-For/-Proto from a reverse proxy in front (the compose edge). */
+    TRUST_PROXY: env.bool(false),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  };
+}

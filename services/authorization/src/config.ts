@@ -1,14 +1,10 @@
 import { z } from 'zod';
-import { env } from '@mcp-auth/http';
+import { env, serviceConfig } from '@mcp-auth/http';
 import { deploymentUrlsConfig, scopeConfig } from '@mcp-auth/oauth';
 
 /** Every setting of the authorization service; the keys are the environment variable names. */
 export const authorizationConfigSchema = z.object({
-  HOST: z.string().default('127.0.0.1'),
-  PORT: env.port(3001),
-  NATS_URL: z.string().default('nats://127.0.0.1:4222'),
-  DATA_DIR: z.string().default('./data'),
-  PROJECTION_FILE: z.string().optional(),
+  ...serviceConfig(3001),
   ...deploymentUrlsConfig,
   ...scopeConfig,
   /** Protected resources clients may ask tokens for (RFC 8707), comma-separated; defaults to MCP_RESOURCE_URL. */
@@ -24,8 +20,6 @@ export const authorizationConfigSchema = z.object({
   SIGNIN_THROTTLE_WINDOW_SECONDS: env.seconds(15 * 60),
   /** Sign-in form posts per client address per minute, before any password is checked (0 = unlimited). */
   SIGNIN_RATE_LIMIT: env.int(30),
-  TRUST_PROXY: env.bool(false),
-  LOG_LEVEL: z.string().default('info'),
 });
 
 export type AuthorizationConfig = z.infer<typeof authorizationConfigSchema>;

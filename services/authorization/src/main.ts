@@ -23,7 +23,7 @@ try {
 }
 
 mkdirSync(config.DATA_DIR, { recursive: true });
-const store = await EventStore.connect({ servers: config.NATS_URL, connectionName: `authorization@${hostname()}:${process.pid}`, logger });
+const store = await EventStore.connect({ servers: config.NATS_URL, replicas: config.NATS_STREAM_REPLICAS, connectionName: `authorization@${hostname()}:${process.pid}`, logger });
 const projector = new Projector({
   store,
   file: config.PROJECTION_FILE ?? join(config.DATA_DIR, 'authorization.sqlite'),

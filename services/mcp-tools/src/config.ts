@@ -1,14 +1,10 @@
 import { z } from 'zod';
-import { env } from '@mcp-auth/http';
+import { env, serviceConfig } from '@mcp-auth/http';
 import { deploymentUrlsConfig, isLoopbackHost, scopeConfig } from '@mcp-auth/oauth';
 
 /** Every setting of the MCP tools service; the keys are the environment variable names. */
 export const mcpToolsConfigSchema = z.object({
-  HOST: z.string().default('127.0.0.1'),
-  PORT: env.port(3000),
-  NATS_URL: z.string().default('nats://127.0.0.1:4222'),
-  DATA_DIR: z.string().default('./data'),
-  PROJECTION_FILE: z.string().optional(),
+  ...serviceConfig(3000),
   ...deploymentUrlsConfig,
   ...scopeConfig,
   /** Shown to users and agents as the resource's name (RFC 9728 resource_name). */
@@ -26,8 +22,6 @@ export const mcpToolsConfigSchema = z.object({
   TOKEN_CATCH_UP_MS: env.int(2000),
   /** Benchmarks only: serve tools without checking tokens, to measure what the check costs. Never in production. */
   UNSAFE_BENCHMARK_WITHOUT_AUTH: env.bool(false),
-  TRUST_PROXY: env.bool(false),
-  LOG_LEVEL: z.string().default('info'),
 });
 
 export type McpToolsConfig = z.infer<typeof mcpToolsConfigSchema>;

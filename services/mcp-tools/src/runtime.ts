@@ -26,7 +26,7 @@ import { ToolRegistry, loadToolModules } from './tools/registry.ts';
 /** Everything both transports (HTTP and stdio) need: the stream, the projection, the tools and the token check. */
 export async function startRuntime(config: McpToolsConfig, logger: Logger) {
   mkdirSync(config.DATA_DIR, { recursive: true });
-  const store = await EventStore.connect({ servers: config.NATS_URL, connectionName: `mcp-tools@${hostname()}:${process.pid}`, logger });
+  const store = await EventStore.connect({ servers: config.NATS_URL, replicas: config.NATS_STREAM_REPLICAS, connectionName: `mcp-tools@${hostname()}:${process.pid}`, logger });
   const projector = new Projector({
     store,
     file: config.PROJECTION_FILE ?? join(config.DATA_DIR, 'mcp-tools.sqlite'),

@@ -12,7 +12,7 @@ const config = loadConfigOrExit(registrationConfigSchema);
 const logger = createLogger('registration', config.LOG_LEVEL);
 
 mkdirSync(config.DATA_DIR, { recursive: true });
-const store = await EventStore.connect({ servers: config.NATS_URL, connectionName: `registration@${hostname()}:${process.pid}`, logger });
+const store = await EventStore.connect({ servers: config.NATS_URL, replicas: config.NATS_STREAM_REPLICAS, connectionName: `registration@${hostname()}:${process.pid}`, logger });
 const projector = new Projector({
   store,
   file: config.PROJECTION_FILE ?? join(config.DATA_DIR, 'registration.sqlite'),

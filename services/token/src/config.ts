@@ -1,14 +1,10 @@
 import { z } from 'zod';
-import { env } from '@mcp-auth/http';
+import { env, serviceConfig } from '@mcp-auth/http';
 import { deploymentUrlsConfig, scopeConfig } from '@mcp-auth/oauth';
 
 /** Every setting of the token service; the keys are the environment variable names. */
 export const tokenConfigSchema = z.object({
-  HOST: z.string().default('127.0.0.1'),
-  PORT: env.port(3003),
-  NATS_URL: z.string().default('nats://127.0.0.1:4222'),
-  DATA_DIR: z.string().default('./data'),
-  PROJECTION_FILE: z.string().optional(),
+  ...serviceConfig(3003),
   ...deploymentUrlsConfig,
   ...scopeConfig,
   /** Lifetime of access tokens (JWT, RFC 9068). */
@@ -24,8 +20,6 @@ export const tokenConfigSchema = z.object({
   SIGNING_KEY_ROTATION_HOURS: z.coerce.number().positive().default(24),
   /** Resource servers allowed to call /introspect: "id:secret,id:secret". Unset = introspection answers 401 to everyone. */
   INTROSPECTION_CREDENTIALS: z.string().optional(),
-  TRUST_PROXY: env.bool(false),
-  LOG_LEVEL: z.string().default('info'),
 });
 
 export type TokenConfig = z.infer<typeof tokenConfigSchema>;

@@ -31,7 +31,7 @@ try {
 }
 
 mkdirSync(config.DATA_DIR, { recursive: true });
-const store = await EventStore.connect({ servers: config.NATS_URL, connectionName: `token@${hostname()}:${process.pid}`, logger });
+const store = await EventStore.connect({ servers: config.NATS_URL, replicas: config.NATS_STREAM_REPLICAS, connectionName: `token@${hostname()}:${process.pid}`, logger });
 const projector = new Projector({
   store,
   file: config.PROJECTION_FILE ?? join(config.DATA_DIR, 'token.sqlite'),

@@ -1,0 +1,78 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort } from './ports.ts';
+import { REPO_ROOT } from './service-process.ts';
+
+export type UserStack = {
+  urls: { registration: string; issuer: string; token: string; resource: string; mcp: string };
+  dataDir: string;
+  natsUrl: string;
+  ports: { registration: number; authorization: number; token: number; mcp: number };
+  output(): string;
+  /** Ctrl-C, as a user stops it; resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  child: ChildProcess;
+};
+
+/**
+ * The stack exactly as a user starts it (`node scripts/start.mjs`, what `npm start` runs after the build):
+ * its own nats-server under the data folder and the four bundled services, on free ports here.
+ */
+export async function startUserStack({ dataDir, ports, env = {} }: { dataDir: string; ports?: UserStack['ports']; env?: Record<string, string> }): Promise<UserStack> {
+  const p = ports ?? { registration: await freePort(), authorization: await freePort(), token: await freePort(), mcp: await freePort() };
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'scripts', 'start.mjs')], {
+    cwd: REPO_ROOT,
+    env: {
+      ...process.env,
+      NATS_URL: '',
+      DATA_DIR: dataDir,
+      LOG_FORMAT: 'json',
+      REGISTRATION_PORT: String(p.registration),
+      AUTHORIZATION_PORT: String(p.authorization),
+      TOKEN_PORT: String(p.token),
+      MCP_PORT: String(p.mcp),
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the stack did not come up in 60 s:\n${output.slice(-4000)}`)), 60_000);
+    const check = () => {
+      if (output.includes('Ctrl-C stops everything')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout?.on('data', check);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`npm start exited with ${code}:\n${output.slice(-4000)}`));
+    });
+  });
+  const urls = {
+    registration: `http://localhost:${p.registration}`,
+    issuer: `http://localhost:${p.authorization}`,
+    token: `http://localhost:${p.token}`,
+    resource: `http://localhost:${p.mcp}/mcp`,
+    mcp: `http://localhost:${p.mcp}/mcp`,
+  };
+  return {
+    urls,
+    dataDir,
+    natsUrl: readFileSync(join(dataDir, 'nats.url'), 'utf8').trim(),
+    ports: p,
+    child,
+    output: () => output,
+    stop(signal = 'SIGINT') {
+      if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+      return new Promise((resolve) => {
+        child.once('exit', (code) => resolve(code));
+        child.kill(signal);
+      });
+    },
+  };
+}
