@@ -1,10 +1,6 @@
-import { mkdirSync } from 'node:fs';
-import { hostname } from 'node:os';
-import { join } from 'node:path';
-import { EventStore } from '@mcp-auth/event-store';
 import { createLogger, gauge, listen, loadConfigOrExit, stopOnSignals } from '@mcp-auth/http';
 import { ClientsReadModel, ConsentsReadModel, clientsProjection, consentsProjection } from '@mcp-auth/projections';
-import { Projector } from '@mcp-auth/projector';
+import { startEventSourcedRuntime } from '@mcp-auth/projector';
 import { createAuthorizationApp } from './app.ts';
 import { authorizationConfigSchema } from './config.ts';
 import { InvalidUser, createUser, parseSeedUsers } from './users/create-user.ts';
@@ -22,15 +18,7 @@ try {
   process.exit(2);
 }
 
-mkdirSync(config.DATA_DIR, { recursive: true });
-const store = await EventStore.connect({ servers: config.NATS_URL, replicas: config.NATS_STREAM_REPLICAS, connectionName: `authorization@${hostname()}:${process.pid}`, logger });
-const projector = new Projector({
-  store,
-  file: config.PROJECTION_FILE ?? join(config.DATA_DIR, 'authorization.sqlite'),
-  projections: [clientsProjection, consentsProjection, usersProjection],
-  logger,
-});
-projector.start();
+const { store, projector } = await startEventSourcedRuntime('authorization', config, [clientsProjection, consentsProjection, usersProjection], logger);
 
 for (const { username, password } of seedUsers) {
   try {

@@ -100,6 +100,8 @@ export function authorizeRoutes(deps: AuthorizationDeps): Router {
       const name = request.client.metadata.client_name || 'An application';
       return sendPage(ctx, {
         title: 'Sign in',
+        // Signing in may lead straight to the client (remembered consent): CSP form-action must allow it.
+        formTargets: [formTargetFor(request.redirectUri)],
         body: signInPage({ csrf: csrf.tokenFor(ctx), returnTo: ctx.url, context: `${name} wants to access your account. Sign in to continue.` }),
       });
     }
@@ -131,6 +133,7 @@ export function authorizeRoutes(deps: AuthorizationDeps): Router {
       return sendPage(ctx, {
         title: 'Sign in',
         status: 401,
+        formTargets: [formTargetFor(request.redirectUri)],
         body: signInPage({ csrf: csrf.tokenFor(ctx), returnTo: `/authorize?${params}`, error: 'Your session ended. Sign in again to continue.' }),
       });
     }

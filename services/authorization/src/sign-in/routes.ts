@@ -1,8 +1,9 @@
 import Router from '@koa/router';
-import { subjects } from '@mcp-auth/contracts';
+import { isSubjectToken, subjects } from '@mcp-auth/contracts';
 import { rateLimit, readForm } from '@mcp-auth/http';
+import { redirectUriMatches } from '@mcp-auth/oauth';
 import { catchUpWithSubject } from '@mcp-auth/projector';
-import { sendPage } from '../web/page.ts';
+import { formTargetFor, sendPage } from '../web/page.ts';
 import { signInPage } from '../web/pages.ts';
 import type { AuthorizationDeps } from '../web/context.ts';
 import { PASSWORD_MAX_LENGTH, burnPasswordCheck, verifyPassword } from '../users/passwords.ts';
@@ -12,6 +13,21 @@ import { clearSessionCookie, currentSession, newSessionSecret, setSessionCookie 
 import { safeReturnTo } from './return-to.ts';
 
 const GENERIC_FAILURE = 'Incorrect username or password.';
+
+/**
+ * Where a sign-in form post may end up: a successful sign-in returns to /authorize, which may answer at
+ * once (remembered consent) with a redirect to the client. Browsers apply CSP form-action to every
+ * redirect after a form post, so the page must allow the client's (registered) redirect origin.
+ */
+export function signInFormTargets(returnTo: string, deps: Pick<AuthorizationDeps, 'config' | 'clients'>): string[] {
+  const url = new URL(returnTo, deps.config.ISSUER);
+  if (url.pathname !== '/authorize') return [];
+  const clientId = url.searchParams.get('client_id') ?? '';
+  const redirectUri = url.searchParams.get('redirect_uri');
+  const client = isSubjectToken(clientId) ? deps.clients.active(clientId) : null;
+  if (!client || !redirectUri || !client.metadata.redirect_uris.some((registered) => redirectUriMatches(registered, redirectUri))) return [];
+  return [formTargetFor(redirectUri)].filter(Boolean);
+}
 
 export function signInRoutes(deps: AuthorizationDeps): Router {
   const { config, store, projector, users, csrf } = deps;
@@ -38,7 +54,7 @@ export function signInRoutes(deps: AuthorizationDeps): Router {
     const username = (form.username ?? '').trim();
     const password = form.password ?? '';
     const again = (status: number, error: string) =>
-      sendPage(ctx, { title: 'Sign in', status, body: signInPage({ csrf: csrf.tokenFor(ctx), returnTo, username, error }) });
+      sendPage(ctx, { title: 'Sign in', status, formTargets: signInFormTargets(returnTo, deps), body: signInPage({ csrf: csrf.tokenFor(ctx), returnTo, username, error }) });
 
     if (!isValidUsername(username) || password.length === 0 || password.length > PASSWORD_MAX_LENGTH) {
       await burnPasswordCheck(password.slice(0, PASSWORD_MAX_LENGTH));

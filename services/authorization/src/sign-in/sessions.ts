@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
 import { attachPosition, hashSecret, randomToken, splitPosition } from '@mcp-auth/oauth';
+import { waitForCredentialPosition } from '@mcp-auth/projector';
 import { clearCookie, setCookie } from '../web/cookies.ts';
 import type { AuthorizationDeps } from '../web/context.ts';
 import type { Session } from '../users/projection.ts';
@@ -18,7 +19,7 @@ export async function currentSession(ctx: Context, deps: AuthorizationDeps): Pro
   let session: CurrentSession | null = null;
   const raw = ctx.cookies.get(deps.cookies.session);
   const parsed = raw ? splitPosition(raw) : null;
-  if (parsed && (await deps.projector.waitFor(parsed.position, SESSION_CATCH_UP_MS))) {
+  if (parsed && (await waitForCredentialPosition(deps.store, deps.projector, parsed.position, SESSION_CATCH_UP_MS))) {
     const sessionHash = hashSecret(parsed.secret);
     const found = deps.users.session(sessionHash, Math.floor(Date.now() / 1000));
     session = found ? { ...found, sessionHash } : null;

@@ -61,11 +61,10 @@ ${model.error ? html`<p class="error" role="alert">${model.error}</p>` : ''}
       : html`<li><input type="checkbox" id="${id}" name="scope:${scope}" value="on" checked> <label for="${id}">${description}</label> <code>${scope}</code></li>\n  `;
   })}</ul>
   <p class="muted">For: <code>${request.resource}</code></p>
-  <div class="actions"><button type="submit">Allow</button></div>
+  <div class="actions"><button type="submit">Allow</button> <button type="submit" form="deny" class="secondary">Deny</button></div>
 </form>
-<form method="post" action="/authorize/consent">
+<form method="post" action="/authorize/consent" id="deny">
   ${hidden('deny')}
-  <div class="actions"><button type="submit" class="secondary">Deny</button></div>
 </form>
 <p class="muted">Signed in as <strong>${model.username}</strong>.</p>`;
 }
