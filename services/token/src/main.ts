@@ -1,7 +1,3 @@
-import { mkdirSync } from 'node:fs';
-import { hostname } from 'node:os';
-import { join } from 'node:path';
-import { EventStore } from '@mcp-auth/event-store';
 import { createLogger, gauge, listen, loadConfigOrExit, stopOnSignals } from '@mcp-auth/http';
 import {
   ClientsReadModel,
@@ -13,7 +9,7 @@ import {
   grantsProjection,
   signingKeysProjection,
 } from '@mcp-auth/projections';
-import { Projector } from '@mcp-auth/projector';
+import { startEventSourcedRuntime } from '@mcp-auth/projector';
 import { createTokenApp } from './app.ts';
 import { CodesReadModel, codesProjection } from './codes/projection.ts';
 import { tokenConfigSchema } from './config.ts';
@@ -30,15 +26,7 @@ try {
   process.exit(2);
 }
 
-mkdirSync(config.DATA_DIR, { recursive: true });
-const store = await EventStore.connect({ servers: config.NATS_URL, replicas: config.NATS_STREAM_REPLICAS, connectionName: `token@${hostname()}:${process.pid}`, logger });
-const projector = new Projector({
-  store,
-  file: config.PROJECTION_FILE ?? join(config.DATA_DIR, 'token.sqlite'),
-  projections: [clientsProjection, consentsProjection, grantsProjection, signingKeysProjection, codesProjection, refreshTokensProjection],
-  logger,
-});
-projector.start();
+const { store, projector } = await startEventSourcedRuntime('token', config, [clientsProjection, consentsProjection, grantsProjection, signingKeysProjection, codesProjection, refreshTokensProjection], logger);
 const signingKeys = new SigningKeysReadModel(projector.db);
 const keyRing = await KeyRing.start({
   store,

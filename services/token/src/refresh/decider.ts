@@ -63,7 +63,7 @@ export function decide(command: RefreshGrant, state: RefreshState): DecidedEvent
 
   if (token.spentAtMs === null) return [rotated(false)];
 
-  const justRotated = token.generation === family.generation - 1 && d.nowMs - token.spentAtMs <= d.policy.graceMs;
+  const justRotated = d.policy.graceMs > 0 && token.generation === family.generation - 1 && d.nowMs - token.spentAtMs <= d.policy.graceMs;
   if (justRotated) {
     if (family.graceRetries < d.policy.maxGraceRetries) return [rotated(true)];
     throw new InvalidGrant('The refresh token was just used; use the newest one.');

@@ -17,6 +17,7 @@ export type KeyRingOptions = {
 };
 
 const RETIREMENT_SWEEP_MS = 60_000;
+const MAX_TIMER_MS = 2 ** 31 - 1;
 /** At start the projection may be replaying a long stream before it reaches our key's event. */
 const STARTUP_CATCH_UP_MS = 10 * 60_000;
 
@@ -72,7 +73,8 @@ export class KeyRing {
     if (position !== null) await waitForPosition(projector, position, catchUpMs);
     this.#current = { kid, alg, privateKey, signsUntil };
     logger.info({ kid, alg, signsUntil }, 'signing key published');
-    const next = setTimeout(() => void this.#rotate().catch((err) => logger.error({ err: String(err) }, 'key rotation failed; keeping the current key')), rotationSeconds * 1000);
+    // A Node timer holds at most 2^31-1 ms (about 24.8 days); a longer delay would fire at once, in a loop. Rotating earlier is safe.
+    const next = setTimeout(() => void this.#rotate().catch((err) => logger.error({ err: String(err) }, 'key rotation failed; keeping the current key')), Math.min(rotationSeconds * 1000, MAX_TIMER_MS));
     next.unref();
     this.#timers.push(next);
   }

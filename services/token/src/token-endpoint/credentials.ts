@@ -7,15 +7,16 @@ import type { TokenDeps } from '../deps.ts';
  * Reads a code or refresh token ("<secret>.<position>") and waits until this replica's projection has
  * applied the event that created it, so a credential minted a moment ago on another replica is never
  * refused as unknown. Returns the hash of the secret (null for garbage); a position the stream never
- * reached is not ours (null), a projection too far behind is a 503.
+ * reached is not ours (null, at once), a projection too far behind is a 503.
  */
 export async function resolveCredential(value: string | undefined, deps: Pick<TokenDeps, 'projector' | 'store'>, timeoutMs = DEFAULT_CATCH_UP_MS): Promise<string | null> {
   const parsed = value ? splitPosition(value) : null;
   if (!parsed) return null;
-  if (!(await deps.projector.waitFor(parsed.position, timeoutMs))) {
+  if (deps.projector.position < parsed.position) {
     const { lastSequence } = await deps.store.streamState();
+    // A position the stream never reached is made up: refuse it at once rather than wait for it.
     if (parsed.position > lastSequence) return null;
-    throw new EventStoreUnavailable('the projection is behind the credential');
+    if (!(await deps.projector.waitFor(parsed.position, timeoutMs))) throw new EventStoreUnavailable('the projection is behind the credential');
   }
   return hashSecret(parsed.secret);
 }
