@@ -1,0 +1,745 @@
+// The docker compose stack, checked without a Docker engine: docker-compose.yml, deploy/Caddyfile, the
+// Dockerfile and its runtime manifest are read and held against the code they deploy (the build's entry
+// points, each service's config schema, its health endpoint). `docker compose config` validates the file
+// where the compose CLI exists, and where `caddy` is installed the real Caddyfile runs in front of the
+// services (replicas on loopback addresses, resolved by a DNS server like Docker's) to prove the routing
+// and the load balancing. test/compose-integration.test.ts runs the real stack where Docker is.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomInt, randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { createServer as createNetServer } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { parse } from 'yaml';
+import type { z } from 'zod';
+import { loadConfig } from '@mcp-auth/http';
+import { REPO_ROOT, freePort, startNats, waitForPort, waitUntilAnswers, type NatsHandle } from '@mcp-auth/testing';
+import { authorizationConfigSchema } from '../services/authorization/src/config.ts';
+import { mcpToolsConfigSchema } from '../services/mcp-tools/src/config.ts';
+import { registrationConfigSchema } from '../services/registration/src/config.ts';
+import { tokenConfigSchema } from '../services/token/src/config.ts';
+import { EDGE_ROUTES, checkStackThroughEdge, startFakeDns, type FakeDns } from './compose-edge.ts';
+
+const read = (path: string) => readFileSync(join(REPO_ROOT, path), 'utf8');
+
+// ---------------------------------------------------------------------------------------------------
+// docker-compose.yml
+
+type HealthCheck = { test?: string[] | string; interval?: string; timeout?: string; retries?: number; start_period?: string };
+type Dependency = { condition?: string; required?: boolean };
+type ComposeService = {
+  image?: string;
+  build?: string | { context?: string; dockerfile?: string };
+  command?: string[] | string;
+  environment?: Record<string, string | number | boolean | null> | string[];
+  ports?: unknown[];
+  expose?: unknown[];
+  volumes?: string[];
+  depends_on?: Record<string, Dependency> | string[];
+  healthcheck?: HealthCheck;
+  restart?: string;
+  profiles?: string[];
+  container_name?: string;
+  hostname?: string;
+  network_mode?: string;
+  deploy?: { replicas?: number };
+};
+type ComposeFile = { services: Record<string, ComposeService>; volumes?: Record<string, unknown> };
+
+const COMPOSE_TEXT = read('docker-compose.yml');
+// Compose resolves YAML merge keys (<<) from its x- anchors; so does this parse.
+const compose = parse(COMPOSE_TEXT, { merge: true }) as ComposeFile;
+
+/** The four services of the platform, each with the schema that is its whole configuration. */
+const APP_SERVICES = {
+  registration: registrationConfigSchema,
+  authorization: authorizationConfigSchema,
+  token: tokenConfigSchema,
+  'mcp-tools': mcpToolsConfigSchema,
+} as const satisfies Record<string, z.ZodObject<z.ZodRawShape>>;
+type AppService = keyof typeof APP_SERVICES;
+const APP_NAMES = Object.keys(APP_SERVICES) as AppService[];
+/** The configuration a service would run with, given this environment (as its entry point loads it). */
+const configOf = (name: AppService, env: Record<string, string>) =>
+  loadConfig(APP_SERVICES[name] as z.ZodObject<z.ZodRawShape>, env) as Record<string, unknown>;
+
+/**
+ * Environment variables a service may be given although its schema does not name them. Empty: every
+ * variable in docker-compose.yml is one the service reads. (Add an entry with the reason if one is ever needed.)
+ */
+const ENV_EXCEPTIONS: Record<string, string> = {};
+
+const CLUSTER_NODES = ['nats-1', 'nats-2', 'nats-3'];
+
+/** Compose's variable interpolation: $$, $VAR, ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?err}, ${VAR:+alt}. */
+function interpolate(value: string, vars: Record<string, string | undefined>): string {
+  return value.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (whole, braced?: string, op?: string, arg?: string, bare?: string) => {
+    if (whole === '$$') return '$';
+    const name = (braced ?? bare)!;
+    const v = vars[name];
+    const set = v !== undefined;
+    const nonEmpty = set && v !== '';
+    switch (op) {
+      case undefined:
+        return v ?? '';
+      case ':-':
+        return nonEmpty ? v! : (arg ?? '');
+      case '-':
+        return set ? v! : (arg ?? '');
+      case ':+':
+        return nonEmpty ? (arg ?? '') : '';
+      case '+':
+        return set ? (arg ?? '') : '';
+      case ':?':
+      case '?':
+        if (op === ':?' ? nonEmpty : set) return v!;
+        throw new Error(`${name}: ${arg || 'required'}`);
+      default:
+        throw new Error(`unsupported interpolation ${whole}`);
+    }
+  });
+}
+
+function service(name: string): ComposeService {
+  const found = compose.services[name];
+  assert.ok(found, `docker-compose.yml has a service "${name}"`);
+  return found;
+}
+
+function environmentOf(name: string): Record<string, string | null> {
+  const env = service(name).environment ?? {};
+  assert.ok(!Array.isArray(env), `${name}: environment is a map (the x- anchors merge into it)`);
+  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v === null ? null : String(v)]));
+}
+
+/**
+ * What a container of the service gets, as compose computes it: values interpolated from `vars` (the
+ * shell), and a key without a value passed through from `vars` only when set there.
+ */
+function containerEnv(name: string, vars: Record<string, string | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(environmentOf(name))) {
+    if (value === null) {
+      if (vars[key] !== undefined) out[key] = vars[key]!;
+    } else out[key] = interpolate(value, vars);
+  }
+  return out;
+}
+
+function commandOf(name: string): string[] {
+  const command = service(name).command;
+  assert.ok(Array.isArray(command), `${name}: command is an exec-form list`);
+  return command.map(String);
+}
+
+function healthTest(name: string): string[] {
+  const test = service(name).healthcheck?.test;
+  assert.ok(Array.isArray(test), `${name}: has a healthcheck whose test is an exec-form list`);
+  return test.map(String);
+}
+
+function dependencies(name: string): Record<string, Dependency> {
+  const deps = service(name).depends_on ?? {};
+  assert.ok(!Array.isArray(deps), `${name}: depends_on uses the long form (with conditions)`);
+  return deps;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// deploy/Caddyfile (the subset of the syntax the file uses: one site, named path matchers, handle blocks)
+
+type EdgeRoute = { matcher: string | null; paths: string[] | null; upstream?: { service: string; port: number; lbPolicy?: string }; respond?: number };
+type Edge = { listen: string; routes: EdgeRoute[] };
+
+const CADDYFILE_TEXT = read('deploy/Caddyfile');
+
+function parseCaddyfile(text: string): Edge {
+  const lines = text
+    .split('\n')
+    .map((line) => line.replace(/(^|\s)#.*$/, '').trim())
+    .filter(Boolean);
+  const matchers = new Map<string, string[]>();
+  const named: EdgeRoute[] = [];
+  const fallback: EdgeRoute[] = [];
+  let listen: string | null = null;
+  let depth = 0;
+  let inSite = false;
+  let current: EdgeRoute | null = null;
+  let currentDepth = 0;
+  for (const line of lines) {
+    if (depth === 0 && line.endsWith('{')) {
+      // `{` alone opens the global options; `<address> {` a site.
+      inSite = line !== '{';
+      if (inSite) {
+        assert.equal(listen, null, 'the Caddyfile has one site');
+        listen = line.slice(0, -1).trim();
+      }
+    }
+    if (depth === 1 && inSite) {
+      const matcher = /^@(\S+)\s+path\s+(.+)$/.exec(line);
+      if (matcher) matchers.set(matcher[1]!, matcher[2]!.split(/\s+/));
+      const handle = /^handle(?:\s+@(\S+))?\s*\{$/.exec(line);
+      if (handle) {
+        const name = handle[1] ?? null;
+        if (name !== null) assert.ok(matchers.has(name), `matcher @${name} is defined before its handle`);
+        current = { matcher: name, paths: name === null ? null : matchers.get(name)! };
+        currentDepth = depth + 1;
+        (name === null ? fallback : named).push(current);
+      } else if (!matcher && !line.startsWith('}')) {
+        assert.fail(`unexpected line in the site block: ${line}`);
+      }
+    }
+    if (current && depth >= currentDepth) {
+      const dynamic = /^dynamic a (\S+) (\d+)/.exec(line);
+      if (dynamic) current.upstream = { ...current.upstream, service: dynamic[1]!, port: Number(dynamic[2]) };
+      const policy = /^lb_policy (\S+)/.exec(line);
+      if (policy && current.upstream) current.upstream.lbPolicy = policy[1]!;
+      const respond = /^respond (\d{3})$/.exec(line);
+      if (respond) current.respond = Number(respond[1]);
+    }
+    depth += (line.match(/\{/g) ?? []).length - (line.match(/\}/g) ?? []).length;
+    if (current && depth < currentDepth) current = null;
+  }
+  assert.equal(depth, 0, 'braces balance');
+  assert.ok(listen, 'the Caddyfile has a site address');
+  // Caddy keeps `handle` blocks with named matchers in file order and puts the one without a matcher last.
+  return { listen, routes: [...named, ...fallback] };
+}
+
+let parsedEdge: Edge | undefined;
+/** Parsed on first use, so that a file the parser cannot read fails the tests that need it, with the reason. */
+const edge = (): Edge => (parsedEdge ??= parseCaddyfile(CADDYFILE_TEXT));
+
+/** Caddy's path matcher: exact, or a prefix when the pattern ends with `*`. */
+const pathMatches = (pattern: string, path: string) => (pattern.endsWith('*') ? path.startsWith(pattern.slice(0, -1)) : path === pattern);
+
+function edgeRouteFor(path: string): EdgeRoute | undefined {
+  return edge().routes.find((r) => r.paths === null || r.paths.some((p) => pathMatches(p, path)));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Dockerfile
+
+type Stage = { name: string | null; from: string; instructions: Array<{ op: string; args: string }> };
+
+function parseDockerfile(text: string): { args: Record<string, string>; stages: Stage[] } {
+  const logical: string[] = [];
+  let pending = '';
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (!pending && (line === '' || line.startsWith('#'))) continue;
+    if (line.endsWith('\\')) pending += `${line.slice(0, -1)} `;
+    else {
+      logical.push(pending + line);
+      pending = '';
+    }
+  }
+  const args: Record<string, string> = {};
+  const stages: Stage[] = [];
+  for (const line of logical) {
+    const [, op = '', rest = ''] = /^(\S+)\s*(.*)$/.exec(line) ?? [];
+    const instruction = op.toUpperCase();
+    if (instruction === 'FROM') {
+      const m = /^(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?$/i.exec(rest);
+      assert.ok(m, `FROM ${rest}`);
+      stages.push({ name: m[2] ?? null, from: m[1]!, instructions: [] });
+    } else if (instruction === 'ARG' && stages.length === 0) {
+      const [k, v = ''] = rest.split('=');
+      args[k!] = v;
+    } else {
+      assert.ok(stages.length > 0, `${instruction} before the first FROM`);
+      stages.at(-1)!.instructions.push({ op: instruction, args: rest });
+    }
+  }
+  return { args, stages };
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+describe('docker compose: docker-compose.yml against the code it deploys', () => {
+  test('the four services, NATS, the proxy and the cluster profile are all there', () => {
+    const names = Object.keys(compose.services).sort();
+    assert.deepEqual(names, [...APP_NAMES, 'nats', ...CLUSTER_NODES, 'proxy'].sort());
+  });
+
+  test('every service runs a bundle that `npm run build` produces, from the one Dockerfile', () => {
+    const build = read('scripts/build.mjs');
+    const listed = /const services = \[([^\]]*)\]/.exec(build);
+    assert.ok(listed, 'scripts/build.mjs lists its services in `const services = [...]`');
+    const bundles = new Set([...listed[1]!.matchAll(/'([^']+)'/g)].map((m) => m[1]!));
+    for (const extra of build.matchAll(/entryPoints\['([^']+)'\]\s*=/g)) bundles.add(extra[1]!);
+    assert.match(build, /outdir: 'dist'/);
+    assert.match(build, /outExtension: \{ '\.js': '\.mjs' \}/);
+
+    for (const name of APP_NAMES) {
+      const command = commandOf(name);
+      assert.equal(command[0], 'node', `${name} runs node`);
+      const bundle = /^dist\/(.+)\.mjs$/.exec(command[1] ?? '')?.[1];
+      assert.ok(bundle && bundles.has(bundle), `${name}: ${command[1]} is one of the bundles (${[...bundles].join(', ')})`);
+      assert.equal(bundle, name, `${name} runs its own bundle`);
+      assert.ok(existsSync(join(REPO_ROOT, 'services', name, 'src', 'main.ts')), `services/${name}/src/main.ts exists`);
+      const { build: b, image } = service(name);
+      assert.ok(b && typeof b === 'object', `${name} is built`);
+      assert.equal(b.context, '.');
+      assert.equal(b.dockerfile ?? 'Dockerfile', 'Dockerfile');
+      assert.equal(image, service('registration').image, 'all four share one image');
+    }
+  });
+
+  test("every environment variable set on a service is a key of that service's config schema", () => {
+    for (const name of APP_NAMES) {
+      const known = new Set(Object.keys(APP_SERVICES[name].shape));
+      const unknown = Object.keys(environmentOf(name)).filter((key) => !known.has(key) && !(key in ENV_EXCEPTIONS));
+      assert.deepEqual(unknown, [], `${name} is given variables its schema (services/${name}/src/config.ts) does not know`);
+    }
+  });
+
+  test('with no variables set, every service gets a valid configuration under http://localhost:8080', () => {
+    for (const name of APP_NAMES) {
+      const env = containerEnv(name, {});
+      const config = configOf(name, env);
+      assert.equal(config.HOST, '0.0.0.0', `${name} listens on every interface of its container`);
+      assert.equal(config.TRUST_PROXY, true, `${name} trusts X-Forwarded-* from the edge`);
+      assert.equal(config.NATS_URL, 'nats://nats:4222');
+      assert.equal(config.NATS_STREAM_REPLICAS, 1);
+      if (name === 'registration') {
+        assert.equal(config.REGISTRATION_BASE_URL, 'http://localhost:8080');
+      } else {
+        assert.equal(config.ISSUER, 'http://localhost:8080');
+        assert.equal(config.REGISTRATION_BASE_URL, 'http://localhost:8080');
+        assert.equal(config.TOKEN_BASE_URL, 'http://localhost:8080');
+        assert.equal(config.MCP_RESOURCE_URL, 'http://localhost:8080/mcp');
+      }
+    }
+  });
+
+  test('PUBLIC_URL moves every public URL, and the cluster variables reach every service', () => {
+    const vars = {
+      PUBLIC_URL: 'https://auth.example.com',
+      NATS_URL: 'nats://nats-1:4222,nats://nats-2:4222,nats://nats-3:4222',
+      NATS_STREAM_REPLICAS: '3',
+    };
+    for (const name of APP_NAMES) {
+      const config = configOf(name, containerEnv(name, vars));
+      assert.equal(config.NATS_URL, vars.NATS_URL);
+      assert.equal(config.NATS_STREAM_REPLICAS, 3);
+      for (const key of ['ISSUER', 'REGISTRATION_BASE_URL', 'TOKEN_BASE_URL']) {
+        if (key in config) assert.equal(config[key], 'https://auth.example.com', `${name} ${key}`);
+      }
+      if ('MCP_RESOURCE_URL' in config) assert.equal(config.MCP_RESOURCE_URL, 'https://auth.example.com/mcp');
+    }
+  });
+
+  test('no secret has a default: SEED_USERS and INTROSPECTION_CREDENTIALS come only from the environment', () => {
+    assert.ok('SEED_USERS' in environmentOf('authorization'), 'authorization takes SEED_USERS');
+    assert.equal(containerEnv('authorization', {}).SEED_USERS ?? '', '', 'no seeded user unless asked for');
+    assert.equal(containerEnv('authorization', { SEED_USERS: 'alice:pw' }).SEED_USERS, 'alice:pw');
+    assert.equal(containerEnv('token', {}).INTROSPECTION_CREDENTIALS ?? '', '');
+    for (const name of APP_NAMES) {
+      for (const [key, value] of Object.entries(containerEnv(name, {}))) {
+        assert.doesNotMatch(value, /password|secret/i, `${name}: ${key} carries no baked-in secret`);
+      }
+    }
+  });
+
+  test('PORT agrees with the /readyz health check and with the proxy upstream', () => {
+    for (const name of APP_NAMES) {
+      const env = environmentOf(name);
+      const port = Number(env.PORT ?? APP_SERVICES[name].shape.PORT.parse(undefined));
+      assert.ok(env.PORT, `${name} sets PORT explicitly`);
+      const script = healthTest(name).join(' ');
+      const checked = /127\.0\.0\.1:(\d+)\/readyz/.exec(script)?.[1];
+      if (checked) assert.equal(Number(checked), port, `${name}: the health check asks the port the service listens on`);
+      else assert.match(script, /'http:\/\/127\.0\.0\.1:'\s*\+\s*process\.env\.PORT\s*\+\s*'\/readyz'/, `${name}: the health check asks 127.0.0.1:$PORT/readyz`);
+      const upstream = edge().routes.find((r) => r.upstream?.service === name)?.upstream;
+      assert.ok(upstream, `the proxy has an upstream for ${name}`);
+      assert.equal(upstream.port, port, `the proxy reaches ${name} on its PORT`);
+    }
+  });
+
+  test('every service has a health check; the four services use /readyz with node (the image has no curl)', () => {
+    for (const name of Object.keys(compose.services)) {
+      const check = service(name).healthcheck;
+      assert.ok(check?.test, `${name} has a health check`);
+      assert.ok(check.interval && check.timeout && check.retries, `${name}: interval, timeout and retries are set`);
+    }
+    for (const name of APP_NAMES) {
+      const [kind, program, flag, script = ''] = healthTest(name);
+      assert.deepEqual([kind, program, flag], ['CMD', 'node', '-e'], `${name}: exec form, node -e`);
+      assert.match(script, /^fetch\(.*\/readyz'\)\.then\(r=>process\.exit\(r\.ok\?0:1\),\(\)=>process\.exit\(1\)\)$/, `${name}: exits 0 only on a 2xx from /readyz`);
+      assert.ok(service(name).healthcheck!.start_period, `${name} has a start period (a projection may replay the stream)`);
+    }
+  });
+
+  test('start order: services wait for a healthy NATS, the proxy for healthy services', () => {
+    for (const name of APP_NAMES) {
+      const deps = dependencies(name);
+      assert.equal(deps.nats?.condition, 'service_healthy', `${name} waits for nats`);
+      assert.notEqual(deps.nats?.required, false, `${name}: nats is required`);
+      for (const node of CLUSTER_NODES) {
+        assert.equal(deps[node]?.condition, 'service_healthy', `${name} waits for ${node} when the cluster runs`);
+        assert.equal(deps[node]?.required, false, `${name}: ${node} is optional (only in --profile cluster)`);
+      }
+    }
+    const proxyDeps = dependencies('proxy');
+    for (const name of APP_NAMES) assert.equal(proxyDeps[name]?.condition, 'service_healthy', `the proxy waits for ${name}`);
+    for (const name of Object.keys(compose.services)) assert.equal(service(name).restart, 'unless-stopped', `${name} restarts unless stopped`);
+  });
+
+  test('scalable: only the proxy publishes a port; no fixed container names; no shared volume on a service', () => {
+    for (const [name, s] of Object.entries(compose.services)) {
+      if (name !== 'proxy') assert.equal(s.ports, undefined, `${name} publishes no host port`);
+      assert.equal(s.container_name, undefined, `${name} has no fixed container_name (it could not be scaled)`);
+      assert.equal(s.hostname, undefined, `${name} has no fixed hostname`);
+      assert.equal(s.network_mode, undefined, `${name} stays on the project network`);
+    }
+    for (const name of APP_NAMES) {
+      assert.equal(service(name).volumes, undefined, `${name}: each replica keeps its own projection in its container`);
+      assert.equal(service(name).profiles, undefined, `${name} runs in every profile`);
+    }
+    const ports = service('proxy').ports ?? [];
+    assert.equal(ports.length, 1, 'the proxy publishes one port');
+    const published = interpolate(String(ports[0]), {});
+    assert.equal(published, `127.0.0.1:8080:${edge().listen.replace(/^.*:/, '')}`, 'the proxy publishes its listening port on localhost:8080 by default');
+    assert.equal(interpolate(String(ports[0]), { PUBLIC_PORT: '9000', PUBLIC_BIND: '0.0.0.0' }), '0.0.0.0:9000:8080');
+  });
+
+  test('NATS runs with JetStream on a named volume; the cluster profile has three routed nodes, each with its own volume', () => {
+    const nats = service('nats');
+    assert.match(String(nats.image), /^nats:2\.10(-alpine)?$/);
+    const single = commandOf('nats');
+    assert.ok(single.includes('-js'), 'JetStream is on');
+    assert.equal(single[single.indexOf('-sd') + 1], '/data');
+    assert.equal(nats.profiles, undefined, 'the single server runs by default');
+    assert.deepEqual(nats.volumes, ['nats-data:/data']);
+
+    const volumes = new Set<string>(['nats-data']);
+    const routes = CLUSTER_NODES.map((n) => `nats://${n}:6222`).join(',');
+    const serverNames = new Set<string>();
+    for (const node of CLUSTER_NODES) {
+      const s = service(node);
+      assert.deepEqual(s.profiles, ['cluster'], `${node} runs only with --profile cluster`);
+      assert.match(String(s.image), /^nats:2\.10(-alpine)?$/);
+      const args = commandOf(node);
+      const value = (flag: string) => (args.includes(flag) ? args[args.indexOf(flag) + 1] : undefined);
+      assert.ok(args.includes('-js'), `${node}: JetStream is on`);
+      assert.equal(value('-sd'), '/data');
+      assert.equal(value('--cluster_name'), 'mcp-auth');
+      assert.equal(value('--cluster'), 'nats://0.0.0.0:6222');
+      assert.equal(value('--routes'), routes, `${node} routes to all three nodes`);
+      serverNames.add(String(value('--server_name')));
+      assert.equal(s.volumes?.length, 1);
+      const volume = s.volumes![0]!.split(':')[0]!;
+      assert.equal(s.volumes![0], `${volume}:/data`);
+      assert.ok(!volumes.has(volume), `${node} has a volume of its own`);
+      volumes.add(volume);
+    }
+    assert.equal(serverNames.size, 3, 'JetStream cluster nodes need distinct server names');
+    assert.deepEqual(Object.keys(compose.volumes ?? {}).sort(), [...volumes].sort(), 'every volume is declared');
+    assert.match(COMPOSE_TEXT, /NATS_URL=nats:\/\/nats-1:4222,nats:\/\/nats-2:4222,nats:\/\/nats-3:4222 NATS_STREAM_REPLICAS=3/, 'the file says how to point the services at the cluster');
+  });
+});
+
+describe('docker compose: the edge proxy (deploy/Caddyfile)', () => {
+  test('the proxy is Caddy with deploy/Caddyfile, listening on the port compose publishes', () => {
+    const proxy = service('proxy');
+    assert.match(String(proxy.image), /^caddy:2/);
+    assert.ok(proxy.volumes?.includes('./deploy/Caddyfile:/etc/caddy/Caddyfile:ro'));
+    assert.equal(edge().listen, ':8080');
+  });
+
+  for (const [path, expected] of EDGE_ROUTES) {
+    test(`${path} goes to ${expected}`, () => {
+      const route = edgeRouteFor(path);
+      assert.equal(route?.upstream?.service, expected, `${path} is routed to ${route?.upstream?.service ?? route?.respond ?? 'nothing'}`);
+    });
+  }
+
+  test('/metrics is answered 404 by the edge itself', () => {
+    const route = edgeRouteFor('/metrics');
+    assert.equal(route?.upstream, undefined);
+    assert.equal(route?.respond, 404);
+  });
+
+  test('every upstream is a compose service, resolved to all its replicas and balanced round-robin', () => {
+    const upstreams = edge().routes.flatMap((r) => (r.upstream ? [r.upstream] : []));
+    assert.deepEqual(upstreams.map((u) => u.service).sort(), [...APP_NAMES].sort());
+    for (const u of upstreams) {
+      assert.ok(u.service in compose.services, `${u.service} is a compose service`);
+      assert.equal(u.lbPolicy, 'round_robin', `${u.service} is balanced round-robin`);
+    }
+    assert.match(CADDYFILE_TEXT, /admin off/);
+    assert.match(CADDYFILE_TEXT, /auto_https off/);
+  });
+});
+
+describe('docker compose: the Dockerfile', () => {
+  const { args, stages } = parseDockerfile(read('Dockerfile'));
+  const image = (from: string) => from.replace(/^\$\{?(\w+)\}?$/, (_, name: string) => args[name] ?? from);
+  const runs = (stage: Stage) => stage.instructions.filter((i) => i.op === 'RUN').map((i) => i.args);
+  const final = stages.at(-1)!;
+
+  test('multi-stage, on node:20-bookworm-slim', () => {
+    assert.ok(stages.length >= 2, 'more than one stage');
+    for (const stage of stages) {
+      const from = image(stage.from);
+      const base = stages.find((s) => s.name === from);
+      assert.ok(base || from === 'node:20-bookworm-slim', `stage ${stage.name} is FROM node:20-bookworm-slim (or an earlier stage), not ${from}`);
+    }
+  });
+
+  test('a build stage runs `npm ci` and `npm run build`', () => {
+    const build = stages.find((s) => runs(s).some((r) => /npm run build/.test(r)));
+    assert.ok(build, 'some stage runs npm run build');
+    assert.ok(runs(build).some((r) => /npm ci(?! --omit=dev)/.test(r)), 'and installs the workspace with npm ci first');
+  });
+
+  test('the runtime gets its node_modules from `npm ci --omit=dev`, and nothing else from the build but dist/', () => {
+    const installs = stages.filter((s) => runs(s).some((r) => /npm ci\b[^&]*--omit=dev/.test(r)));
+    assert.ok(installs.length > 0, 'some stage runs npm ci --omit=dev');
+    const copies = final.instructions.filter((i) => i.op === 'COPY');
+    const modules = copies.find((c) => /node_modules/.test(c.args));
+    const installsItself = runs(final).some((r) => /npm ci\b[^&]*--omit=dev/.test(r));
+    if (!installsItself) {
+      assert.ok(modules, 'the final stage copies node_modules');
+      const from = /--from=(\S+)/.exec(modules.args)?.[1];
+      assert.ok(installs.some((s) => s.name === from), `node_modules come from the npm ci --omit=dev stage, not from ${from}`);
+    }
+    const fromBuild = copies.filter((c) => /--from=/.test(c.args) && !/node_modules/.test(c.args));
+    for (const c of fromBuild) assert.match(c.args, /\/app\/dist \.\/dist$/, `the final stage copies only dist/ from the build: COPY ${c.args}`);
+    assert.ok(!runs(final).some((r) => /apt-get install|g\+\+|python3/.test(r)), 'no compilers in the runtime image');
+  });
+
+  test('the runtime stage runs as a non-root user with HOST=0.0.0.0, and starts a bundle', () => {
+    const user = final.instructions.filter((i) => i.op === 'USER').at(-1)?.args;
+    assert.ok(user, 'the final stage sets USER');
+    assert.ok(!/^(root|0)(:|$)/.test(user), `USER ${user} is not root`);
+    const env = final.instructions.filter((i) => i.op === 'ENV').map((i) => i.args).join(' ');
+    assert.match(env, /\bHOST=0\.0\.0\.0\b/);
+    const cmd = final.instructions.filter((i) => i.op === 'CMD').at(-1)?.args;
+    assert.match(String(cmd), /"node", "dist\/[\w-]+\.mjs"/);
+  });
+
+  test('deploy/runtime pins the better-sqlite3 of the root lockfile, and it is all the bundles leave external', () => {
+    const rootLock = JSON.parse(read('package-lock.json')) as { packages: Record<string, { version?: string }> };
+    const runtime = JSON.parse(read('deploy/runtime/package.json')) as { dependencies: Record<string, string> };
+    const runtimeLock = JSON.parse(read('deploy/runtime/package-lock.json')) as { packages: Record<string, { version?: string; dependencies?: Record<string, string> }> };
+    const external = /external: \[([^\]]*)\]/.exec(read('scripts/build.mjs'))?.[1];
+    assert.ok(external !== undefined, 'scripts/build.mjs lists its externals');
+    const externals = [...external.matchAll(/'([^']+)'/g)].map((m) => m[1]!).sort();
+    assert.deepEqual(Object.keys(runtime.dependencies).sort(), externals, 'the runtime installs exactly the packages esbuild leaves out');
+    for (const name of externals) {
+      const version = rootLock.packages[`node_modules/${name}`]?.version;
+      assert.equal(runtime.dependencies[name], version, `${name}: deploy/runtime/package.json pins the root lockfile's ${version}; update it and run \`npm install --package-lock-only\` in deploy/runtime`);
+      assert.equal(runtimeLock.packages[`node_modules/${name}`]?.version, version, `deploy/runtime/package-lock.json is in step (npm install --package-lock-only in deploy/runtime)`);
+      assert.deepEqual(runtimeLock.packages['']?.dependencies, runtime.dependencies);
+    }
+  });
+
+  test('.dockerignore keeps dependencies, build output, data and history out of the build context', () => {
+    const ignored = read('.dockerignore')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'));
+    for (const entry of ['node_modules', 'dist', 'data', 'test-artifacts', '.git']) {
+      assert.ok(ignored.includes(entry) || ignored.includes(`**/${entry}`), `.dockerignore has ${entry}`);
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// The compose CLI, where it is installed (it validates without an engine).
+
+function composeCli(): { argv: string[] } | { skip: string } {
+  const plugin = spawnSync('docker', ['compose', 'version'], { encoding: 'utf8', timeout: 15_000 });
+  if (plugin.status === 0) return { argv: ['docker', 'compose'] };
+  const standalone = spawnSync('docker-compose', ['version', '--short'], { encoding: 'utf8', timeout: 15_000 });
+  if (standalone.status === 0 && /^v?2\./.test(standalone.stdout.trim())) return { argv: ['docker-compose'] };
+  if ((plugin.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return { skip: 'no docker CLI on this machine, so `docker compose config` cannot run' };
+  const said = (plugin.stderr || plugin.stdout || String(plugin.error ?? '')).trim().split('\n')[0];
+  return { skip: `the docker CLI has no compose plugin (\`docker compose version\` said: ${said}) and no docker-compose v2 is installed` };
+}
+
+describe('docker compose: the compose CLI accepts the file', () => {
+  const cli = composeCli();
+  const run = (t: { skip(message?: string): void }, extra: string[], env: Record<string, string> = {}) => {
+    if ('skip' in cli) {
+      t.skip(cli.skip);
+      return;
+    }
+    const [program, ...argv] = cli.argv;
+    const result = spawnSync(program!, [...argv, '-f', join(REPO_ROOT, 'docker-compose.yml'), ...extra, 'config', '--quiet'], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, ...env },
+    });
+    assert.equal(result.status, 0, `docker compose config failed:\n${result.stderr}${result.stdout}`);
+  };
+  test('docker compose config (default profile)', (t) => run(t, []));
+  test('docker compose --profile cluster config, pointed at the cluster', (t) =>
+    run(t, ['--profile', 'cluster'], { NATS_URL: 'nats://nats-1:4222,nats://nats-2:4222,nats://nats-3:4222', NATS_STREAM_REPLICAS: '3' }));
+});
+
+// ---------------------------------------------------------------------------------------------------
+// The real Caddyfile, run by caddy, in front of the real services, where caddy is installed.
+
+// Replicas listen on their compose PORT on addresses of their own in 127/8 (as containers have IPs of
+// their own), so nothing here collides with another stack on 127.0.0.1.
+const REPLICA_NET = `127.${randomInt(1, 255)}.${randomInt(0, 256)}`;
+
+async function caddySkipReason(): Promise<string | false> {
+  const found = spawnSync('caddy', ['version'], { encoding: 'utf8', timeout: 15_000 });
+  if (found.status !== 0) return 'caddy is not installed here (apt-get install caddy), so the Caddyfile is only checked as text above';
+  const bindable = await new Promise<boolean>((resolve) => {
+    const probe = createNetServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(0, `${REPLICA_NET}.10`, () => probe.close(() => resolve(true)));
+  });
+  return bindable ? false : `this system does not route ${REPLICA_NET}.0/24 to loopback (only Linux does without aliases), so the replicas cannot get addresses of their own`;
+}
+
+type Replica = { service: AppService; host: string; child: ChildProcess; output(): string };
+
+describe('docker compose: deploy/Caddyfile run by caddy in front of the services with the compose environment', { skip: await caddySkipReason() }, () => {
+  const work = mkdtempSync(join(tmpdir(), 'compose-edge-'));
+  const net = REPLICA_NET;
+  const layout: Array<[AppService, number]> = [
+    ['registration', 1],
+    ['authorization', 1],
+    ['token', 2],
+    ['mcp-tools', 2],
+  ];
+  const user = { username: 'alice', password: `pw-${randomUUID()}` };
+  let nats: NatsHandle;
+  let dns: FakeDns;
+  let caddy: ChildProcess | undefined;
+  let caddyOutput = '';
+  let publicUrl = '';
+  const replicas: Replica[] = [];
+
+  before(async () => {
+    nats = await startNats();
+    const proxyPort = await freePort();
+    publicUrl = `http://127.0.0.1:${proxyPort}`;
+    const vars = { PUBLIC_URL: publicUrl, NATS_URL: nats.url, SEED_USERS: `${user.username}:${user.password}`, LOG_LEVEL: 'info' };
+
+    let host = 10;
+    const records: Record<string, string[]> = {};
+    for (const [name, count] of layout) {
+      for (let i = 0; i < count; i++) {
+        const address = `${net}.${host++}`;
+        (records[name] ??= []).push(address);
+        let output = '';
+        const dataDir = join(work, `${name}-${i}`);
+        const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'services', name, 'src', 'main.ts')], {
+          cwd: REPO_ROOT,
+          env: { PATH: process.env.PATH, ...containerEnv(name, vars), HOST: address, DATA_DIR: dataDir },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+        child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+        replicas.push({ service: name, host: address, child, output: () => output });
+      }
+    }
+    await Promise.all(
+      replicas.map(async (r) => {
+        const port = environmentOf(r.service).PORT;
+        await waitUntilAnswers(`http://${r.host}:${port}/readyz`, 30_000, () => r.child.exitCode !== null).catch((err) => {
+          throw new Error(`${r.service} on ${r.host} did not become ready: ${String(err)}\n${r.output().slice(-3000)}`);
+        });
+      }),
+    );
+
+    dns = await startFakeDns(records);
+    let listens = 0;
+    let upstreams = 0;
+    const caddyfile = CADDYFILE_TEXT.replace(/^:8080 \{$/m, () => {
+      listens++;
+      return `http://127.0.0.1:${proxyPort} {`;
+    }).replace(/^(\s*)(dynamic a \S+ \d+ \{)$/gm, (_, indent: string, block: string) => {
+      upstreams++;
+      return `${indent}${block}\n${indent}\tresolvers ${dns.address}`;
+    });
+    assert.equal(listens, 1, 'the test moved the site to a free port');
+    assert.equal(upstreams, 4, 'the test pointed the four upstreams at its DNS server');
+    const file = join(work, 'Caddyfile');
+    writeFileSync(file, caddyfile);
+    caddy = spawn('caddy', ['run', '--config', file, '--adapter', 'caddyfile'], {
+      env: { PATH: process.env.PATH, HOME: work, XDG_DATA_HOME: work, XDG_CONFIG_HOME: work },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    caddy.stdout!.on('data', (chunk: Buffer) => (caddyOutput += chunk.toString()));
+    caddy.stderr!.on('data', (chunk: Buffer) => (caddyOutput += chunk.toString()));
+    await waitForPort(proxyPort, 15_000).catch((err) => {
+      throw new Error(`caddy did not start: ${String(err)}\n${caddyOutput.slice(-3000)}`);
+    });
+  });
+
+  after(async () => {
+    const stop = (child: ChildProcess | undefined) =>
+      new Promise<void>((resolve) => {
+        if (!child || child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      });
+    await Promise.all([stop(caddy), ...replicas.map((r) => stop(r.child))]);
+    await dns?.stop();
+    await nats?.stop();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  /** Which replicas logged the request with this id (every service logs each request with its id). */
+  async function answeredBy(requestId: string): Promise<Replica[]> {
+    const deadline = Date.now() + 3_000;
+    for (;;) {
+      const found = replicas.filter((r) => r.output().includes(`"requestId":"${requestId}"`));
+      if (found.length > 0 || Date.now() > deadline) return found;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
+
+  test('the health check command of docker-compose.yml exits 0 for a ready service and 1 when nothing answers', () => {
+    const [, , , script] = healthTest('token');
+    const token = replicas.find((r) => r.service === 'token')!;
+    const port = environmentOf('token').PORT!;
+    const run = (host: string, p: string) =>
+      spawnSync(process.execPath, ['-e', script!.replace('127.0.0.1', host)], { env: { PATH: process.env.PATH, PORT: p }, timeout: 15_000 }).status;
+    assert.equal(run(token.host, port), 0);
+    assert.equal(run(`${net}.250`, port), 1);
+  });
+
+  test('caddy routes every path to the service the compose stack expects', async () => {
+    for (const [path, expected] of EDGE_ROUTES) {
+      const id = `route-${randomUUID()}`;
+      await fetch(`${publicUrl}${path}`, { headers: { 'X-Request-Id': id }, redirect: 'manual' }).then((r) => r.arrayBuffer());
+      const services = [...new Set((await answeredBy(id)).map((r) => r.service))];
+      assert.deepEqual(services, [expected], `${path} was answered by ${services.join(', ') || 'no service'}`);
+    }
+    const metrics = await fetch(`${publicUrl}/metrics`);
+    assert.equal(metrics.status, 404, 'the edge answers /metrics itself');
+  });
+
+  test('caddy spreads requests over every replica of a scaled service', async () => {
+    for (const [name, path] of [
+      ['token', '/jwks.json'],
+      ['mcp-tools', '/.well-known/oauth-protected-resource/mcp'],
+    ] as const) {
+      const counts = new Map<string, number>();
+      for (let i = 0; i < 12; i++) {
+        const id = `spread-${randomUUID()}`;
+        const res = await fetch(`${publicUrl}${path}`, { headers: { 'X-Request-Id': id } });
+        assert.equal(res.status, 200);
+        await res.arrayBuffer();
+        for (const r of await answeredBy(id)) counts.set(r.host, (counts.get(r.host) ?? 0) + 1);
+      }
+      const hosts = replicas.filter((r) => r.service === name).map((r) => r.host);
+      for (const host of hosts) assert.ok((counts.get(host) ?? 0) >= 3, `${name} replica ${host} got ${counts.get(host) ?? 0} of 12 requests: ${JSON.stringify([...counts])}`);
+    }
+  });
+
+  test('through the one origin: metadata, the 401 challenge, registration, sign-in, consent, tokens and a tool call', async () => {
+    await checkStackThroughEdge(publicUrl, { user });
+  });
+});
