@@ -2,3 +2,4 @@ export * from './projection.ts';
 export * from './projector.ts';
 export * from './read-your-writes.ts';
 export * from './readiness.ts';
+export * from './service-runtime.ts';

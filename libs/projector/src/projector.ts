@@ -58,6 +58,9 @@ export class Projector {
   #buffer: JsMsg[] = [];
   #flushScheduled = false;
   #messages: { stop(): void } | null = null;
+  /** Position reached by batches that only skipped events, not yet written to the checkpoint. */
+  #unsavedPosition = 0;
+  #checkpointTimer: NodeJS.Timeout | null = null;
   #loop: Promise<void> | null = null;
   readonly #writeCheckpoint: (position: number) => void;
   readonly #applyInTransaction: (messages: JsMsg[]) => number;
@@ -126,6 +129,7 @@ export class Projector {
     this.#messages?.stop();
     await this.#loop;
     this.#flush();
+    this.#saveSkippedPosition();
     this.#waiters.releaseAll(false);
     this.db.close();
   }
@@ -170,11 +174,19 @@ export class Projector {
     const batch = this.#buffer;
     this.#buffer = [];
     let reached: number;
-    try {
-      reached = this.#applyInTransaction(batch);
-    } catch (err) {
-      this.#logger.error({ err: String(err) }, 'a batch failed to apply; applying its events one by one');
-      reached = this.#applyOneByOne(batch);
+    if (!batch.some((m) => this.#concerns(m))) {
+      // Nothing here for this service (other services' events, audit events): move on without a write.
+      // The position is saved a moment later; replaying these after a crash would skip them again.
+      reached = Math.max(this.#position, batch[batch.length - 1]!.seq);
+      this.#unsavedPosition = reached;
+      this.#checkpointTimer ??= setTimeout(() => this.#saveSkippedPosition(), 1_000);
+    } else {
+      try {
+        reached = this.#applyInTransaction(batch);
+      } catch (err) {
+        this.#logger.error({ err: String(err) }, 'a batch failed to apply; applying its events one by one');
+        reached = this.#applyOneByOne(batch);
+      }
     }
     this.#position = reached;
     const last = batch[batch.length - 1]!;
@@ -197,6 +209,21 @@ export class Projector {
       this.#position = message.seq;
     }
     return this.#position;
+  }
+
+  #saveSkippedPosition(): void {
+    if (this.#checkpointTimer) clearTimeout(this.#checkpointTimer);
+    this.#checkpointTimer = null;
+    if (!this.db.open || this.#unsavedPosition === 0) return;
+    const saved = Number(readMeta(this.db, 'position') ?? 0);
+    if (this.#unsavedPosition > saved) this.#writeCheckpoint(this.#unsavedPosition);
+    this.#unsavedPosition = 0;
+  }
+
+  /** Whether a message may change this service's projections (its type is one of theirs, or unknown to us). */
+  #concerns(message: JsMsg): boolean {
+    const type = message.headers?.get(EVENT_TYPE_HEADER);
+    return !type || !isKnownEventType(type) || this.#byType.has(type);
   }
 
   #applyOne(message: JsMsg): void {

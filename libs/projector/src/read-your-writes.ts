@@ -22,3 +22,15 @@ export async function waitForPosition(projector: Projector, position: number, ti
     throw new EventStoreUnavailable(`projection did not reach position ${position} within ${timeoutMs} ms`);
   }
 }
+
+/**
+ * Waits for the position a credential carries (a session cookie, a code, a refresh or access token).
+ * A position beyond the end of the stream is made up: answer false at once instead of holding the
+ * request for the whole timeout, which would let anyone tie up connections for free.
+ */
+export async function waitForCredentialPosition(store: EventStore, projector: Projector, position: number, timeoutMs: number): Promise<boolean> {
+  if (projector.position >= position) return true;
+  const { lastSequence } = await store.streamState();
+  if (position > lastSequence) return false;
+  return projector.waitFor(position, timeoutMs);
+}

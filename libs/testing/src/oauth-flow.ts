@@ -48,29 +48,38 @@ export async function registerPublicClient(urls: DeploymentUrls, overrides: Json
   return res.json!;
 }
 
-/** A person with a browser that does not run scripts: keeps cookies, follows our own pages' forms. */
-export class BrowserlessUser {
-  #cookies = new Map<string, string>();
+/** HTTP with a cookie jar, as a browser keeps one for a site. */
+export class CookieKeepingHttp {
+  readonly #cookies = new Map<string, string>();
 
-  constructor(
-    readonly issuer: string,
-    readonly username: string,
-    readonly password: string,
-  ) {}
-
-  async #request(url: string, init: RequestInit & { form?: Record<string, string> } = {}): Promise<HttpAnswer> {
+  async request(url: string, init: RequestInit & { form?: Record<string, string> } = {}): Promise<HttpAnswer> {
     const headers = new Headers(init.headers);
     if (this.#cookies.size) headers.set('Cookie', [...this.#cookies].map(([k, v]) => `${k}=${v}`).join('; '));
     const answer = await http(url, { ...init, headers });
     for (const cookie of answer.headers.getSetCookie()) {
       const [pair] = cookie.split(';');
       const eq = pair!.indexOf('=');
-      const name = pair!.slice(0, eq);
-      const value = pair!.slice(eq + 1);
+      const name = pair!.slice(0, eq).trim();
+      const value = pair!.slice(eq + 1).trim();
       if (value === '' || /max-age=0/i.test(cookie) || /expires=Thu, 01 Jan 1970/i.test(cookie)) this.#cookies.delete(name);
       else this.#cookies.set(name, value);
     }
     return answer;
+  }
+}
+
+/** A person with a browser that does not run scripts: keeps cookies, follows our own pages' forms. */
+export class BrowserlessUser {
+  constructor(
+    readonly issuer: string,
+    readonly username: string,
+    readonly password: string,
+  ) {}
+
+  #browser = new CookieKeepingHttp();
+
+  #request(url: string, init: RequestInit & { form?: Record<string, string> } = {}): Promise<HttpAnswer> {
+    return this.#browser.request(url, init);
   }
 
   /**
@@ -87,7 +96,7 @@ export class BrowserlessUser {
         page = await this.#request(target.href);
         continue;
       }
-      if (page.status !== 200) throw new Error(`unexpected page ${page.status}: ${page.text.slice(0, 300)}`);
+      if (page.status !== 200) throw new Error(`unexpected page ${page.status}: ${pageText(page.text).slice(0, 300)}`);
       const forms = parseForms(page.text);
       const signIn = forms.find((f) => f.action === '/signin');
       if (signIn) {
@@ -106,6 +115,12 @@ export class BrowserlessUser {
     }
     throw new Error('too many steps in the authorization flow');
   }
+}
+
+/** What a person reads on one of our pages (an error page's message), without the markup and the style sheet. */
+export function pageText(html: string): string {
+  const main = /<main[^>]*>([\s\S]*?)<\/main>/.exec(html)?.[1] ?? /<body[^>]*>([\s\S]*?)<\/body>/.exec(html)?.[1] ?? html;
+  return main.replace(/<(style|script)[\s\S]*?<\/\1>/g, ' ').replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim();
 }
 
 /** The forms of one of our pages, with their hidden and checked inputs (enough for our own markup). */

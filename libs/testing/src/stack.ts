@@ -8,12 +8,18 @@ export type TestStack = {
   urls: DeploymentUrls & { mcp: string };
   registration: ServiceProcess;
   authorization: ServiceProcess;
-  token: ServiceProcess[];
+  /** Token replicas in start order (then those of `extraTokens`); `urls.token` is the first one's. */
+  tokens: ServiceProcess[];
+  /** MCP replicas; `urls.mcp` (the resource) is the first one's. */
   mcp: ServiceProcess[];
+  /** Authorization services of `extraAuthorizations`, each its own issuer URL on the same stream. */
+  extraAuthorizations: ServiceProcess[];
   /** The environment every service of this stack shares (NATS and public URLs). */
   env: Record<string, string>;
   /** Starts one more replica of a service on this stack. */
   addReplica(name: ServiceName, env?: Record<string, string>, port?: number): Promise<ServiceProcess>;
+  /** One more authorization service with its own ISSUER (its own URL), so that its forms and `iss` line up. */
+  startAuthorization(env?: Record<string, string>): Promise<ServiceProcess>;
   stop(): Promise<void>;
 };
 
@@ -25,12 +31,17 @@ export type StackOptions = {
   env?: Record<string, string>;
   /** Extra environment per service. */
   serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
+  /** More token replicas, each with its own extra environment. */
+  extraTokens?: Array<Record<string, string>>;
+  /** More authorization services, each with its own extra environment (and its own issuer URL). */
+  extraAuthorizations?: Array<Record<string, string>>;
 };
 
 /**
- * The four services on one real NATS, as separate processes on free ports, with their public URLs set to
- * where they really listen (the first MCP replica's URL is the resource). Rate limits are off: tests make
- * many requests from one address.
+ * A whole deployment for a test, as real processes from source on one real NATS, started in parallel:
+ * registration, authorization (SEED_USERS alice and bob), token and MCP replicas. Every public URL is the
+ * process's real one; the first MCP replica's URL is the resource. Rate limits are off: tests run many
+ * flows from one address.
  */
 export async function startStack(options: StackOptions = {}): Promise<TestStack> {
   const nats = await startNats();
@@ -49,8 +60,10 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
     TOKEN_BASE_URL: urls.token,
     MCP_RESOURCE_URL: urls.resource,
     REGISTRATION_RATE_LIMIT: '0',
+    REREGISTRATION_RATE_LIMIT: '0',
     SIGNIN_RATE_LIMIT: '0',
     SEED_USERS: 'alice:password123,bob:password456',
+    LOG_LEVEL: 'warn',
     ...options.env,
   };
   const started: ServiceProcess[] = [];
@@ -59,21 +72,37 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
     started.push(service);
     return service;
   };
+  const startAuthorization = async (extra: Record<string, string> = {}) => {
+    const port = await freePort();
+    return start('authorization', port, { ...extra, ISSUER: `http://127.0.0.1:${port}` });
+  };
   try {
-    const [registration, authorization] = await Promise.all([start('registration', registrationPort), start('authorization', authorizationPort)]);
-    const token = [await start('token', tokenPort)];
-    for (let i = 1; i < (options.tokenReplicas ?? 1); i++) token.push(await start('token'));
-    const mcp: ServiceProcess[] = [];
-    for (let i = 0; i < (options.mcpReplicas ?? 1); i++) mcp.push(await start('mcp-tools', i === 0 ? mcpPort : undefined));
+    // Nothing needs another service up, only NATS. Settled, so that nothing is left starting after a failure.
+    const tokenReplicas = options.tokenReplicas ?? 1;
+    const mcpReplicas = options.mcpReplicas ?? 1;
+    const outcomes = await Promise.allSettled([
+      start('registration', registrationPort),
+      start('authorization', authorizationPort),
+      ...Array.from({ length: tokenReplicas }, (_, i) => start('token', i === 0 ? tokenPort : undefined)),
+      ...(options.extraTokens ?? []).map((extra) => start('token', undefined, extra)),
+      ...Array.from({ length: mcpReplicas }, (_, i) => start('mcp-tools', i === 0 ? mcpPort : undefined)),
+      ...(options.extraAuthorizations ?? []).map((extra) => startAuthorization(extra)),
+    ]);
+    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failed) throw failed.reason;
+    const services = outcomes.map((o) => (o as PromiseFulfilledResult<ServiceProcess>).value);
+    const tokenCount = tokenReplicas + (options.extraTokens ?? []).length;
     return {
       nats,
       urls,
-      registration,
-      authorization,
-      token,
-      mcp,
+      registration: services[0]!,
+      authorization: services[1]!,
+      tokens: services.slice(2, 2 + tokenCount),
+      mcp: services.slice(2 + tokenCount, 2 + tokenCount + mcpReplicas),
+      extraAuthorizations: services.slice(2 + tokenCount + mcpReplicas),
       env,
       addReplica: (name, extra, port) => start(name, port, extra),
+      startAuthorization,
       async stop() {
         await Promise.all(started.map((s) => s.stop()));
         await nats.stop();

@@ -1,7 +1,3 @@
-import { mkdirSync } from 'node:fs';
-import { hostname } from 'node:os';
-import { join } from 'node:path';
-import { EventStore } from '@mcp-auth/event-store';
 import type { Logger } from '@mcp-auth/http';
 import {
   ClientsReadModel,
@@ -12,7 +8,7 @@ import {
   grantsProjection,
   signingKeysProjection,
 } from '@mcp-auth/projections';
-import { Projector } from '@mcp-auth/projector';
+import { startEventSourcedRuntime } from '@mcp-auth/projector';
 import type { McpToolsConfig } from './config.ts';
 import { TokenVerifier } from './access/token-verifier.ts';
 import { toolCallQuotas } from './access/quotas.ts';
@@ -25,15 +21,7 @@ import { ToolRegistry, loadToolModules } from './tools/registry.ts';
 
 /** Everything both transports (HTTP and stdio) need: the stream, the projection, the tools and the token check. */
 export async function startRuntime(config: McpToolsConfig, logger: Logger) {
-  mkdirSync(config.DATA_DIR, { recursive: true });
-  const store = await EventStore.connect({ servers: config.NATS_URL, replicas: config.NATS_STREAM_REPLICAS, connectionName: `mcp-tools@${hostname()}:${process.pid}`, logger });
-  const projector = new Projector({
-    store,
-    file: config.PROJECTION_FILE ?? join(config.DATA_DIR, 'mcp-tools.sqlite'),
-    projections: [clientsProjection, consentsProjection, grantsProjection, signingKeysProjection, notesProjection],
-    logger,
-  });
-  projector.start();
+  const { store, projector } = await startEventSourcedRuntime('mcp-tools', config, [clientsProjection, consentsProjection, grantsProjection, signingKeysProjection, notesProjection], logger);
   const notes = new NotesReadModel(projector.db);
   const clients = new ClientsReadModel(projector.db);
 
@@ -45,6 +33,7 @@ export async function startRuntime(config: McpToolsConfig, logger: Logger) {
   const verifier = new TokenVerifier({
     issuer: config.ISSUER,
     audience: config.MCP_RESOURCE_URL,
+    store,
     projector,
     keys: new SigningKeysReadModel(projector.db),
     grants: new GrantsReadModel(projector.db),

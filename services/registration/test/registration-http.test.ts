@@ -185,6 +185,8 @@ describe('registration service over HTTP, two replicas on one real NATS', () => 
     assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
     assert.match(res.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/);
     assert.equal(res.headers.get('x-request-id'), 'trace-me-123');
+    // The access-log line is written as the answer goes out; give the pipe a moment to deliver it.
+    for (let i = 0; i < 40 && !a.output().includes('"requestId":"trace-me-123"'); i++) await new Promise((r) => setTimeout(r, 50));
     assert.match(a.output(), /"requestId":"trace-me-123"/);
     assert.ok(!a.output().includes(((await res.json()) as Json).registration_access_token), 'tokens never reach the logs');
   });

@@ -1,6 +1,7 @@
 import { verifyAccessToken, type AccessTokenClaims, type VerifyFailure } from '@mcp-auth/oauth';
 import { grantIsActive, type ClientsReadModel, type GrantsReadModel, type SigningKeysReadModel } from '@mcp-auth/projections';
-import type { Projector } from '@mcp-auth/projector';
+import { waitForCredentialPosition, type Projector } from '@mcp-auth/projector';
+import type { EventStore } from '@mcp-auth/event-store';
 import type { NotesReadModel } from '../tools/notes-projection.ts';
 import type { ToolIdentity } from '../tools/tool.ts';
 
@@ -38,6 +39,7 @@ export class TokenVerifier {
     private readonly deps: {
       issuer: string;
       audience: string;
+      store: EventStore;
       projector: Projector;
       keys: SigningKeysReadModel;
       grants: GrantsReadModel;
@@ -67,7 +69,7 @@ export class TokenVerifier {
     }
 
     let grant = this.deps.grants.find(claims.grant_id);
-    if (!grant && (await this.deps.projector.waitFor(claims.stream_position, this.deps.catchUpMs))) grant = this.deps.grants.find(claims.grant_id);
+    if (!grant && (await waitForCredentialPosition(this.deps.store, this.deps.projector, claims.stream_position, this.deps.catchUpMs))) grant = this.deps.grants.find(claims.grant_id);
     if (!grant) return { ok: false, description: DESCRIPTIONS.unknown_grant };
     if (!grantIsActive(grant, now) || grant.userId !== claims.sub || grant.clientId !== claims.client_id) return { ok: false, description: DESCRIPTIONS.revoked };
     if (this.deps.grants.isAccessTokenRevoked(claims.jti)) return { ok: false, description: DESCRIPTIONS.token_revoked };
@@ -92,7 +94,7 @@ export class TokenVerifier {
     const known = this.deps.keys.find(kid);
     if (known) return known.retired ? null : known;
     const position = unverifiedStreamPosition(token);
-    if (position !== null && (await this.deps.projector.waitFor(position, this.deps.catchUpMs))) {
+    if (position !== null && (await waitForCredentialPosition(this.deps.store, this.deps.projector, position, this.deps.catchUpMs))) {
       const key = this.deps.keys.find(kid);
       return key && !key.retired ? key : null;
     }

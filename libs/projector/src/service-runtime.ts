@@ -1,0 +1,30 @@
+import { mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { EventStore, type Logger } from '@mcp-auth/event-store';
+import type { Projection } from './projection.ts';
+import { Projector } from './projector.ts';
+
+export type RuntimeSettings = {
+  NATS_URL: string;
+  NATS_STREAM_REPLICAS: number;
+  DATA_DIR: string;
+  PROJECTION_FILE?: string | undefined;
+};
+
+/**
+ * What every service starts with: its connection to the event stream, and its own projections in its own
+ * SQLite file (DATA_DIR/<service>.sqlite), consuming from their checkpoint.
+ */
+export async function startEventSourcedRuntime(service: string, settings: RuntimeSettings, projections: readonly Projection[], logger: Logger) {
+  mkdirSync(settings.DATA_DIR, { recursive: true });
+  const store = await EventStore.connect({
+    servers: settings.NATS_URL,
+    replicas: settings.NATS_STREAM_REPLICAS,
+    connectionName: `${service}@${hostname()}:${process.pid}`,
+    logger,
+  });
+  const projector = new Projector({ store, file: settings.PROJECTION_FILE ?? join(settings.DATA_DIR, `${service}.sqlite`), projections, logger });
+  projector.start();
+  return { store, projector };
+}
