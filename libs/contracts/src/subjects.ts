@@ -1,4 +1,4 @@
-import type { DecidedEvent } from './catalogue.ts';
+import type { DecidedEvent, EventType } from './catalogue.ts';
 
 /**
  * One stream holds every event; subjects are events.<context>.<aggregate>.<id>.
@@ -75,4 +75,40 @@ export function subjectOf(event: DecidedEvent): string {
     case 'NoteDeleted':
       return subjects.note(event.data.noteId);
   }
+}
+
+/** The aggregate ("<context>.<aggregate>") each event type lives on: the subject says it before the payload is read. */
+export const EVENT_AGGREGATES: Record<EventType, string> = {
+  ClientRegistered: 'registration.client',
+  ClientReregistered: 'registration.client',
+  ClientUpdated: 'registration.client',
+  ClientDeleted: 'registration.client',
+  UserCreated: 'authorization.user',
+  UserSignedIn: 'authorization.signin',
+  UserSignInFailed: 'authorization.signin',
+  UserSignedOut: 'authorization.signin',
+  ConsentGranted: 'authorization.consent',
+  ConsentRevoked: 'authorization.consent',
+  AuthorizationCodeIssued: 'authorization.code',
+  AuthorizationCodeRedeemed: 'authorization.code',
+  AuthorizationDenied: 'authorization.denial',
+  RefreshTokenRotated: 'token.grant',
+  RefreshTokenReuseDetected: 'token.grant',
+  GrantRevoked: 'token.grant',
+  TokenRevoked: 'token.grant',
+  SigningKeyPublished: 'token.key',
+  SigningKeyRetired: 'token.key',
+  ToolInvoked: 'mcp.invocation',
+  ToolDenied: 'mcp.invocation',
+  NoteCreated: 'mcp.note',
+  NoteDeleted: 'mcp.note',
+};
+
+/** "<context>.<aggregate>" of a subject events.<context>.<aggregate>.<id>, or null for anything else. */
+export function aggregateOfSubject(subject: string): string | null {
+  const first = subject.indexOf('.');
+  const second = subject.indexOf('.', first + 1);
+  const third = subject.indexOf('.', second + 1);
+  if (first < 0 || second < 0 || third < 0 || subject.slice(0, first) !== 'events') return null;
+  return subject.slice(first + 1, third);
 }

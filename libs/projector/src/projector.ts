@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { decodeEvent, isKnownEventType, type DomainEvent, type RecordedEvent } from '@mcp-auth/contracts';
+import { EVENT_AGGREGATES, aggregateOfSubject, decodeEvent, type DomainEvent, type RecordedEvent } from '@mcp-auth/contracts';
 import {
   EVENT_TYPE_HEADER,
   silentLogger,
@@ -12,6 +12,8 @@ import {
 } from '@mcp-auth/event-store';
 import type { Projection, ProjectionDatabase } from './projection.ts';
 import { PositionWaiters } from './waiters.ts';
+
+const KNOWN_AGGREGATES = new Set(Object.values(EVENT_AGGREGATES));
 
 export type ProjectorOptions = {
   store: EventStore;
@@ -47,6 +49,8 @@ export class Projector {
   readonly #logger: Logger;
   readonly #projections: readonly Projection[];
   readonly #byType = new Map<string, Projection[]>();
+  /** Aggregates ("<context>.<aggregate>") whose events some projection here applies. */
+  readonly #aggregates = new Set<string>();
   readonly #batchSize: number;
   readonly #waiters = new PositionWaiters();
   #position: number;
@@ -75,6 +79,7 @@ export class Projector {
         const list = this.#byType.get(type) ?? [];
         list.push(projection);
         this.#byType.set(type, list);
+        this.#aggregates.add(EVENT_AGGREGATES[type]);
       }
     }
     this.db = openProjectionFile(options.file, schemaFingerprint(options.projections), this.#logger);
@@ -142,11 +147,12 @@ export class Projector {
         this.#checkStreamIdentity(state);
         this.#target = state.lastSequence;
         if (this.#position >= this.#target) this.#markCaughtUp();
-        const messages = await this.#store.consumeFrom(this.#position + 1, this.#batchSize);
+        const messages = await this.#store.consumeFrom(this.#position + 1, this.#batchSize, (message) => this.#receive(message));
         this.#messages = messages;
         if (this.#stopped) messages.stop();
         backoffMs = 100;
-        for await (const message of messages) this.#receive(message);
+        const ended = await messages.closed();
+        if (ended instanceof Error) throw ended;
       } catch (err) {
         if (!this.#stopped) this.#logger.warn({ err: String(err) }, 'projection consumer failed; restarting from checkpoint');
       }
@@ -220,16 +226,18 @@ export class Projector {
     this.#unsavedPosition = 0;
   }
 
-  /** Whether a message may change this service's projections (its type is one of theirs, or unknown to us). */
+  /**
+   * Whether a message may change this service's projections. The subject names the aggregate, so events
+   * of aggregates nobody here projects (other services', audit events) are passed over without being read.
+   * An aggregate this version does not know is read, to be logged as unknown.
+   */
   #concerns(message: JsMsg): boolean {
-    const type = message.headers?.get(EVENT_TYPE_HEADER);
-    return !type || !isKnownEventType(type) || this.#byType.has(type);
+    const aggregate = aggregateOfSubject(message.subject);
+    return aggregate === null || this.#aggregates.has(aggregate) || !KNOWN_AGGREGATES.has(aggregate);
   }
 
   #applyOne(message: JsMsg): void {
-    const typeHeader = message.headers?.get(EVENT_TYPE_HEADER);
-    // Events of types this service does not project are passed over without being parsed.
-    if (typeHeader && isKnownEventType(typeHeader) && !this.#byType.has(typeHeader)) return;
+    if (!this.#concerns(message)) return;
     const outcome = decodeEvent(message.data);
     if (outcome.kind !== 'event') {
       this.#skipped++;
