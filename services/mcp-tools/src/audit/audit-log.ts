@@ -28,8 +28,17 @@ export class AuditLog {
     });
   }
 
+  #pending: DecidedEvent[] = [];
+
   #publish(event: DecidedEvent): void {
-    const actor = { kind: 'client' as const, id: ('clientId' in event.data && event.data.clientId) || 'anonymous' };
-    this.store.appendDecided([event], { actor }).catch((err: unknown) => this.logger.error({ err: String(err), type: event.type }, 'audit event lost'));
+    // Events of one turn of the event loop are published together, so NATS gets them in one write.
+    if (this.#pending.push(event) === 1) setImmediate(() => this.#flush());
+  }
+
+  #flush(): void {
+    for (const event of this.#pending.splice(0)) {
+      const actor = { kind: 'client' as const, id: ('clientId' in event.data && event.data.clientId) || 'anonymous' };
+      this.store.appendDecided([event], { actor }).catch((err: unknown) => this.logger.error({ err: String(err), type: event.type }, 'audit event lost'));
+    }
   }
 }
