@@ -92,8 +92,16 @@ type GrantRow = {
 export class GrantsReadModel {
   readonly #grant;
   readonly #revokedJti;
+  readonly #honours;
 
   constructor(db: ProjectionDatabase) {
+    this.#honours = db.prepare<[number, string, string, string, string], { honoured: number }>(
+      `SELECT (g.revoked_at IS NULL AND c.revoked_at IS NULL AND g.expires_at > ?
+               AND NOT EXISTS (SELECT 1 FROM revoked_access_tokens r WHERE r.jti = ?)
+               AND g.user_id = ? AND g.client_id = ?) AS honoured
+         FROM grants g LEFT JOIN consents c ON c.consent_id = g.consent_id
+        WHERE g.grant_id = ?`,
+    );
     this.#grant = db.prepare<[string], GrantRow>(
       `SELECT g.*, (c.revoked_at IS NOT NULL) AS consent_revoked
          FROM grants g LEFT JOIN consents c ON c.consent_id = g.consent_id
@@ -119,6 +127,16 @@ export class GrantsReadModel {
       consentRevoked: row.consent_revoked === 1,
       version: row.version,
     };
+  }
+
+  /**
+   * The per-request check of a resource server, in one indexed query: is the grant active at `nowSeconds`
+   * (not revoked, consent not revoked, not expired), for this user and client, and is the jti unrevoked.
+   * null if the grant is unknown (yet).
+   */
+  honours(grantId: string, jti: string, userId: string, clientId: string, nowSeconds: number): boolean | null {
+    const row = this.#honours.get(nowSeconds, jti, userId, clientId, grantId);
+    return row ? row.honoured === 1 : null;
   }
 
   isAccessTokenRevoked(jti: string): boolean {

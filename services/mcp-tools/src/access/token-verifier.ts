@@ -1,5 +1,5 @@
 import { verifyAccessToken, type AccessTokenClaims, type VerifyFailure } from '@mcp-auth/oauth';
-import { grantIsActive, type ClientsReadModel, type GrantsReadModel, type SigningKeysReadModel } from '@mcp-auth/projections';
+import { type ClientsReadModel, type GrantsReadModel, type SigningKeysReadModel } from '@mcp-auth/projections';
 import { waitForCredentialPosition, type Projector } from '@mcp-auth/projector';
 import type { EventStore } from '@mcp-auth/event-store';
 import type { NotesReadModel } from '../tools/notes-projection.ts';
@@ -7,7 +7,7 @@ import type { ToolIdentity } from '../tools/tool.ts';
 
 export type TokenCheck = { ok: true; identity: ToolIdentity; claims: AccessTokenClaims } | { ok: false; description: string };
 
-const DESCRIPTIONS: Record<VerifyFailure | 'unknown_grant' | 'revoked' | 'token_revoked', string> = {
+const DESCRIPTIONS: Record<VerifyFailure | 'unknown_grant' | 'revoked', string> = {
   malformed: 'The access token is malformed.',
   unknown_key: 'The access token is not signed by a key of this deployment.',
   bad_signature: 'The access token signature is invalid.',
@@ -19,7 +19,6 @@ const DESCRIPTIONS: Record<VerifyFailure | 'unknown_grant' | 'revoked' | 'token_
   bad_claims: 'The access token lacks required claims.',
   unknown_grant: 'The access token belongs to no known grant.',
   revoked: 'The access token was revoked.',
-  token_revoked: 'The access token was revoked.',
 };
 
 /** Verified signatures are kept for this many distinct tokens; revocation is still checked on every call. */
@@ -33,7 +32,7 @@ const CACHE_SIZE = 10_000;
  * there yet, the check waits for it (bounded) instead of refusing a good token.
  */
 export class TokenVerifier {
-  readonly #verified = new Map<string, AccessTokenClaims>();
+  readonly #verified = new Map<string, { claims: AccessTokenClaims; identity: ToolIdentity | null }>();
 
   constructor(
     private readonly deps: {
@@ -51,42 +50,41 @@ export class TokenVerifier {
 
   async check(token: string): Promise<TokenCheck> {
     const now = Math.floor(Date.now() / 1000);
-    let claims = this.#verified.get(token);
-    if (claims && claims.exp + 5 < now) {
+    let verified = this.#verified.get(token);
+    if (verified && verified.claims.exp + 5 < now) {
       this.#verified.delete(token);
       return { ok: false, description: DESCRIPTIONS.expired };
     }
-    if (!claims) {
+    if (!verified) {
       const outcome = await verifyAccessToken(token, {
         issuer: this.deps.issuer,
         audience: this.deps.audience,
         key: (kid) => this.#key(kid, token),
       });
       if (!outcome.ok) return { ok: false, description: DESCRIPTIONS[outcome.reason] };
-      claims = outcome.claims;
+      verified = { claims: outcome.claims, identity: null };
       if (this.#verified.size >= CACHE_SIZE) this.#verified.delete(this.#verified.keys().next().value!);
-      this.#verified.set(token, claims);
+      this.#verified.set(token, verified);
     }
+    const { claims } = verified;
 
-    let grant = this.deps.grants.find(claims.grant_id);
-    if (!grant && (await waitForCredentialPosition(this.deps.store, this.deps.projector, claims.stream_position, this.deps.catchUpMs))) grant = this.deps.grants.find(claims.grant_id);
-    if (!grant) return { ok: false, description: DESCRIPTIONS.unknown_grant };
-    if (!grantIsActive(grant, now) || grant.userId !== claims.sub || grant.clientId !== claims.client_id) return { ok: false, description: DESCRIPTIONS.revoked };
-    if (this.deps.grants.isAccessTokenRevoked(claims.jti)) return { ok: false, description: DESCRIPTIONS.token_revoked };
+    const honours = () => this.deps.grants.honours(claims.grant_id, claims.jti, claims.sub, claims.client_id, now);
+    let honoured = honours();
+    if (honoured === null && (await waitForCredentialPosition(this.deps.store, this.deps.projector, claims.stream_position, this.deps.catchUpMs))) honoured = honours();
+    if (honoured === null) return { ok: false, description: DESCRIPTIONS.unknown_grant };
+    if (!honoured) return { ok: false, description: DESCRIPTIONS.revoked };
 
-    return {
-      ok: true,
-      claims,
-      identity: {
-        userId: claims.sub,
-        username: this.deps.notes.username(claims.sub),
-        clientId: claims.client_id,
-        clientName: this.deps.clients.find(claims.client_id)?.metadata.client_name ?? null,
-        scopes: claims.scope.split(' ').filter(Boolean),
-        grantId: claims.grant_id,
-        expiresAt: claims.exp,
-      },
+    // Who the token speaks for does not change during its life; only whether it is honoured does.
+    verified.identity ??= {
+      userId: claims.sub,
+      username: this.deps.notes.username(claims.sub),
+      clientId: claims.client_id,
+      clientName: this.deps.clients.find(claims.client_id)?.metadata.client_name ?? null,
+      scopes: claims.scope.split(' ').filter(Boolean),
+      grantId: claims.grant_id,
+      expiresAt: claims.exp,
     };
+    return { ok: true, claims, identity: verified.identity };
   }
 
   /** The key for a kid; an unknown kid may be a replica's new key whose event this projection has not applied yet. */

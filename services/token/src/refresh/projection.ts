@@ -29,16 +29,22 @@ export const refreshTokensProjection = defineProjection({
       sql(db, 'INSERT OR IGNORE INTO refresh_families (grant_id, generation, grace_retries) VALUES (?, 1, 0)').run(event.data.grantId);
       return;
     }
-    const family = sql(db, 'SELECT generation FROM refresh_families WHERE grant_id = ?').get(event.data.grantId) as { generation: number } | undefined;
-    if (!family) return;
     if (event.data.graceRetry) {
-      sql(db, 'INSERT OR IGNORE INTO refresh_tokens (token_hash, grant_id, generation) VALUES (?, ?, ?)').run(event.data.refreshTokenHash, event.data.grantId, family.generation);
-      sql(db, 'UPDATE refresh_families SET grace_retries = grace_retries + 1 WHERE grant_id = ?').run(event.data.grantId);
-    } else {
-      sql(db, 'UPDATE refresh_tokens SET spent_at = ? WHERE grant_id = ? AND spent_at IS NULL').run(at, event.data.grantId);
-      sql(db, 'INSERT OR IGNORE INTO refresh_tokens (token_hash, grant_id, generation) VALUES (?, ?, ?)').run(event.data.refreshTokenHash, event.data.grantId, family.generation + 1);
-      sql(db, 'UPDATE refresh_families SET generation = generation + 1, grace_retries = 0 WHERE grant_id = ?').run(event.data.grantId);
+      // A sibling in the current generation.
+      const family = sql(db, 'UPDATE refresh_families SET grace_retries = grace_retries + 1 WHERE grant_id = ? RETURNING generation').get(event.data.grantId) as
+        | { generation: number }
+        | undefined;
+      if (family) sql(db, 'INSERT OR IGNORE INTO refresh_tokens (token_hash, grant_id, generation) VALUES (?, ?, ?)').run(event.data.refreshTokenHash, event.data.grantId, family.generation);
+      return;
     }
+    const family = sql(db, 'UPDATE refresh_families SET generation = generation + 1, grace_retries = 0 WHERE grant_id = ? RETURNING generation').get(event.data.grantId) as
+      | { generation: number }
+      | undefined;
+    if (!family) return;
+    // The unspent tokens are exactly the previous generation: found through the (grant_id, generation) index,
+    // however long the family's history.
+    sql(db, 'UPDATE refresh_tokens SET spent_at = ? WHERE grant_id = ? AND generation = ?').run(at, event.data.grantId, family.generation - 1);
+    sql(db, 'INSERT OR IGNORE INTO refresh_tokens (token_hash, grant_id, generation) VALUES (?, ?, ?)').run(event.data.refreshTokenHash, event.data.grantId, family.generation);
   },
 });
 
