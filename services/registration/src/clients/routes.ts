@@ -29,21 +29,26 @@ export function clientRegistrationRoutes({ config, store, projector }: Registrat
   const clientUri = (clientId: string) => `${config.REGISTRATION_BASE_URL}/register/${clientId}`;
   const bodyError = (status: number, description: string) => new OAuthError('invalid_client_metadata', description, status);
 
-  /** Reads one client authoritatively: the stream says how far the projection must be before we answer. */
-  async function loadClient(clientId: string): Promise<{ state: ClientState; client: RegisteredClient | null; version: number }> {
-    const version = await catchUpWithSubject(store, projector, subjects.client(clientId));
+  /**
+   * Reads one client. Authoritatively, the stream says how far the projection must be before we answer;
+   * otherwise this replica's projection is trusted, and optimistic concurrency catches a stale read.
+   */
+  async function loadClient(clientId: string, { authoritative = true } = {}): Promise<{ state: ClientState; client: RegisteredClient | null; version: number }> {
+    const version = authoritative ? await catchUpWithSubject(store, projector, subjects.client(clientId)) : (clients.find(clientId)?.version ?? 0);
     const client = version === 0 ? null : clients.find(clientId);
     const state: ClientState =
       client === null ? { status: 'unregistered' } : client.status === 'deleted' ? { status: 'deleted' } : { status: 'active', metadata: client.metadata, fingerprint: client.fingerprint };
     return { state, client, version };
   }
 
+  /**
+   * Decides and appends. Reads of a client are authoritative (they catch up with its subject first), so a
+   * write need not wait for this replica's projection, except where the answer is read from it (PUT).
+   */
   async function execute(command: ClientCommand, ctx: Context, state: ClientState, version: number, exclusive: boolean): Promise<number | null> {
     const events: DecidedEvent[] = decide(command, state);
     const subject = subjects.client(command.data.clientId);
-    const position = await store.appendDecided(events, eventContext(ctx, command.data.clientId), exclusive ? { [subject]: version } : {});
-    if (position !== null) await waitForPosition(projector, position);
-    return position;
+    return store.appendDecided(events, eventContext(ctx, command.data.clientId), exclusive ? { [subject]: version } : {});
   }
 
   /** RFC 7591 §3: register a client. Public clients with identical metadata get the same client back. */
@@ -59,7 +64,13 @@ export function clientRegistrationRoutes({ config, store, projector }: Registrat
     let clientId = fingerprint ? fingerprint.slice(0, 32) : randomToken(16);
 
     for (let attempt = 1; ; attempt++) {
-      const { state, client, version } = fingerprint ? await loadClient(clientId) : { state: { status: 'unregistered' } as const, client: null, version: 0 };
+      // A public client is usually known here already (agents register again on every connection): the first try
+      // reads this replica's projection and appends only if the client is still at the version read, so a stale
+      // read (a deletion not yet applied here) ends in a conflict and a retry that reads the stream.
+      const authoritative = attempt > 1;
+      const { state, client, version } = fingerprint
+        ? await loadClient(clientId, { authoritative })
+        : { state: { status: 'unregistered' } as const, client: null, version: 0 };
       const command: ClientCommand = {
         type: 'RegisterClient',
         data: {
@@ -74,7 +85,7 @@ export function clientRegistrationRoutes({ config, store, projector }: Registrat
       const again = state.status === 'active';
       await consume(again ? reregistrationLimiter : newClientLimiter, again ? `client:${clientId}` : `address:${ctx.ip}`);
       try {
-        await execute(command, ctx, state, version, !again);
+        await execute(command, ctx, state, version, !again || !authoritative);
       } catch (err) {
         if (err instanceof ClientIdTaken) {
           clientId = randomToken(16);
@@ -131,7 +142,8 @@ export function clientRegistrationRoutes({ config, store, projector }: Registrat
       data: { clientId: client.clientId, metadata: verdict.metadata, fingerprint: publicClientFingerprint(verdict.metadata) },
     };
     try {
-      await execute(command, ctx, { status: 'active', metadata: client.metadata, fingerprint: client.fingerprint }, version, true);
+      const position = await execute(command, ctx, { status: 'active', metadata: client.metadata, fingerprint: client.fingerprint }, version, true);
+      if (position !== null) await waitForPosition(projector, position);
     } catch (err) {
       if (err instanceof ClientNotFound) throw new InvalidToken('The registration access token is not valid for this client.');
       throw err;
