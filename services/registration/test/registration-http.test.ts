@@ -105,6 +105,29 @@ describe('registration service over HTTP, two replicas on one real NATS', () => 
       const read = await call(`${a.url}/register/${clientId}`, { headers: { Authorization: `Bearer ${r.body!.registration_access_token}` } });
       assert.equal(read.status, 200);
     }
+
+    // Anyone can obtain a token for the shared client by copying its metadata: it must not let them redirect or delete it for everyone.
+    const auth = { Authorization: `Bearer ${results[0]!.body!.registration_access_token}` };
+    const hijack = await call(`${b.url}/register/${clientId}`, { method: 'PUT', headers: auth, json: { ...body, client_id: clientId, redirect_uris: ['https://evil.example/cb'] } });
+    assert.equal(hijack.status, 403);
+    assert.equal(hijack.body!.error, 'access_denied');
+    assert.match(hijack.body!.error_description, /shared by 30 registrations/);
+    const removal = await call(`${a.url}/register/${clientId}`, { method: 'DELETE', headers: auth });
+    assert.equal(removal.status, 403);
+    const still = await call(`${a.url}/register/${clientId}`, { headers: auth });
+    assert.equal(still.status, 200);
+    assert.deepEqual(still.body!.redirect_uris, results[0]!.body!.redirect_uris, 'the shared client is unchanged');
+  });
+
+  test('a public client with a single registrant is still managed as RFC 7592 says', async () => {
+    const only = await call(`${a.url}/register`, { method: 'POST', json: { ...realClientBodies['Claude Code'], client_name: 'Only registrant' } });
+    assert.equal(only.status, 201);
+    const auth = { Authorization: `Bearer ${only.body!.registration_access_token}` };
+    const put = await call(`${b.url}/register/${only.body!.client_id}`, { method: 'PUT', headers: auth, json: { ...realClientBodies['Claude Code'], client_name: 'Renamed', client_id: only.body!.client_id } });
+    assert.equal(put.status, 200);
+    assert.equal(put.body!.client_name, 'Renamed');
+    const deleted = await call(`${a.url}/register/${only.body!.client_id}`, { method: 'DELETE', headers: auth });
+    assert.equal(deleted.status, 204);
   });
 
   test('200 concurrent registrations all succeed with distinct ids and no 5xx', async () => {

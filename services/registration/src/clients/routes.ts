@@ -65,8 +65,10 @@ export function clientRegistrationRoutes({ config, store, projector }: Registrat
 
     for (let attempt = 1; ; attempt++) {
       // A public client is usually known here already (agents register again on every connection): the first try
-      // reads this replica's projection and appends only if the client is still at the version read, so a stale
-      // read (a deletion not yet applied here) ends in a conflict and a retry that reads the stream.
+      // reads this replica's projection. Creating a client is exclusive on its subject, so a stale "unknown" ends in
+      // a conflict and a retry that reads the stream. Re-registrations are not exclusive (agents connect in
+      // parallel); one racing a deletion not yet applied here answers for a client that every projection keeps
+      // deleted, and /authorize refuses it, so the agent registers afresh.
       const authoritative = attempt > 1;
       const { state, client, version } = fingerprint
         ? await loadClient(clientId, { authoritative })
@@ -85,7 +87,7 @@ export function clientRegistrationRoutes({ config, store, projector }: Registrat
       const again = state.status === 'active';
       await consume(again ? reregistrationLimiter : newClientLimiter, again ? `client:${clientId}` : `address:${ctx.ip}`);
       try {
-        await execute(command, ctx, state, version, !again || !authoritative);
+        await execute(command, ctx, state, version, !again);
       } catch (err) {
         if (err instanceof ClientIdTaken) {
           clientId = randomToken(16);
@@ -106,7 +108,7 @@ export function clientRegistrationRoutes({ config, store, projector }: Registrat
   });
 
   /** RFC 7592 §2: every management request carries the registration access token as a Bearer token. */
-  async function authorizedClient(ctx: Context): Promise<{ client: RegisteredClient; version: number }> {
+  async function authorizedClient(ctx: Context): Promise<{ client: RegisteredClient; version: number; registrants: number }> {
     const clientId = String(ctx.params.client_id ?? '');
     const token = bearerToken(ctx);
     if (!token) {
@@ -118,7 +120,21 @@ export function clientRegistrationRoutes({ config, store, projector }: Registrat
     // Every stored hash is compared, in constant time, whatever matches first.
     const valid = hashes.map((hash) => secretMatchesHash(token, hash)).includes(true);
     if (!client || !valid) throw new InvalidToken('The registration access token is not valid for this client.');
-    return { client, version };
+    return { client, version, registrants: hashes.length };
+  }
+
+  /**
+   * A public client registered with identical metadata by several registrants (every install of one agent) is
+   * theirs in common: one of them, or anyone who copied the metadata, must not redirect or delete it for all the
+   * others. RFC 7592 §2.2/§2.3 answer 403 when a client may not change or delete its record.
+   */
+  function refuseIfShared({ client, registrants }: { client: RegisteredClient; registrants: number }): void {
+    if (client.fingerprint === null || registrants < 2) return;
+    throw new OAuthError(
+      'access_denied',
+      `This public client is shared by ${registrants} registrations of the same software, so no one of them may change or delete it. Register the new metadata instead: it gets a client of its own.`,
+      403,
+    );
   }
 
   router.get('/register/:client_id', async (ctx) => {
@@ -128,7 +144,9 @@ export function clientRegistrationRoutes({ config, store, projector }: Registrat
   });
 
   router.put('/register/:client_id', async (ctx) => {
-    const { client, version } = await authorizedClient(ctx);
+    const authorized = await authorizedClient(ctx);
+    refuseIfShared(authorized);
+    const { client, version } = authorized;
     const body = await readJsonObject(ctx, { limit: config.REGISTRATION_MAX_BODY, error: bodyError });
     if (body.client_id !== client.clientId) throw new InvalidRequest('client_id in the body must equal the client being updated.');
     if (body.client_secret !== undefined) {
@@ -154,7 +172,9 @@ export function clientRegistrationRoutes({ config, store, projector }: Registrat
   });
 
   router.delete('/register/:client_id', async (ctx) => {
-    const { client, version } = await authorizedClient(ctx);
+    const authorized = await authorizedClient(ctx);
+    refuseIfShared(authorized);
+    const { client, version } = authorized;
     try {
       await execute({ type: 'DeleteClient', data: { clientId: client.clientId } }, ctx, { status: 'active', metadata: client.metadata, fingerprint: client.fingerprint }, version, true);
     } catch (err) {
