@@ -1,0 +1,120 @@
+#!/usr/bin/env node
+// `npm run bench`: the numbers behind the design, with ratios against peers measured in the same run.
+//  1. bench-peers (../shared/bench-peers, copied to .cache/ and installed once) drives M1-M4 against this
+//     stack (OURS), the same stack with the token check off (OURS-noauth), node-oidc-provider (P2) and the
+//     MCP SDK server without auth (P3).
+//  2. bench/extra-metrics.ts: revocation propagation to two MCP replicas, projection rebuild, memory.
+// Prints a table and writes bench/results/bench-<time>.json. Options: --concurrency N (16), --runs N (2),
+// --duration S (8), --warmup S (3), --revocations N (200), --quick.
+import { execFileSync, spawn } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const args = process.argv.slice(2);
+const opt = (name, fallback) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : fallback;
+};
+const quick = args.includes('--quick');
+const settings = {
+  concurrency: opt('concurrency', '16'),
+  runs: opt('runs', quick ? '1' : '2'),
+  duration: opt('duration', quick ? '3' : '8'),
+  warmup: opt('warmup', quick ? '1' : '3'),
+  revocations: opt('revocations', quick ? '50' : '200'),
+};
+const source = process.env.BENCH_PEERS_SOURCE ?? join(ROOT, '..', 'shared', 'bench-peers');
+const peersDir = process.env.BENCH_PEERS_DIR ?? join(ROOT, '.cache', 'bench-peers');
+const started = Date.now();
+const say = (line) => process.stdout.write(`${line}\n`);
+
+function run(cmd, cmdArgs, options = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, cmdArgs, { stdio: ['ignore', 'pipe', 'inherit'], ...options });
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      if (options.echo) process.stdout.write(d);
+    });
+    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${cmdArgs.join(' ')} exited with ${code}`))));
+  });
+}
+
+// 1. The peers: a private copy with its pinned dependencies.
+if (!existsSync(join(peersDir, 'node_modules'))) {
+  if (!existsSync(source)) throw new Error(`bench-peers not found at ${source}; set BENCH_PEERS_SOURCE`);
+  say(`installing bench-peers from ${source} into ${peersDir} (once)`);
+  mkdirSync(peersDir, { recursive: true });
+  cpSync(source, peersDir, { recursive: true, filter: (p) => !p.includes('node_modules') && !p.includes('/results/') });
+  execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: peersDir, stdio: 'inherit' });
+}
+say('building the services (npm run build)');
+execFileSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs')], { stdio: 'inherit' });
+
+const resultsDir = join(ROOT, 'bench', 'results');
+mkdirSync(resultsDir, { recursive: true });
+const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+const peersOut = join(resultsDir, `peers-${stamp}.json`);
+say(`\n== M1-M4 with bench-peers: OURS, OURS-noauth, P2 (node-oidc-provider), P3 (MCP SDK, no auth); ${settings.runs} run(s), concurrency ${settings.concurrency}`);
+await run(
+  process.execPath,
+  [
+    'run.mjs',
+    '--peer-file', join(ROOT, 'bench', 'peers', 'ours.mjs'),
+    '--peer-file', join(ROOT, 'bench', 'peers', 'ours-noauth.mjs'),
+    '--peers', 'OURS,OURS-noauth,P2,P3',
+    '--metrics', 'M1,M2,M3,M4',
+    '--runs', settings.runs,
+    '--warmup', settings.warmup,
+    '--duration', settings.duration,
+    '--concurrency', settings.concurrency,
+    '--prewarm', quick ? '0' : '3',
+    '--out', peersOut,
+  ],
+  { cwd: peersDir, echo: true },
+);
+const peers = JSON.parse(readFileSync(peersOut, 'utf8'));
+
+say('\n== revocation propagation, projection rebuild, memory');
+const extra = JSON.parse(await run(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'extra-metrics.ts'), settings.revocations], { cwd: ROOT }));
+
+// The summary: medians over runs, and each of ours as a ratio to its peer in the same invocation.
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : null;
+};
+const samples = (peer, metric) => (peers.samples ?? []).filter((s) => s.peer === peer && s.metric === metric && s.result);
+const opsPerSec = (peer, metric) => median(samples(peer, metric).map((s) => s.result.opsPerSec));
+const fmt = (n, d = 0) => (n == null ? '–' : n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }));
+const ratio = (a, b) => (a != null && b ? a / b : null);
+const tokenStep = (peer) => {
+  const s = samples(peer, 'M2');
+  return { p50: median(s.map((x) => x.result.latencyMs?.token?.p50 ?? x.result.latencyMs?.steps?.token?.p50).filter((x) => x != null)), p99: median(s.map((x) => x.result.latencyMs?.token?.p99 ?? x.result.latencyMs?.steps?.token?.p99).filter((x) => x != null)) };
+};
+const rows = [
+  ['M1 registrations/s', opsPerSec('OURS', 'M1'), opsPerSec('P2', 'M1'), 'P2'],
+  ['M2 code+PKCE flows/s', opsPerSec('OURS', 'M2'), opsPerSec('P2', 'M2'), 'P2'],
+  ['M3 refreshes/s', opsPerSec('OURS', 'M3'), opsPerSec('P2', 'M3'), 'P2'],
+  ['M4 tools/call/s, with auth', opsPerSec('OURS', 'M4'), opsPerSec('OURS-noauth', 'M4'), 'OURS-noauth'],
+];
+const lines = [];
+lines.push(`Machine: ${cpus().length}× ${cpus()[0]?.model.trim()}, Node ${process.version}; concurrency ${settings.concurrency}, ${settings.runs} run(s) × ${settings.duration} s after ${settings.warmup} s warm-up; medians.`);
+lines.push('');
+lines.push('| metric | ours | baseline (same run) | ratio |');
+lines.push('|---|---:|---:|---:|');
+for (const [name, ours, base, baseName] of rows) lines.push(`| ${name} | ${fmt(ours)} | ${fmt(base)} (${baseName}) | **${fmt(ratio(ours, base), 2)}** |`);
+const ts = tokenStep('OURS');
+const tp = tokenStep('P2');
+lines.push(`| M2 token exchange p50 / p99 ms | ${fmt(ts.p50, 1)} / ${fmt(ts.p99, 1)} | ${fmt(tp.p50, 1)} / ${fmt(tp.p99, 1)} (P2) | |`);
+lines.push(`| M4 MCP SDK server without auth (P3), for scale | | ${fmt(opsPerSec('P3', 'M4'))} | |`);
+lines.push(`| revocation → first refused call, 2 MCP replicas (${extra.revocation.observations} obs.) | p50 ${extra.revocation.p50Ms} / p99 ${extra.revocation.p99Ms} / max ${extra.revocation.maxMs} ms | target p99 < 20 ms | |`);
+for (const [service, r] of Object.entries(extra.rebuild)) lines.push(`| rebuild of ${service}'s projections, ${fmt(r.events)} events | ${fmt(r.perSecond)} events/s | target 50,000 | |`);
+for (const [service, mb] of Object.entries(extra.memory.idleMb)) lines.push(`| RSS of ${service}: idle / peak under M1-M4 | ${mb} / ${extra.memory.underLoadPeakMb[service]} MB | idle target < 100 MB | |`);
+const table = lines.join('\n');
+say(`\n${table}\n`);
+const out = join(resultsDir, `bench-${stamp}.json`);
+writeFileSync(out, JSON.stringify({ settings, table, peersFile: peersOut, peers: peers.summary ?? null, extra, seconds: Math.round((Date.now() - started) / 1000) }, null, 2));
+say(`wrote ${out} (${Math.round((Date.now() - started) / 1000)} s)`);

@@ -1,0 +1,89 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, waitForPort, waitUntilAnswers } from '@mcp-auth/testing';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+export type BenchProcess = { name: string; pid: number; url: string; child: ChildProcess };
+export type BenchStack = {
+  urls: { registration: string; issuer: string; token: string; resource: string; mcp: string };
+  processes: BenchProcess[];
+  stop(): Promise<void>;
+};
+
+export const BENCH_USER = { username: 'bench', password: 'bench-password-1' };
+
+/**
+ * The stack as `npm start` runs it (a private nats-server, the bundled services as separate processes),
+ * with rate limits off and as many mcp-tools replicas as asked, all on one NATS.
+ */
+export async function startBenchStack({ mcpReplicas = 1, env = {} }: { mcpReplicas?: number; env?: Record<string, string> } = {}): Promise<BenchStack> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-stack-'));
+  const children: ChildProcess[] = [];
+  const natsPort = await freePort();
+  children.push(spawn(process.env.NATS_SERVER_BIN || 'nats-server', ['-js', '-a', '127.0.0.1', '-p', String(natsPort), '-sd', join(dir, 'nats')], { stdio: 'ignore' }));
+  await waitForPort(natsPort, 10_000);
+  const ports: Record<string, number> = { registration: await freePort(), authorization: await freePort(), token: await freePort(), 'mcp-tools': await freePort() };
+  const urls = {
+    registration: `http://127.0.0.1:${ports.registration}`,
+    issuer: `http://127.0.0.1:${ports.authorization}`,
+    token: `http://127.0.0.1:${ports.token}`,
+    resource: `http://127.0.0.1:${ports['mcp-tools']}/mcp`,
+    mcp: `http://127.0.0.1:${ports['mcp-tools']}/mcp`,
+  };
+  const shared = {
+    NATS_URL: `nats://127.0.0.1:${natsPort}`,
+    ISSUER: urls.issuer,
+    REGISTRATION_BASE_URL: urls.registration,
+    TOKEN_BASE_URL: urls.token,
+    MCP_RESOURCE_URL: urls.resource,
+    SEED_USERS: `${BENCH_USER.username}:${BENCH_USER.password}`,
+    REGISTRATION_RATE_LIMIT: '0',
+    REREGISTRATION_RATE_LIMIT: '0',
+    SIGNIN_RATE_LIMIT: '0',
+    TOOL_CALLS_PER_MINUTE_PER_GRANT: '0',
+    TOOL_CALLS_PER_MINUTE_PER_USER: '0',
+    LOG_LEVEL: 'warn',
+    ...env,
+  };
+  const processes: BenchProcess[] = [];
+  const launch = async (name: string, port: number, replica: number) => {
+    const child = spawn(process.execPath, [join(ROOT, 'dist', `${name}.mjs`)], {
+      env: { ...process.env, ...shared, PORT: String(port), DATA_DIR: join(dir, `${name}-${replica}`) },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    children.push(child);
+    const url = `http://127.0.0.1:${port}`;
+    await waitUntilAnswers(`${url}/readyz`, 30_000, () => child.exitCode !== null);
+    processes.push({ name: replica === 0 ? name : `${name}#${replica + 1}`, pid: child.pid!, url, child });
+  };
+  for (const name of ['registration', 'authorization', 'token']) await launch(name, ports[name]!, 0);
+  for (let i = 0; i < mcpReplicas; i++) await launch('mcp-tools', i === 0 ? ports['mcp-tools']! : await freePort(), i);
+  return {
+    urls,
+    processes,
+    async stop() {
+      await Promise.all(
+        children.reverse().map(
+          (c) =>
+            new Promise<void>((resolve) => {
+              if (c.exitCode !== null) return resolve();
+              c.once('exit', () => resolve());
+              c.kill('SIGTERM');
+            }),
+        ),
+      );
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Resident set size of a process, in MB (from /proc). */
+export function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return Math.round(kb / 102.4) / 10;
+}
