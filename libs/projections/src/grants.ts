@@ -95,10 +95,10 @@ export class GrantsReadModel {
   readonly #honours;
 
   constructor(db: ProjectionDatabase) {
-    this.#honours = db.prepare<[number, string, string, string, string], { honoured: number }>(
+    this.#honours = db.prepare<[number, string, string, string, string], { honoured: number; expires_at: number }>(
       `SELECT (g.revoked_at IS NULL AND c.revoked_at IS NULL AND g.expires_at > ?
                AND NOT EXISTS (SELECT 1 FROM revoked_access_tokens r WHERE r.jti = ?)
-               AND g.user_id = ? AND g.client_id = ?) AS honoured
+               AND g.user_id = ? AND g.client_id = ?) AS honoured, g.expires_at
          FROM grants g LEFT JOIN consents c ON c.consent_id = g.consent_id
         WHERE g.grant_id = ?`,
     );
@@ -131,12 +131,13 @@ export class GrantsReadModel {
 
   /**
    * The per-request check of a resource server, in one indexed query: is the grant active at `nowSeconds`
-   * (not revoked, consent not revoked, not expired), for this user and client, and is the jti unrevoked.
+   * (not revoked, consent not revoked, not expired), for this user and client, and is the jti unrevoked;
+   * with the grant's expiry, until which a yes stays true unless the grants or consents projection changes.
    * null if the grant is unknown (yet).
    */
-  honours(grantId: string, jti: string, userId: string, clientId: string, nowSeconds: number): boolean | null {
+  honours(grantId: string, jti: string, userId: string, clientId: string, nowSeconds: number): { honoured: boolean; grantExpiresAt: number } | null {
     const row = this.#honours.get(nowSeconds, jti, userId, clientId, grantId);
-    return row ? row.honoured === 1 : null;
+    return row ? { honoured: row.honoured === 1, grantExpiresAt: row.expires_at } : null;
   }
 
   isAccessTokenRevoked(jti: string): boolean {

@@ -53,6 +53,8 @@ export class Projector {
   readonly #aggregates = new Set<string>();
   readonly #batchSize: number;
   readonly #waiters = new PositionWaiters();
+  readonly #changes = new Map<string, number>();
+  #resets = 0;
   #position: number;
   #target = 0;
   #caughtUp = false;
@@ -101,6 +103,16 @@ export class Projector {
 
   get position(): number {
     return this.#position;
+  }
+
+  /**
+   * A number that grows whenever one of the named projections may have changed (an event applied to it,
+   * or a reset): a read model's answer derived from them stays true while this number stays the same.
+   */
+  changes(...projections: string[]): number {
+    let sum = this.#resets;
+    for (const name of projections) sum += this.#changes.get(name) ?? 0;
+    return sum;
   }
 
   isCaughtUp(): boolean {
@@ -247,7 +259,10 @@ export class Projector {
     const handlers = this.#byType.get(outcome.event.type);
     if (!handlers) return;
     const recorded = { ...outcome.event, position: message.seq, subject: message.subject } as RecordedEvent<DomainEvent>;
-    for (const projection of handlers) projection.apply(recorded, this.db);
+    for (const projection of handlers) {
+      projection.apply(recorded, this.db);
+      this.#changes.set(projection.name, (this.#changes.get(projection.name) ?? 0) + 1);
+    }
     this.#applied++;
   }
 
@@ -265,6 +280,7 @@ export class Projector {
     if (recreated || this.#position > state.lastSequence) {
       this.#logger.warn({ checkpoint: this.#position, streamLastSequence: state.lastSequence }, 'the stream is not the one this projection was built from; rebuilding from sequence 1');
       resetProjection(this.db);
+      this.#resets++;
       this.#position = 0;
       this.#caughtUp = false;
     }

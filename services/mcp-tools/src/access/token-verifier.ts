@@ -1,5 +1,5 @@
 import { verifyAccessToken, type AccessTokenClaims, type VerifyFailure } from '@mcp-auth/oauth';
-import { type ClientsReadModel, type GrantsReadModel, type SigningKeysReadModel } from '@mcp-auth/projections';
+import { consentsProjection, grantsProjection, type ClientsReadModel, type GrantsReadModel, type SigningKeysReadModel } from '@mcp-auth/projections';
 import { waitForCredentialPosition, type Projector } from '@mcp-auth/projector';
 import type { EventStore } from '@mcp-auth/event-store';
 import type { NotesReadModel } from '../tools/notes-projection.ts';
@@ -24,15 +24,23 @@ const DESCRIPTIONS: Record<VerifyFailure | 'unknown_grant' | 'revoked', string> 
 /** Verified signatures are kept for this many distinct tokens; revocation is still checked on every call. */
 const CACHE_SIZE = 10_000;
 
+type VerifiedToken = {
+  claims: AccessTokenClaims;
+  identity: ToolIdentity | null;
+  /** The last yes of the grants projection: as of which change stamp, and until when (the grant's expiry). */
+  honouredAt: { stamp: number; until: number } | null;
+};
+
 /**
  * The hot path: verifies an access token with no network call. The signature (with a key learned from
  * the SigningKeyPublished events) is verified once per token and cached until it expires; the grant and
- * the jti are looked up in this replica's projection on every call, so a revocation applies at once.
+ * the jti are looked up in this replica's projection again whenever it has changed since the last call, so
+ * a revocation applies as soon as its event is applied here.
  * A token issued a moment ago carries the stream position of its event: if this projection has not got
  * there yet, the check waits for it (bounded) instead of refusing a good token.
  */
 export class TokenVerifier {
-  readonly #verified = new Map<string, { claims: AccessTokenClaims; identity: ToolIdentity | null }>();
+  readonly #verified = new Map<string, VerifiedToken>();
 
   constructor(
     private readonly deps: {
@@ -62,17 +70,25 @@ export class TokenVerifier {
         key: (kid) => this.#key(kid, token),
       });
       if (!outcome.ok) return { ok: false, description: DESCRIPTIONS[outcome.reason] };
-      verified = { claims: outcome.claims, identity: null };
+      verified = { claims: outcome.claims, identity: null, honouredAt: null };
       if (this.#verified.size >= CACHE_SIZE) this.#verified.delete(this.#verified.keys().next().value!);
       this.#verified.set(token, verified);
     }
     const { claims } = verified;
 
-    const honours = () => this.deps.grants.honours(claims.grant_id, claims.jti, claims.sub, claims.client_id, now);
-    let honoured = honours();
-    if (honoured === null && (await waitForCredentialPosition(this.deps.store, this.deps.projector, claims.stream_position, this.deps.catchUpMs))) honoured = honours();
-    if (honoured === null) return { ok: false, description: DESCRIPTIONS.unknown_grant };
-    if (!honoured) return { ok: false, description: DESCRIPTIONS.revoked };
+    // Whether the grant honours the token changes only when the grants or consents projection does (a
+    // revocation, a rotation) or when the grant expires: until then, the last answer is still the answer.
+    const stamp = this.deps.projector.changes(grantsProjection.name, consentsProjection.name);
+    const known = verified.honouredAt;
+    if (!(known && known.stamp === stamp && now < known.until)) {
+      const honours = () => this.deps.grants.honours(claims.grant_id, claims.jti, claims.sub, claims.client_id, now);
+      let verdict = honours();
+      if (verdict === null && (await waitForCredentialPosition(this.deps.store, this.deps.projector, claims.stream_position, this.deps.catchUpMs))) verdict = honours();
+      if (verdict === null) return { ok: false, description: DESCRIPTIONS.unknown_grant };
+      if (!verdict.honoured) return { ok: false, description: DESCRIPTIONS.revoked };
+      // Read after any wait: the answer is as of the projection now, whatever it applied meanwhile.
+      verified.honouredAt = { stamp: this.deps.projector.changes(grantsProjection.name, consentsProjection.name), until: verdict.grantExpiresAt };
+    }
 
     // Who the token speaks for does not change during its life; only whether it is honoured does.
     verified.identity ??= {

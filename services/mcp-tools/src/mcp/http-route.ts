@@ -34,6 +34,7 @@ const CORS_EXPOSE_HEADERS = 'WWW-Authenticate, Mcp-Session-Id';
 export function mcpRoutes(options: McpRouteOptions): Router {
   const router = new Router();
   const { resourceMetadataUrl } = options;
+  const resourceUrl = new URL(options.resource);
 
   const unauthorized = (ctx: Context, error: 'invalid_token' | 'invalid_request' | null, description: string, status = 401) => {
     ctx.status = status;
@@ -106,7 +107,7 @@ export function mcpRoutes(options: McpRouteOptions): Router {
 
     const req = ctx.req as typeof ctx.req & { auth?: AuthInfo };
     if (identity) {
-      req.auth = { token, clientId: identity.clientId, scopes: identity.scopes, expiresAt: identity.expiresAt, resource: new URL(options.resource), extra: { identity } };
+      req.auth = { token, clientId: identity.clientId, scopes: identity.scopes, expiresAt: identity.expiresAt, resource: resourceUrl, extra: { identity } };
     }
     const server = createMcpServer(options.registry, options.policy);
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
