@@ -59,6 +59,7 @@ export class EventStore {
   #closed = false;
   #reconnectWaiters: Array<() => void> = [];
   #publishTurn: Promise<void> | null = null;
+  #highestKnownPosition = 0;
 
   private constructor(
     readonly nc: NatsConnection,
@@ -150,6 +151,7 @@ export class EventStore {
             ? { expect: { lastSubjectSequence: options.expectedLastSubjectSequence } }
             : {}),
         });
+        if (ack.seq > this.#highestKnownPosition) this.#highestKnownPosition = ack.seq;
         return { position: ack.seq, duplicate: ack.duplicate };
       } catch (err) {
         if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamWrongLastSequence) {
@@ -197,7 +199,13 @@ export class EventStore {
 
   async streamState(): Promise<StreamState> {
     const info = await this.#read(() => this.jsm.streams.info(STREAM_NAME));
+    if (info.state.last_seq > this.#highestKnownPosition) this.#highestKnownPosition = info.state.last_seq;
     return { lastSequence: info.state.last_seq, created: info.created };
+  }
+
+  /** The highest stream position this client has seen acknowledged or reported: the stream has reached at least this far. */
+  get highestKnownPosition(): number {
+    return this.#highestKnownPosition;
   }
 
   /**

@@ -85,12 +85,22 @@ type ClientRow = {
   version: number;
 };
 
+/** Tells when a projection may have changed (the Projector does): answers read since then are still true. */
+export type ChangeStamps = { changes(...projections: string[]): number };
+
+const CACHED_CLIENTS = 10_000;
+
 export class ClientsReadModel {
   readonly #byId;
   readonly #tokens;
   readonly #count;
+  readonly #stamps: ChangeStamps | null;
+  /** Clients as read since the clients projection last changed: every token request reads its client. */
+  #cache = new Map<string, RegisteredClient | null>();
+  #cacheStamp = -1;
 
-  constructor(db: ProjectionDatabase) {
+  constructor(db: ProjectionDatabase, stamps: ChangeStamps | null = null) {
+    this.#stamps = stamps;
     this.#byId = db.prepare<[string], ClientRow>('SELECT * FROM clients WHERE client_id = ?');
     this.#tokens = db.prepare<[string], { token_hash: string }>('SELECT token_hash FROM client_registration_tokens WHERE client_id = ?');
     this.#count = db.prepare<[], { n: number }>("SELECT count(*) AS n FROM clients WHERE status = 'active'");
@@ -98,6 +108,21 @@ export class ClientsReadModel {
 
   /** The client in any state (including deleted), or null if it never existed. */
   find(clientId: string): RegisteredClient | null {
+    if (!this.#stamps) return this.#read(clientId);
+    const stamp = this.#stamps.changes(clientsProjection.name);
+    if (stamp !== this.#cacheStamp || this.#cache.size >= CACHED_CLIENTS) {
+      this.#cache = new Map();
+      this.#cacheStamp = stamp;
+    }
+    let client = this.#cache.get(clientId);
+    if (client === undefined) {
+      client = this.#read(clientId);
+      this.#cache.set(clientId, client);
+    }
+    return client;
+  }
+
+  #read(clientId: string): RegisteredClient | null {
     const row = this.#byId.get(clientId);
     return row ? toClient(row) : null;
   }

@@ -54,6 +54,7 @@ export class Projector {
   readonly #batchSize: number;
   readonly #waiters = new PositionWaiters();
   readonly #changes = new Map<string, number>();
+  #horizon = 0;
   #resets = 0;
   #position: number;
   #target = 0;
@@ -103,6 +104,11 @@ export class Projector {
 
   get position(): number {
     return this.#position;
+  }
+
+  /** The furthest position the stream is known to have reached, from what the consumer was told. */
+  get streamHorizon(): number {
+    return Math.max(this.#horizon, this.#target, this.#position);
   }
 
   /**
@@ -208,7 +214,9 @@ export class Projector {
     }
     this.#position = reached;
     const last = batch[batch.length - 1]!;
-    if (last.info.pending === 0 || this.#position >= this.#target) this.#markCaughtUp();
+    const { pending } = last.info;
+    this.#horizon = Math.max(this.#horizon, last.seq + pending);
+    if (pending === 0 || this.#position >= this.#target) this.#markCaughtUp();
     this.#waiters.release(this.#position);
   }
 

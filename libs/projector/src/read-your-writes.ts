@@ -30,7 +30,16 @@ export async function waitForPosition(projector: Projector, position: number, ti
  */
 export async function waitForCredentialPosition(store: EventStore, projector: Projector, position: number, timeoutMs: number): Promise<boolean> {
   if (projector.position >= position) return true;
-  const { lastSequence } = await store.streamState();
-  if (position > lastSequence) return false;
+  if (!(await streamHasReached(store, projector, position))) return false;
   return projector.waitFor(position, timeoutMs);
+}
+
+/**
+ * Whether the stream has reached a position. Asks NATS only when neither this process's own appends nor its
+ * consumer have shown that far already: a credential minted a moment ago here, or seen arriving, costs no round trip.
+ */
+export async function streamHasReached(store: EventStore, projector: Projector, position: number): Promise<boolean> {
+  if (position <= Math.max(store.highestKnownPosition, projector.streamHorizon)) return true;
+  const { lastSequence } = await store.streamState();
+  return position <= lastSequence;
 }

@@ -37,7 +37,7 @@ const deps = {
   store,
   projector,
   logger,
-  clients: new ClientsReadModel(projector.db),
+  clients: new ClientsReadModel(projector.db, projector),
   consents: new ConsentsReadModel(projector.db),
   users: new UsersReadModel(projector.db),
   csrf: csrfGuard({ cookieName: names.csrf, secure, origin: new URL(config.ISSUER).origin }),

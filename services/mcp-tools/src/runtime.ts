@@ -23,7 +23,7 @@ import { ToolRegistry, loadToolModules } from './tools/registry.ts';
 export async function startRuntime(config: McpToolsConfig, logger: Logger) {
   const { store, projector } = await startEventSourcedRuntime('mcp-tools', config, [clientsProjection, consentsProjection, grantsProjection, signingKeysProjection, notesProjection], logger);
   const notes = new NotesReadModel(projector.db);
-  const clients = new ClientsReadModel(projector.db);
+  const clients = new ClientsReadModel(projector.db, projector);
 
   const registry = new ToolRegistry();
   for (const tool of [whoami, echo, ...notesTools({ store, projector, notes })]) registry.add(tool);

@@ -8,7 +8,7 @@ const config = loadConfigOrExit(registrationConfigSchema);
 const logger = createLogger('registration', config.LOG_LEVEL);
 
 const { store, projector } = await startEventSourcedRuntime('registration', config, [clientsProjection], logger);
-const clients = new ClientsReadModel(projector.db);
+const clients = new ClientsReadModel(projector.db, projector);
 gauge('registered_clients', 'Active registered clients in this replica\'s projection', () => clients.countActive());
 gauge('projection_position', 'Stream position applied by this replica\'s projection', () => projector.position);
 

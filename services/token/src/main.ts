@@ -44,7 +44,7 @@ const app = createTokenApp({
   store,
   projector,
   logger,
-  clients: new ClientsReadModel(projector.db),
+  clients: new ClientsReadModel(projector.db, projector),
   consents: new ConsentsReadModel(projector.db),
   codes: new CodesReadModel(projector.db),
   grants: new GrantsReadModel(projector.db),

@@ -23,7 +23,7 @@ const MAX_ATTEMPTS = 4;
 
 export function clientRegistrationRoutes({ config, store, projector }: RegistrationDeps): Router {
   const router = new Router();
-  const clients = new ClientsReadModel(projector.db);
+  const clients = new ClientsReadModel(projector.db, projector);
   const newClientLimiter = limiter('register-new', config.REGISTRATION_RATE_LIMIT);
   const reregistrationLimiter = limiter('register-again', config.REREGISTRATION_RATE_LIMIT);
   const clientUri = (clientId: string) => `${config.REGISTRATION_BASE_URL}/register/${clientId}`;

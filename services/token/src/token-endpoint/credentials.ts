@@ -1,6 +1,6 @@
 import { EventStoreUnavailable } from '@mcp-auth/event-store';
 import { InvalidGrant, hashSecret, splitPosition } from '@mcp-auth/oauth';
-import { DEFAULT_CATCH_UP_MS } from '@mcp-auth/projector';
+import { DEFAULT_CATCH_UP_MS, streamHasReached } from '@mcp-auth/projector';
 import type { TokenDeps } from '../deps.ts';
 
 /**
@@ -13,9 +13,8 @@ export async function resolveCredential(value: string | undefined, deps: Pick<To
   const parsed = value ? splitPosition(value) : null;
   if (!parsed) return null;
   if (deps.projector.position < parsed.position) {
-    const { lastSequence } = await deps.store.streamState();
     // A position the stream never reached is made up: refuse it at once rather than wait for it.
-    if (parsed.position > lastSequence) return null;
+    if (!(await streamHasReached(deps.store, deps.projector, parsed.position))) return null;
     if (!(await deps.projector.waitFor(parsed.position, timeoutMs))) throw new EventStoreUnavailable('the projection is behind the credential');
   }
   return hashSecret(parsed.secret);
