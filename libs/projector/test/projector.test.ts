@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { headers } from '@nats-io/transport-node';
@@ -88,6 +88,26 @@ describe('projector on a real nats-server and real SQLite files', () => {
     const { applications } = tableDump(second.db);
     assert.equal(applications.length, written.length);
     assert.ok(applications.every((a) => (a as { times: number }).times === 1), 'every event applied exactly once');
+    await second.stop();
+  });
+
+  test('a damaged projection file (power loss while written without fsync) is rebuilt from the stream', async () => {
+    const file = join(dir, 'damaged.sqlite');
+    const first = new Projector({ store, file, projections: [ledger] });
+    first.start();
+    const end = await writeNotes(5);
+    assert.ok(await first.waitFor(end, 5_000));
+    const live = tableDump(first.db);
+    await first.stop();
+    // Garbage over the pages after the header, as a torn write would leave them.
+    const bytes = readFileSync(file);
+    writeFileSync(file, Buffer.concat([bytes.subarray(0, 100), Buffer.alloc(bytes.length - 100, 0xa5)]));
+
+    const second = new Projector({ store, file, projections: [ledger] });
+    assert.equal(second.position, 0, 'starts over from sequence 1');
+    second.start();
+    assert.ok(await second.waitFor(end, 5_000));
+    assert.deepEqual(tableDump(second.db), live);
     await second.stop();
   });
 
