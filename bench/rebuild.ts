@@ -12,12 +12,13 @@ import { clientsProjection, consentsProjection, grantsProjection, signingKeysPro
 import { rebuildProjections, type Projection } from '@mcp-auth/projector';
 import { startNats } from '@mcp-auth/testing';
 import { usersProjection } from '../services/authorization/src/users/projection.ts';
+import { registrationTokensProjection } from '../services/registration/src/clients/registration-tokens.ts';
 import { codesProjection } from '../services/token/src/codes/projection.ts';
 import { refreshTokensProjection } from '../services/token/src/refresh/projection.ts';
 import { notesProjection } from '../services/mcp-tools/src/tools/notes-projection.ts';
 
 export const SERVICE_PROJECTIONS: Record<string, Projection[]> = {
-  registration: [clientsProjection],
+  registration: [clientsProjection, registrationTokensProjection],
   authorization: [clientsProjection, consentsProjection, usersProjection],
   token: [clientsProjection, consentsProjection, grantsProjection, signingKeysProjection, codesProjection, refreshTokensProjection],
   'mcp-tools': [clientsProjection, consentsProjection, grantsProjection, signingKeysProjection, notesProjection],

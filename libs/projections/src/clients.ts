@@ -16,31 +16,20 @@ export const clientsProjection = defineProjection({
       updated_at TEXT NOT NULL,
       version INTEGER NOT NULL
     );
-    CREATE TABLE IF NOT EXISTS client_registration_tokens (
-      client_id TEXT NOT NULL,
-      token_hash TEXT NOT NULL,
-      PRIMARY KEY (client_id, token_hash)
-    );
   `,
-  handles: ['ClientRegistered', 'ClientReregistered', 'ClientUpdated', 'ClientDeleted'],
+  // Not ClientReregistered: it only adds a registration access token, which only the registration service
+  // reads (services/registration/src/clients/registration-tokens.ts). Agents re-register on every
+  // connection, so every other service is spared an event per connection.
+  handles: ['ClientRegistered', 'ClientUpdated', 'ClientDeleted'],
   apply(event, db) {
     const at = event.metadata.occurredAt;
     switch (event.type) {
       case 'ClientRegistered': {
         const d = event.data;
-        sql(db, 'DELETE FROM client_registration_tokens WHERE client_id = ?').run(d.clientId);
         sql(db, 
           `INSERT OR REPLACE INTO clients (client_id, status, metadata, client_secret_hash, fingerprint, issued_at, registered_at, updated_at, version)
            VALUES (?, 'active', ?, ?, ?, ?, ?, ?, ?)`,
         ).run(d.clientId, JSON.stringify(d.metadata), d.clientSecretHash, d.fingerprint, d.clientIdIssuedAt, at, at, event.position);
-        sql(db, 'INSERT OR IGNORE INTO client_registration_tokens (client_id, token_hash) VALUES (?, ?)').run(d.clientId, d.registrationTokenHash);
-        return;
-      }
-      case 'ClientReregistered': {
-        const active = sql(db, "UPDATE clients SET version = ? WHERE client_id = ? AND status = 'active'").run(event.position, event.data.clientId);
-        if (active.changes > 0) {
-          sql(db, 'INSERT OR IGNORE INTO client_registration_tokens (client_id, token_hash) VALUES (?, ?)').run(event.data.clientId, event.data.registrationTokenHash);
-        }
         return;
       }
       case 'ClientUpdated':
@@ -54,7 +43,6 @@ export const clientsProjection = defineProjection({
         return;
       case 'ClientDeleted':
         sql(db, "UPDATE clients SET status = 'deleted', updated_at = ?, version = ? WHERE client_id = ?").run(at, event.position, event.data.clientId);
-        sql(db, 'DELETE FROM client_registration_tokens WHERE client_id = ?').run(event.data.clientId);
         return;
     }
   },
@@ -69,7 +57,7 @@ export type RegisteredClient = {
   clientIdIssuedAt: number;
   registeredAt: string;
   updatedAt: string;
-  /** Stream position of the client's latest event: the expected sequence for the next exclusive write. */
+  /** Stream position of the client's latest registration, update or deletion (re-registrations leave it). */
   version: number;
 };
 
@@ -92,7 +80,6 @@ const CACHED_CLIENTS = 10_000;
 
 export class ClientsReadModel {
   readonly #byId;
-  readonly #tokens;
   readonly #count;
   readonly #stamps: ChangeStamps | null;
   /** Clients as read since the clients projection last changed: every token request reads its client. */
@@ -102,7 +89,6 @@ export class ClientsReadModel {
   constructor(db: ProjectionDatabase, stamps: ChangeStamps | null = null) {
     this.#stamps = stamps;
     this.#byId = db.prepare<[string], ClientRow>('SELECT * FROM clients WHERE client_id = ?');
-    this.#tokens = db.prepare<[string], { token_hash: string }>('SELECT token_hash FROM client_registration_tokens WHERE client_id = ?');
     this.#count = db.prepare<[], { n: number }>("SELECT count(*) AS n FROM clients WHERE status = 'active'");
   }
 
@@ -131,10 +117,6 @@ export class ClientsReadModel {
   active(clientId: string): RegisteredClient | null {
     const client = this.find(clientId);
     return client?.status === 'active' ? client : null;
-  }
-
-  registrationTokenHashes(clientId: string): string[] {
-    return this.#tokens.all(clientId).map((r) => r.token_hash);
   }
 
   countActive(): number {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { EVENT_AGGREGATES, aggregateOfSubject, decodeEvent, type DomainEvent, type RecordedEvent } from '@mcp-auth/contracts';
+import { EVENT_AGGREGATES, aggregateOfSubject, decodeEvent, isKnownEventType, type DomainEvent, type RecordedEvent } from '@mcp-auth/contracts';
 import {
   EVENT_TYPE_HEADER,
   silentLogger,
@@ -51,6 +51,8 @@ export class Projector {
   readonly #byType = new Map<string, Projection[]>();
   /** Aggregates ("<context>.<aggregate>") whose events some projection here applies. */
   readonly #aggregates = new Set<string>();
+  /** Of those, the ones with event types no projection here applies. */
+  readonly #partlyProjected = new Set<string>();
   readonly #batchSize: number;
   readonly #waiters = new PositionWaiters();
   readonly #changes = new Map<string, number>();
@@ -84,6 +86,9 @@ export class Projector {
         this.#byType.set(type, list);
         this.#aggregates.add(EVENT_AGGREGATES[type]);
       }
+    }
+    for (const [type, aggregate] of Object.entries(EVENT_AGGREGATES)) {
+      if (this.#aggregates.has(aggregate) && !this.#byType.has(type)) this.#partlyProjected.add(aggregate);
     }
     this.db = openProjectionFile(options.file, schemaFingerprint(options.projections), this.#logger);
     for (const projection of options.projections) this.db.exec(projection.schema);
@@ -249,11 +254,18 @@ export class Projector {
   /**
    * Whether a message may change this service's projections. The subject names the aggregate, so events
    * of aggregates nobody here projects (other services', audit events) are passed over without being read.
-   * An aggregate this version does not know is read, to be logged as unknown.
+   * An aggregate or type this version does not know is read, to be logged as unknown.
    */
   #concerns(message: JsMsg): boolean {
     const aggregate = aggregateOfSubject(message.subject);
-    return aggregate === null || this.#aggregates.has(aggregate) || !KNOWN_AGGREGATES.has(aggregate);
+    if (aggregate !== null && KNOWN_AGGREGATES.has(aggregate)) {
+      if (!this.#aggregates.has(aggregate)) return false;
+      if (!this.#partlyProjected.has(aggregate)) return true;
+    }
+    // An aggregate projected here may still have event types nobody here applies (ClientReregistered):
+    // the header names the type, so they too are passed over unread.
+    const type = message.headers?.get(EVENT_TYPE_HEADER);
+    return !type || !isKnownEventType(type) || this.#byType.has(type);
   }
 
   #applyOne(message: JsMsg): void {

@@ -1,13 +1,14 @@
 import { createLogger, gauge, listen, loadConfigOrExit, stopOnSignals } from '@mcp-auth/http';
 import { clientsProjection, ClientsReadModel } from '@mcp-auth/projections';
 import { startEventSourcedRuntime } from '@mcp-auth/projector';
+import { registrationTokensProjection } from './clients/registration-tokens.ts';
 import { createRegistrationApp } from './app.ts';
 import { registrationConfigSchema } from './config.ts';
 
 const config = loadConfigOrExit(registrationConfigSchema);
 const logger = createLogger('registration', config.LOG_LEVEL);
 
-const { store, projector } = await startEventSourcedRuntime('registration', config, [clientsProjection], logger);
+const { store, projector } = await startEventSourcedRuntime('registration', config, [clientsProjection, registrationTokensProjection], logger);
 const clients = new ClientsReadModel(projector.db, projector);
 gauge('registered_clients', 'Active registered clients in this replica\'s projection', () => clients.countActive());
 gauge('projection_position', 'Stream position applied by this replica\'s projection', () => projector.position);

@@ -7,6 +7,7 @@ import { clientsProjection } from '@mcp-auth/projections';
 import { rebuildProjections } from '@mcp-auth/projector';
 import { startNats, startService, type NatsHandle, type ServiceProcess } from '@mcp-auth/testing';
 import { realClientBodies } from './real-client-bodies.ts';
+import { registrationTokensProjection } from '../src/clients/registration-tokens.ts';
 
 type Json = Record<string, any>;
 
@@ -269,7 +270,7 @@ describe('registration rate limit and projection recovery', () => {
 
     const store = await EventStore.connect({ servers: nats.url, connectionName: 'rebuild-check' });
     const rebuiltFile = join(first.dataDir, 'rebuilt.sqlite');
-    await rebuildProjections({ store, file: rebuiltFile, projections: [clientsProjection] });
+    await rebuildProjections({ store, file: rebuiltFile, projections: [clientsProjection, registrationTokensProjection] });
     await store.close();
     const dump = (file: string) => {
       const db = new Database(file, { readonly: true });

@@ -9,6 +9,7 @@ import { ClientsReadModel, type RegisteredClient } from '@mcp-auth/projections';
 import { catchUpWithSubject, waitForPosition, type Projector } from '@mcp-auth/projector';
 import type { RegistrationConfig } from '../config.ts';
 import { clientInformation } from './client-response.ts';
+import { RegistrationTokensReadModel } from './registration-tokens.ts';
 import { publicClientFingerprint, validateClientMetadata } from './client-metadata.ts';
 import { ClientIdTaken, ClientNotFound, decide, type ClientCommand, type ClientState } from './decider.ts';
 
@@ -24,6 +25,7 @@ const MAX_ATTEMPTS = 4;
 export function clientRegistrationRoutes({ config, store, projector }: RegistrationDeps): Router {
   const router = new Router();
   const clients = new ClientsReadModel(projector.db, projector);
+  const registrationTokens = new RegistrationTokensReadModel(projector.db);
   const newClientLimiter = limiter('register-new', config.REGISTRATION_RATE_LIMIT);
   const reregistrationLimiter = limiter('register-again', config.REREGISTRATION_RATE_LIMIT);
   const clientUri = (clientId: string) => `${config.REGISTRATION_BASE_URL}/register/${clientId}`;
@@ -116,7 +118,7 @@ export function clientRegistrationRoutes({ config, store, projector }: Registrat
     }
     if (!isSubjectToken(clientId)) throw new InvalidToken('The registration access token is not valid for this client.');
     const { client, version } = await loadClient(clientId);
-    const hashes = client?.status === 'active' ? clients.registrationTokenHashes(clientId) : [];
+    const hashes = client?.status === 'active' ? registrationTokens.hashes(clientId) : [];
     // Every stored hash is compared, in constant time, whatever matches first.
     const valid = hashes.map((hash) => secretMatchesHash(token, hash)).includes(true);
     if (!client || !valid) throw new InvalidToken('The registration access token is not valid for this client.');
