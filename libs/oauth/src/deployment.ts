@@ -37,3 +37,10 @@ export const scopeConfig = {
       return scopes;
     }),
 };
+
+/** Every default scope must be in the catalogue: a client asking for nothing must get scopes that exist. */
+export function defaultScopesInCatalogue(config: { SCOPES: { name: string }[]; DEFAULT_SCOPES: string[] }, ctx: z.RefinementCtx): void {
+  const known = new Set(config.SCOPES.map((s) => s.name));
+  const unknown = config.DEFAULT_SCOPES.filter((s) => !known.has(s));
+  if (unknown.length > 0) ctx.addIssue({ code: 'custom', path: ['DEFAULT_SCOPES'], message: `not in SCOPES: ${unknown.join(' ')}` });
+}

@@ -3,7 +3,7 @@ const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]{1,100}$/;
 
 export type ScopeDefinition = { name: string; description: string };
 
-/** The scopes this platform's built-in tools use. Operators extend the list with SCOPES. */
+/** The scopes this platform's built-in tools use. SCOPES replaces the list (name them again to keep them). */
 export const BUILT_IN_SCOPES: ScopeDefinition[] = [
   { name: 'profile', description: 'Know who you are: your username and this connection' },
   { name: 'notes:read', description: 'Read your notes' },

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { env, serviceConfig } from '@mcp-auth/http';
-import { deploymentUrlsConfig, scopeConfig } from '@mcp-auth/oauth';
+import { deploymentUrlsConfig, scopeConfig, defaultScopesInCatalogue } from '@mcp-auth/oauth';
 
 /** Every setting of the authorization service; the keys are the environment variable names. */
 export const authorizationConfigSchema = z.object({
@@ -20,7 +20,7 @@ export const authorizationConfigSchema = z.object({
   SIGNIN_THROTTLE_WINDOW_SECONDS: env.seconds(15 * 60),
   /** Sign-in form posts per client address per minute, before any password is checked (0 = unlimited). */
   SIGNIN_RATE_LIMIT: env.int(30),
-});
+}).superRefine(defaultScopesInCatalogue);
 
 export type AuthorizationConfig = z.infer<typeof authorizationConfigSchema>;
 

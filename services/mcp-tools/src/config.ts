@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { env, serviceConfig } from '@mcp-auth/http';
-import { deploymentUrlsConfig, isLoopbackHost, scopeConfig } from '@mcp-auth/oauth';
+import { deploymentUrlsConfig, isLoopbackHost, scopeConfig, defaultScopesInCatalogue } from '@mcp-auth/oauth';
 
 /** Every setting of the MCP tools service; the keys are the environment variable names. */
 export const mcpToolsConfigSchema = z.object({
@@ -22,7 +22,7 @@ export const mcpToolsConfigSchema = z.object({
   TOKEN_CATCH_UP_MS: env.int(2000),
   /** Benchmarks only: serve tools without checking tokens, to measure what the check costs. Never in production. */
   UNSAFE_BENCHMARK_WITHOUT_AUTH: env.bool(false),
-});
+}).superRefine(defaultScopesInCatalogue);
 
 export type McpToolsConfig = z.infer<typeof mcpToolsConfigSchema>;
 

@@ -10,7 +10,8 @@ export const registrationConfigSchema = z.object({
   REGISTRATION_RATE_LIMIT: env.int(60),
   /** Re-registrations of one public client per minute, from any address (0 = unlimited). */
   REREGISTRATION_RATE_LIMIT: env.int(600),
-  REGISTRATION_MAX_BODY: z.string().default('64kb'),
+  /** Largest registration body, as the body parser reads sizes: 64kb, 1mb, or a number of bytes. */
+  REGISTRATION_MAX_BODY: z.string().regex(/^\d+(b|kb|mb)?$/i, 'a size such as 64kb, 1mb or 65536').default('64kb'),
 });
 
 export type RegistrationConfig = z.infer<typeof registrationConfigSchema>;

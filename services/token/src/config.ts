@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { env, serviceConfig } from '@mcp-auth/http';
-import { deploymentUrlsConfig, scopeConfig } from '@mcp-auth/oauth';
+import { deploymentUrlsConfig, scopeConfig, defaultScopesInCatalogue } from '@mcp-auth/oauth';
 
 /** Every setting of the token service; the keys are the environment variable names. */
 export const tokenConfigSchema = z.object({
@@ -20,6 +20,6 @@ export const tokenConfigSchema = z.object({
   SIGNING_KEY_ROTATION_HOURS: z.coerce.number().positive().default(24),
   /** Resource servers allowed to call /introspect: "id:secret,id:secret". Unset = introspection answers 401 to everyone. */
   INTROSPECTION_CREDENTIALS: z.string().optional(),
-});
+}).superRefine(defaultScopesInCatalogue);
 
 export type TokenConfig = z.infer<typeof tokenConfigSchema>;
