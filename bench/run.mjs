@@ -94,25 +94,34 @@ const tokenStep = (peer) => {
   const s = samples(peer, 'M2');
   return { p50: median(s.map((x) => x.result.latencyMs?.token?.p50 ?? x.result.latencyMs?.steps?.token?.p50).filter((x) => x != null)), p99: median(s.map((x) => x.result.latencyMs?.token?.p99 ?? x.result.latencyMs?.steps?.token?.p99).filter((x) => x != null)) };
 };
+/** Ours over its baseline within each run (both measured minutes apart, under the same conditions): min and max. */
+const pairedRange = (peer, base, metric) => {
+  const ratios = samples(peer, metric)
+    .map((s) => ratio(s.result.opsPerSec, samples(base, metric).find((b) => b.run === s.run)?.result.opsPerSec))
+    .filter((r) => r != null);
+  return ratios.length ? `${fmt(Math.min(...ratios), 2)}–${fmt(Math.max(...ratios), 2)}` : '–';
+};
 const rows = [
-  ['M1 registrations/s', opsPerSec('OURS', 'M1'), opsPerSec('P2', 'M1'), 'P2'],
-  ['M2 code+PKCE flows/s', opsPerSec('OURS', 'M2'), opsPerSec('P2', 'M2'), 'P2'],
-  ['M3 refreshes/s', opsPerSec('OURS', 'M3'), opsPerSec('P2', 'M3'), 'P2'],
-  ['M4 tools/call/s, with auth', opsPerSec('OURS', 'M4'), opsPerSec('OURS-noauth', 'M4'), 'OURS-noauth'],
+  ['M1 registrations/s', opsPerSec('OURS', 'M1'), opsPerSec('P2', 'M1'), 'P2', 'M1'],
+  ['M2 code+PKCE flows/s', opsPerSec('OURS', 'M2'), opsPerSec('P2', 'M2'), 'P2', 'M2'],
+  ['M3 refreshes/s', opsPerSec('OURS', 'M3'), opsPerSec('P2', 'M3'), 'P2', 'M3'],
+  ['M4 tools/call/s, with auth', opsPerSec('OURS', 'M4'), opsPerSec('OURS-noauth', 'M4'), 'OURS-noauth', 'M4'],
 ];
 const lines = [];
 lines.push(`Machine: ${cpus().length}× ${cpus()[0]?.model.trim()}, Node ${process.version}; concurrency ${settings.concurrency}, ${settings.runs} run(s) × ${settings.duration} s after ${settings.warmup} s warm-up; medians.`);
 lines.push('');
-lines.push('| metric | ours | baseline (same run) | ratio |');
-lines.push('|---|---:|---:|---:|');
-for (const [name, ours, base, baseName] of rows) lines.push(`| ${name} | ${fmt(ours)} | ${fmt(base)} (${baseName}) | **${fmt(ratio(ours, base), 2)}** |`);
+lines.push('| metric | ours | baseline (same run) | ratio of medians | ratio within each run, min–max |');
+lines.push('|---|---:|---:|---:|---:|');
+for (const [name, ours, base, baseName, metric] of rows) {
+  lines.push(`| ${name} | ${fmt(ours)} | ${fmt(base)} (${baseName}) | **${fmt(ratio(ours, base), 2)}** | ${pairedRange('OURS', baseName, metric)} |`);
+}
 const ts = tokenStep('OURS');
 const tp = tokenStep('P2');
-lines.push(`| M2 token exchange p50 / p99 ms | ${fmt(ts.p50, 1)} / ${fmt(ts.p99, 1)} | ${fmt(tp.p50, 1)} / ${fmt(tp.p99, 1)} (P2) | |`);
-lines.push(`| M4 MCP SDK server without auth (P3), for scale | | ${fmt(opsPerSec('P3', 'M4'))} | |`);
-lines.push(`| revocation → first refused call, 2 MCP replicas (${extra.revocation.observations} obs.) | p50 ${extra.revocation.p50Ms} / p99 ${extra.revocation.p99Ms} / max ${extra.revocation.maxMs} ms | target p99 < 20 ms | |`);
-for (const [service, r] of Object.entries(extra.rebuild)) lines.push(`| rebuild of ${service}'s projections, ${fmt(r.events)} events | ${fmt(r.perSecond)} events/s | target 50,000 | |`);
-for (const [service, mb] of Object.entries(extra.memory.idleMb)) lines.push(`| RSS of ${service}: idle / peak under M1-M4 | ${mb} / ${extra.memory.underLoadPeakMb[service]} MB | idle target < 100 MB | |`);
+lines.push(`| M2 token exchange p50 / p99 ms | ${fmt(ts.p50, 1)} / ${fmt(ts.p99, 1)} | ${fmt(tp.p50, 1)} / ${fmt(tp.p99, 1)} (P2) | | |`);
+lines.push(`| M4 MCP SDK server without auth (P3), for scale | | ${fmt(opsPerSec('P3', 'M4'))} | | |`);
+lines.push(`| revocation → first refused call, 2 MCP replicas (${extra.revocation.observations} obs.) | p50 ${extra.revocation.p50Ms} / p99 ${extra.revocation.p99Ms} / max ${extra.revocation.maxMs} ms | target p99 < 20 ms | | |`);
+for (const [service, r] of Object.entries(extra.rebuild)) lines.push(`| rebuild of ${service}'s projections, ${fmt(r.events)} events | ${fmt(r.perSecond)} events/s | target 50,000 | | |`);
+for (const [service, mb] of Object.entries(extra.memory.idleMb)) lines.push(`| RSS of ${service}: idle / peak under M1-M4 | ${mb} / ${extra.memory.underLoadPeakMb[service]} MB | idle target < 100 MB | | |`);
 const table = lines.join('\n');
 say(`\n${table}\n`);
 const out = join(resultsDir, `bench-${stamp}.json`);
