@@ -18,8 +18,7 @@ export const grantsProjection = defineProjection({
       created_at TEXT NOT NULL,
       expires_at INTEGER NOT NULL,
       revoked_at TEXT,
-      revoke_reason TEXT,
-      version INTEGER NOT NULL
+      revoke_reason TEXT
     );
     CREATE INDEX IF NOT EXISTS grants_by_consent ON grants (consent_id);
     CREATE TABLE IF NOT EXISTS revoked_access_tokens (
@@ -28,31 +27,25 @@ export const grantsProjection = defineProjection({
       expires_at INTEGER NOT NULL
     );
   `,
-  handles: ['AuthorizationCodeRedeemed', 'RefreshTokenRotated', 'RefreshTokenReuseDetected', 'GrantRevoked', 'TokenRevoked'],
+  // Rotations change nothing a grant's holders check: every service but token passes them over unread.
+  handles: ['AuthorizationCodeRedeemed', 'GrantRevoked', 'TokenRevoked'],
   apply(event, db) {
     switch (event.type) {
       case 'AuthorizationCodeRedeemed': {
         const d = event.data;
-        // The redemption lives on the code's subject: the grant's own subject has no event yet (version 0).
-        sql(db, `INSERT OR IGNORE INTO grants (grant_id, client_id, user_id, resource, scopes, consent_id, created_at, expires_at, version)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)`).run(d.grantId, d.clientId, d.userId, d.resource, JSON.stringify(d.scopes), d.consentId, event.metadata.occurredAt, d.grantExpiresAt);
+        sql(db, `INSERT OR IGNORE INTO grants (grant_id, client_id, user_id, resource, scopes, consent_id, created_at, expires_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)`).run(d.grantId, d.clientId, d.userId, d.resource, JSON.stringify(d.scopes), d.consentId, event.metadata.occurredAt, d.grantExpiresAt);
         return;
       }
-      case 'RefreshTokenRotated':
-      case 'RefreshTokenReuseDetected':
-        sql(db, 'UPDATE grants SET version = ? WHERE grant_id = ?').run(event.position, event.data.grantId);
-        return;
       case 'GrantRevoked':
-        sql(db, 'UPDATE grants SET revoked_at = coalesce(revoked_at, ?), revoke_reason = coalesce(revoke_reason, ?), version = ? WHERE grant_id = ?').run(
+        sql(db, 'UPDATE grants SET revoked_at = coalesce(revoked_at, ?), revoke_reason = coalesce(revoke_reason, ?) WHERE grant_id = ?').run(
           event.metadata.occurredAt,
           event.data.reason,
-          event.position,
           event.data.grantId,
         );
         return;
       case 'TokenRevoked':
         sql(db, 'INSERT OR IGNORE INTO revoked_access_tokens (jti, grant_id, expires_at) VALUES (?, ?, ?)').run(event.data.jti, event.data.grantId, event.data.expiresAt);
-        sql(db, 'UPDATE grants SET version = ? WHERE grant_id = ?').run(event.position, event.data.grantId);
         return;
     }
   },
@@ -70,8 +63,6 @@ export type Grant = {
   revokedAt: string | null;
   revokeReason: string | null;
   consentRevoked: boolean;
-  /** Stream position of the last event on the grant's subject (0 before its first rotation). */
-  version: number;
 };
 
 type GrantRow = {
@@ -86,7 +77,6 @@ type GrantRow = {
   revoked_at: string | null;
   revoke_reason: string | null;
   consent_revoked: number;
-  version: number;
 };
 
 export class GrantsReadModel {
@@ -125,7 +115,6 @@ export class GrantsReadModel {
       revokedAt: row.revoked_at,
       revokeReason: row.revoke_reason,
       consentRevoked: row.consent_revoked === 1,
-      version: row.version,
     };
   }
 

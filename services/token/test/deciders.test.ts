@@ -141,7 +141,6 @@ const grant: Grant = {
   revokedAt: null,
   revokeReason: null,
   consentRevoked: false,
-  version: 0,
 };
 const refresh = (overrides: Partial<RefreshGrant['data']> = {}): RefreshGrant => ({
   type: 'RefreshGrant',
@@ -158,9 +157,9 @@ const refresh = (overrides: Partial<RefreshGrant['data']> = {}): RefreshGrant =>
     ...overrides,
   },
 });
-const current: RefreshState = { token: { tokenHash: 'rt-1', grantId: 'grant-1', generation: 1, spentAtMs: null }, grant, family: { generation: 1, graceRetries: 0 } };
+const current: RefreshState = { token: { tokenHash: 'rt-1', grantId: 'grant-1', generation: 1, spentAtMs: null }, grant, family: { generation: 1, graceRetries: 0, version: 0 } };
 /** rt-1 was spent by the rotation to generation 2 at `spentAtMs`. */
-const spent = (spentAtMs: number, family = { generation: 2, graceRetries: 0 }, generation = 1): RefreshState => ({
+const spent = (spentAtMs: number, family = { generation: 2, graceRetries: 0, version: 7 }, generation = 1): RefreshState => ({
   token: { tokenHash: 'rt-1', grantId: 'grant-1', generation, spentAtMs },
   grant,
   family,
@@ -208,11 +207,11 @@ describe('refresh rotation decider', () => {
   test('a spent token retried within the grace window of its own rotation gets a sibling (graceRetry)', () => {
     assert.deepEqual(decideRefresh(refresh({ nowMs: T + 1 }), spent(T)), [rotated(grant.scopes, true)]);
     assert.deepEqual(decideRefresh(refresh({ nowMs: T + policy.graceMs }), spent(T)), [rotated(grant.scopes, true)], 'the window is inclusive');
-    assert.deepEqual(decideRefresh(refresh({ nowMs: T + 5 }), spent(T, { generation: 2, graceRetries: policy.maxGraceRetries - 1 })), [rotated(grant.scopes, true)]);
+    assert.deepEqual(decideRefresh(refresh({ nowMs: T + 5 }), spent(T, { generation: 2, graceRetries: policy.maxGraceRetries - 1, version: 7 })), [rotated(grant.scopes, true)]);
   });
 
   test('grace retries are bounded per generation: over the bound it is invalid_grant and nothing is recorded', () => {
-    refuses(() => decideRefresh(refresh({ nowMs: T + 5 }), spent(T, { generation: 2, graceRetries: policy.maxGraceRetries })), 'invalid_grant', /just used/);
+    refuses(() => decideRefresh(refresh({ nowMs: T + 5 }), spent(T, { generation: 2, graceRetries: policy.maxGraceRetries, version: 7 })), 'invalid_grant', /just used/);
     refuses(() => decideRefresh(refresh({ nowMs: T + 5, policy: { ...policy, maxGraceRetries: 0 } }), spent(T)), 'invalid_grant', /just used/);
   });
 
@@ -222,8 +221,8 @@ describe('refresh rotation decider', () => {
   });
 
   test('a spent token from an older generation is reuse even within the grace window', () => {
-    assert.deepEqual(decideRefresh(refresh({ nowMs: T + 1 }), spent(T, { generation: 3, graceRetries: 0 })), reuse);
-    assert.deepEqual(decideRefresh(refresh({ nowMs: T + 1 }), spent(T, { generation: 9, graceRetries: 0 }, 2)), reuse);
+    assert.deepEqual(decideRefresh(refresh({ nowMs: T + 1 }), spent(T, { generation: 3, graceRetries: 0, version: 7 })), reuse);
+    assert.deepEqual(decideRefresh(refresh({ nowMs: T + 1 }), spent(T, { generation: 9, graceRetries: 0, version: 7 }, 2)), reuse);
   });
 
   test('a grace window of 0 disables grace retries, even within the same millisecond', () => {
@@ -247,6 +246,9 @@ function eventLog() {
   const codes = new CodesReadModel(db);
   let position = 0;
   return {
+    get position(): number {
+      return position;
+    },
     apply(events: DecidedEvent[], atMs: number): void {
       for (const decided of events) {
         const envelope = toEnvelope(decided, { actor: { kind: 'system', id: 'test' }, now: new Date(atMs) });
@@ -322,7 +324,7 @@ describe('rotation decider given events (through the real projections)', () => {
     for (let i = 0; i < policy.maxGraceRetries; i++) step(log, 'rt-1', `rt-2-${i}`, T + 10 + i);
     refuses(() => decideRefresh(refresh({ nowMs: T + 50 }), log.refreshState('rt-1')), 'invalid_grant', /just used/);
     step(log, 'rt-2', 'rt-3', T + 100);
-    assert.deepEqual(log.refreshState('rt-3').family, { generation: 3, graceRetries: 0 });
+    assert.deepEqual(log.refreshState('rt-3').family, { generation: 3, graceRetries: 0, version: log.position }, 'the next rotation expects the grant subject at its last event');
     assert.equal(step(log, 'rt-2-0', 'rt-3b', T + 150)[0]!.type, 'RefreshTokenRotated');
   });
 

@@ -18,26 +18,35 @@ export const refreshTokensProjection = defineProjection({
     CREATE TABLE IF NOT EXISTS refresh_families (
       grant_id TEXT PRIMARY KEY,
       generation INTEGER NOT NULL,
-      grace_retries INTEGER NOT NULL
+      grace_retries INTEGER NOT NULL,
+      -- Stream position of the last event on the grant's subject: the expected sequence of the next rotation.
+      version INTEGER NOT NULL
     );
   `,
-  handles: ['AuthorizationCodeRedeemed', 'RefreshTokenRotated'],
+  handles: ['AuthorizationCodeRedeemed', 'RefreshTokenRotated', 'RefreshTokenReuseDetected', 'GrantRevoked', 'TokenRevoked'],
   apply(event, db) {
     const at = event.metadata.occurredAt;
-    if (event.type === 'AuthorizationCodeRedeemed') {
-      sql(db, 'INSERT OR IGNORE INTO refresh_tokens (token_hash, grant_id, generation) VALUES (?, ?, 1)').run(event.data.refreshTokenHash, event.data.grantId);
-      sql(db, 'INSERT OR IGNORE INTO refresh_families (grant_id, generation, grace_retries) VALUES (?, 1, 0)').run(event.data.grantId);
-      return;
+    switch (event.type) {
+      case 'AuthorizationCodeRedeemed':
+        sql(db, 'INSERT OR IGNORE INTO refresh_tokens (token_hash, grant_id, generation) VALUES (?, ?, 1)').run(event.data.refreshTokenHash, event.data.grantId);
+        // The redemption lives on the code's subject: the grant's own subject has no event yet (version 0).
+        sql(db, 'INSERT OR IGNORE INTO refresh_families (grant_id, generation, grace_retries, version) VALUES (?, 1, 0, 0)').run(event.data.grantId);
+        return;
+      case 'RefreshTokenReuseDetected':
+      case 'GrantRevoked':
+      case 'TokenRevoked':
+        sql(db, 'UPDATE refresh_families SET version = ? WHERE grant_id = ?').run(event.position, event.data.grantId);
+        return;
     }
     if (event.data.graceRetry) {
       // A sibling in the current generation.
-      const family = sql(db, 'UPDATE refresh_families SET grace_retries = grace_retries + 1 WHERE grant_id = ? RETURNING generation').get(event.data.grantId) as
+      const family = sql(db, 'UPDATE refresh_families SET grace_retries = grace_retries + 1, version = ? WHERE grant_id = ? RETURNING generation').get(event.position, event.data.grantId) as
         | { generation: number }
         | undefined;
       if (family) sql(db, 'INSERT OR IGNORE INTO refresh_tokens (token_hash, grant_id, generation) VALUES (?, ?, ?)').run(event.data.refreshTokenHash, event.data.grantId, family.generation);
       return;
     }
-    const family = sql(db, 'UPDATE refresh_families SET generation = generation + 1, grace_retries = 0 WHERE grant_id = ? RETURNING generation').get(event.data.grantId) as
+    const family = sql(db, 'UPDATE refresh_families SET generation = generation + 1, grace_retries = 0, version = ? WHERE grant_id = ? RETURNING generation').get(event.position, event.data.grantId) as
       | { generation: number }
       | undefined;
     if (!family) return;
@@ -49,7 +58,7 @@ export const refreshTokensProjection = defineProjection({
 });
 
 export type RefreshToken = { tokenHash: string; grantId: string; generation: number; spentAtMs: number | null };
-export type RefreshFamily = { generation: number; graceRetries: number };
+export type RefreshFamily = { generation: number; graceRetries: number; version: number };
 
 export class RefreshTokensReadModel {
   readonly #token;
@@ -57,7 +66,7 @@ export class RefreshTokensReadModel {
 
   constructor(db: ProjectionDatabase) {
     this.#token = db.prepare<[string], { token_hash: string; grant_id: string; generation: number; spent_at: string | null }>('SELECT * FROM refresh_tokens WHERE token_hash = ?');
-    this.#family = db.prepare<[string], { generation: number; grace_retries: number }>('SELECT generation, grace_retries FROM refresh_families WHERE grant_id = ?');
+    this.#family = db.prepare<[string], { generation: number; grace_retries: number; version: number }>('SELECT generation, grace_retries, version FROM refresh_families WHERE grant_id = ?');
   }
 
   token(tokenHash: string): RefreshToken | null {
@@ -67,6 +76,6 @@ export class RefreshTokensReadModel {
 
   family(grantId: string): RefreshFamily | null {
     const row = this.#family.get(grantId);
-    return row ? { generation: row.generation, graceRetries: row.grace_retries } : null;
+    return row ? { generation: row.generation, graceRetries: row.grace_retries, version: row.version } : null;
   }
 }

@@ -45,7 +45,7 @@ export async function refreshTokenGrant(deps: TokenDeps, client: RegisteredClien
     const grantSubject = subjects.grant(grant!.grantId);
     let position: number | null;
     try {
-      position = await deps.store.appendDecided(events, actor, { [grantSubject]: grant!.version });
+      position = await deps.store.appendDecided(events, actor, { [grantSubject]: family!.version });
     } catch (err) {
       if (err instanceof ConcurrencyConflict && attempt < maxAttempts) {
         await catchUpWithSubject(deps.store, deps.projector, grantSubject);
