@@ -256,6 +256,28 @@ describe('MCP tools service: OAuth-protected MCP over Streamable HTTP', () => {
     assert.equal(delays.length, 2);
   });
 
+  test('revoking one access token (by jti) ends it on both replicas at once, though each had it cached; its grant lives on', async () => {
+    const client = await registerPublicClient(stack.urls);
+    const t = await obtainTokens(stack.urls, alice, client);
+    const auth = { Authorization: `Bearer ${t.access_token}` };
+    // Two calls per replica: the second is answered from its cache of verified, honoured tokens.
+    for (const replica of stack.mcp) for (let i = 0; i < 2; i++) assert.equal((await mcpPost(`${replica.url}/mcp`, callTool('echo', { message: 'x' }), auth)).status, 200);
+    const revoked = await http(`${stack.urls.token}/revoke`, { method: 'POST', form: { token: t.access_token, token_type_hint: 'access_token', client_id: client.client_id } });
+    assert.equal(revoked.status, 200);
+    for (const replica of stack.mcp) {
+      const deadline = Date.now() + 5_000;
+      let res = await mcpPost(`${replica.url}/mcp`, callTool('echo', { message: 'x' }), auth);
+      while (res.status !== 401 && Date.now() < deadline) res = await mcpPost(`${replica.url}/mcp`, callTool('echo', { message: 'x' }), auth);
+      assert.equal(res.status, 401);
+      assert.match(challenge(res.headers.get('www-authenticate')).error_description!, /revoked/);
+    }
+    const refreshed = await http(`${stack.urls.token}/token`, { method: 'POST', form: { grant_type: 'refresh_token', refresh_token: t.refresh_token, client_id: client.client_id } });
+    assert.equal(refreshed.status, 200, 'the grant was not revoked with the access token');
+    for (const replica of stack.mcp) {
+      assert.equal((await mcpPost(`${replica.url}/mcp`, callTool('echo', { message: 'x' }), { Authorization: `Bearer ${refreshed.json!.access_token}` })).status, 200);
+    }
+  });
+
   test('revocation through the connected-apps page (ConsentRevoked) ends the token on both replicas', async () => {
     const provider = new TestOAuthProvider(alice, { clientName: 'revoked via page' });
     const { client } = await connectMcpClient(stack.urls.mcp, provider);
