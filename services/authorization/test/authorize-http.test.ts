@@ -967,7 +967,10 @@ describe('authorization service over HTTP, two replicas on one real NATS', () =>
         assert.ok(after.text.includes(keep.client_name), 'the other app stays');
       }
       const notice = await ua.get(`${a.url}${res.location}`);
-      assert.match(notice.text, /Access revoked for /);
+      assert.match(notice.text, /has no access to your account/);
+      // A crafted link naming an app that still has access says nothing false about it.
+      const crafted = await ua.get(`${a.url}/account?revoked=${encodeURIComponent(keep.client_id)}`);
+      assert.doesNotMatch(crafted.text, /has no access to your account/);
       // The revoked consent is no longer remembered.
       assert.ok(isConsentPage(await ua.get(`${a.url}/authorize?${authorizeQuery(client, { scope: 'profile' })}`)));
     });

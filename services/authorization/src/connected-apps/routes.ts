@@ -27,15 +27,17 @@ export function connectedAppsRoutes(deps: AuthorizationDeps): Router {
       app.consents.push(consent);
       byClient.set(consent.clientId, app);
     }
+    // The notice comes from a link anyone can craft: it states only what is true now, for this user.
     const revokedId = ctx.query.revoked;
-    const revoked = typeof revokedId === 'string' && isSubjectToken(revokedId) ? clients.find(revokedId)?.metadata.client_name || revokedId : null;
+    const revoked =
+      typeof revokedId === 'string' && isSubjectToken(revokedId) && !byClient.has(revokedId) ? clients.find(revokedId)?.metadata.client_name || revokedId : null;
     sendPage(ctx, {
       title: 'Connected apps',
       body: accountPage({
         username: session.username,
         apps: [...byClient.values()],
         csrf: csrf.tokenFor(ctx),
-        ...(revoked ? { notice: `Access revoked for ${revoked}.` } : {}),
+        ...(revoked ? { notice: `${revoked} has no access to your account.` } : {}),
       }),
     });
   });
