@@ -22,7 +22,14 @@ export const mcpToolsConfigSchema = z.object({
   TOKEN_CATCH_UP_MS: env.int(2000),
   /** Benchmarks only: serve tools without checking tokens, to measure what the check costs. Never in production. */
   UNSAFE_BENCHMARK_WITHOUT_AUTH: env.bool(false),
-}).superRefine(defaultScopesInCatalogue);
+})
+  .superRefine(defaultScopesInCatalogue)
+  .superRefine((config, ctx) => {
+    // A tools server without token checks must never be reachable from anywhere but this machine.
+    if (config.UNSAFE_BENCHMARK_WITHOUT_AUTH && !(isLoopbackHost(new URL(config.MCP_RESOURCE_URL).hostname) && isLoopbackHost(config.HOST))) {
+      ctx.addIssue({ code: 'custom', path: ['UNSAFE_BENCHMARK_WITHOUT_AUTH'], message: 'only for benchmarks, listening on loopback (HOST) with a loopback MCP_RESOURCE_URL' });
+    }
+  });
 
 export type McpToolsConfig = z.infer<typeof mcpToolsConfigSchema>;
 
