@@ -1,5 +1,7 @@
 // An operator's own tool, loaded without touching the service:
-//   TOOL_MODULES=examples/tools/dice.mjs SCOPES="profile=…,notes:read=…,notes:write=…,games:play=Play games" npm start
+//   TOOL_MODULES=examples/tools/dice.mjs npm start
+// (a tool needing a scope of its own, e.g. games:play, also needs it in SCOPES, which replaces the built-in list:
+//   SCOPES="profile=…,notes:read=…,notes:write=…,games:play=Play games")
 //
 // A module default-exports one tool definition (or an array of them):
 //   name            1-64 of letters, digits, _ and -
