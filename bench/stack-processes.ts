@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, waitForPort, waitUntilAnswers } from '@mcp-auth/testing';
+import { BENCH_USER, benchStackEnv } from './stack-env.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -14,44 +15,34 @@ export type BenchStack = {
   stop(): Promise<void>;
 };
 
-export const BENCH_USER = { username: 'bench', password: 'bench-password-1' };
+export { BENCH_USER };
 
 /**
  * The stack as `npm start` runs it (a private nats-server, the bundled services as separate processes),
  * with rate limits off and as many mcp-tools replicas as asked, all on one NATS.
  */
-export async function startBenchStack({ mcpReplicas = 1, env = {} }: { mcpReplicas?: number; env?: Record<string, string> } = {}): Promise<BenchStack> {
+export async function startBenchStack({
+  mcpReplicas = 1,
+  env = {},
+  nodeArgs = {},
+}: { mcpReplicas?: number; env?: Record<string, string>; nodeArgs?: Record<string, string[]> } = {}): Promise<BenchStack> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-stack-'));
   const children: ChildProcess[] = [];
   const natsPort = await freePort();
   children.push(spawn(process.env.NATS_SERVER_BIN || 'nats-server', ['-js', '-a', '127.0.0.1', '-p', String(natsPort), '-sd', join(dir, 'nats')], { stdio: 'ignore' }));
   await waitForPort(natsPort, 10_000);
-  const ports: Record<string, number> = { registration: await freePort(), authorization: await freePort(), token: await freePort(), 'mcp-tools': await freePort() };
+  const ports = { registration: await freePort(), authorization: await freePort(), token: await freePort(), 'mcp-tools': await freePort() };
+  const shared = { ...benchStackEnv({ natsPort, ports }), ...env };
   const urls = {
-    registration: `http://127.0.0.1:${ports.registration}`,
-    issuer: `http://127.0.0.1:${ports.authorization}`,
-    token: `http://127.0.0.1:${ports.token}`,
-    resource: `http://127.0.0.1:${ports['mcp-tools']}/mcp`,
-    mcp: `http://127.0.0.1:${ports['mcp-tools']}/mcp`,
-  };
-  const shared = {
-    NATS_URL: `nats://127.0.0.1:${natsPort}`,
-    ISSUER: urls.issuer,
-    REGISTRATION_BASE_URL: urls.registration,
-    TOKEN_BASE_URL: urls.token,
-    MCP_RESOURCE_URL: urls.resource,
-    SEED_USERS: `${BENCH_USER.username}:${BENCH_USER.password}`,
-    REGISTRATION_RATE_LIMIT: '0',
-    REREGISTRATION_RATE_LIMIT: '0',
-    SIGNIN_RATE_LIMIT: '0',
-    TOOL_CALLS_PER_MINUTE_PER_GRANT: '0',
-    TOOL_CALLS_PER_MINUTE_PER_USER: '0',
-    LOG_LEVEL: 'warn',
-    ...env,
+    registration: shared.REGISTRATION_BASE_URL,
+    issuer: shared.ISSUER,
+    token: shared.TOKEN_BASE_URL,
+    resource: shared.MCP_RESOURCE_URL,
+    mcp: shared.MCP_RESOURCE_URL,
   };
   const processes: BenchProcess[] = [];
   const launch = async (name: string, port: number, replica: number) => {
-    const child = spawn(process.execPath, [join(ROOT, 'dist', `${name}.mjs`)], {
+    const child = spawn(process.execPath, [...(nodeArgs[name] ?? []), join(ROOT, 'dist', `${name}.mjs`)], {
       env: { ...process.env, ...shared, PORT: String(port), DATA_DIR: join(dir, `${name}-${replica}`) },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
@@ -60,8 +51,8 @@ export async function startBenchStack({ mcpReplicas = 1, env = {} }: { mcpReplic
     await waitUntilAnswers(`${url}/readyz`, 30_000, () => child.exitCode !== null);
     processes.push({ name: replica === 0 ? name : `${name}#${replica + 1}`, pid: child.pid!, url, child });
   };
-  for (const name of ['registration', 'authorization', 'token']) await launch(name, ports[name]!, 0);
-  for (let i = 0; i < mcpReplicas; i++) await launch('mcp-tools', i === 0 ? ports['mcp-tools']! : await freePort(), i);
+  for (const name of ['registration', 'authorization', 'token'] as const) await launch(name, ports[name], 0);
+  for (let i = 0; i < mcpReplicas; i++) await launch('mcp-tools', i === 0 ? ports['mcp-tools'] : await freePort(), i);
   return {
     urls,
     processes,

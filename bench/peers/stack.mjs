@@ -6,20 +6,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BENCH_USER, benchStackEnv } from '../stack-env.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const NATS_SERVER = process.env.NATS_SERVER_BIN || 'nats-server';
-export const USER = { username: 'bench', password: 'bench-password-1' };
-
-/** The bench measures throughput: rate limits and quotas, which are per-address and per-grant, are off. */
-const UNLIMITED = {
-  REGISTRATION_RATE_LIMIT: '0',
-  REREGISTRATION_RATE_LIMIT: '0',
-  SIGNIN_RATE_LIMIT: '0',
-  TOOL_CALLS_PER_MINUTE_PER_GRANT: '0',
-  TOOL_CALLS_PER_MINUTE_PER_USER: '0',
-  LOG_LEVEL: 'warn',
-};
+export const USER = BENCH_USER;
 
 async function ready(url, timeoutMs = 30_000) {
   const deadline = Date.now() + timeoutMs;
@@ -45,16 +36,7 @@ export async function startStack({ spawnCommand, freePort }, { services, mcpEnv 
     const nats = await spawnCommand(NATS_SERVER, ['-js', '-a', '127.0.0.1', '-p', String(natsPort), '-sd', join(dir, 'nats')], { name: 'ours-nats' });
     started.push(nats);
     const ports = { registration: await freePort(), authorization: await freePort(), token: await freePort(), 'mcp-tools': await freePort() };
-    const env = {
-      ...UNLIMITED,
-      NATS_URL: `nats://127.0.0.1:${natsPort}`,
-      DATA_DIR: dir,
-      ISSUER: `http://127.0.0.1:${ports.authorization}`,
-      REGISTRATION_BASE_URL: `http://127.0.0.1:${ports.registration}`,
-      TOKEN_BASE_URL: `http://127.0.0.1:${ports.token}`,
-      MCP_RESOURCE_URL: `http://127.0.0.1:${ports['mcp-tools']}/mcp`,
-      SEED_USERS: `${USER.username}:${USER.password}`,
-    };
+    const env = { ...benchStackEnv({ natsPort, ports }), DATA_DIR: dir };
     const pids = { nats: nats.pid };
     for (const name of services) {
       const s = await spawnCommand(process.execPath, [join(ROOT, 'dist', `${name}.mjs`)], {

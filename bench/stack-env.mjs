@@ -1,0 +1,22 @@
+// The environment every benchmark gives the stack: loopback URLs built from the ports, one NATS, the bench
+// user seeded, and rate limits and quotas (per address, per grant) off, since the bench measures throughput.
+// Plain JavaScript: bench-peers loads bench/peers/*.mjs with node alone.
+export const BENCH_USER = { username: 'bench', password: 'bench-password-1' };
+
+/** @param {{ natsPort: number, ports: { registration: number, authorization: number, token: number, 'mcp-tools': number } }} where */
+export function benchStackEnv({ natsPort, ports }) {
+  return {
+    NATS_URL: `nats://127.0.0.1:${natsPort}`,
+    ISSUER: `http://127.0.0.1:${ports.authorization}`,
+    REGISTRATION_BASE_URL: `http://127.0.0.1:${ports.registration}`,
+    TOKEN_BASE_URL: `http://127.0.0.1:${ports.token}`,
+    MCP_RESOURCE_URL: `http://127.0.0.1:${ports['mcp-tools']}/mcp`,
+    SEED_USERS: `${BENCH_USER.username}:${BENCH_USER.password}`,
+    REGISTRATION_RATE_LIMIT: '0',
+    REREGISTRATION_RATE_LIMIT: '0',
+    SIGNIN_RATE_LIMIT: '0',
+    TOOL_CALLS_PER_MINUTE_PER_GRANT: '0',
+    TOOL_CALLS_PER_MINUTE_PER_USER: '0',
+    LOG_LEVEL: 'warn',
+  };
+}
