@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { s256 } from '@mcp-auth/oauth';
 import {
   REPO_ROOT,
@@ -105,6 +105,14 @@ describe('a real browser (headless Chromium) through sign-in and consent', () =>
     return problems;
   }
 
+  /** A page in a context of its own (no cookies from another test), watched for problems. */
+  async function freshPage(): Promise<{ context: BrowserContext; page: Page; problems: string[] }> {
+    const context = await requireBrowser().newContext();
+    context.setDefaultTimeout(10_000);
+    const page = await context.newPage();
+    return { context, page, problems: watch(page) };
+  }
+
   async function signIn(page: Page): Promise<void> {
     await page.getByLabel('Username').fill('alice');
     await page.getByLabel('Password').fill('password123');
@@ -112,10 +120,7 @@ describe('a real browser (headless Chromium) through sign-in and consent', () =>
   }
 
   test('sign in by the labels, see the consent page, Allow, and land on the redirect URI with a code, the state and iss', async (t) => {
-    const context = await requireBrowser().newContext();
-    context.setDefaultTimeout(10_000);
-    const page = await context.newPage();
-    const problems = watch(page);
+    const { context, page, problems } = await freshPage();
     const { url, state } = authorizationUrl('profile notes:read notes:write');
     try {
       await page.goto(url);
@@ -171,10 +176,7 @@ describe('a real browser (headless Chromium) through sign-in and consent', () =>
   });
 
   test('the Deny path lands on the redirect URI with error=access_denied', async () => {
-    const context = await requireBrowser().newContext();
-    context.setDefaultTimeout(10_000);
-    const page = await context.newPage();
-    const problems = watch(page);
+    const { context, page, problems } = await freshPage();
     // prompt=consent: alice may have consented already, and must be asked all the same.
     const { url, state } = authorizationUrl('profile notes:read', { prompt: 'consent' });
     try {
@@ -194,10 +196,7 @@ describe('a real browser (headless Chromium) through sign-in and consent', () =>
   });
 
   test('a returning user whose consent is remembered signs in and lands straight on the redirect URI', async () => {
-    const context = await requireBrowser().newContext();
-    context.setDefaultTimeout(10_000);
-    const page = await context.newPage();
-    const problems = watch(page);
+    const { context, page, problems } = await freshPage();
     const { url, state } = authorizationUrl('profile notes:read');
     try {
       await page.goto(url);
@@ -214,9 +213,7 @@ describe('a real browser (headless Chromium) through sign-in and consent', () =>
   });
 
   test('a wrong password shows the generic message in the page, and the form can be used again', async () => {
-    const context = await requireBrowser().newContext();
-    context.setDefaultTimeout(10_000);
-    const page = await context.newPage();
+    const { context, page } = await freshPage();
     const { url, state } = authorizationUrl('profile notes:read');
     try {
       await page.goto(url);
