@@ -24,21 +24,27 @@ export async function waitForPosition(projector: Projector, position: number, ti
 }
 
 /**
- * Waits for the position a credential carries (a session cookie, a code, a refresh or access token).
- * A position beyond the end of the stream is made up: answer false at once instead of holding the
- * request for the whole timeout, which would let anyone tie up connections for free.
+ * Waits for the position a credential carries (a session cookie, a code, a refresh or access token):
+ * 'applied' once this projection has it; 'made-up' at once for a position beyond the end of the stream,
+ * instead of holding the request for the whole timeout (which would let anyone tie up connections for
+ * free); 'behind' if the projection did not get there in time.
  */
+export async function reachCredentialPosition(store: EventStore, projector: Projector, position: number, timeoutMs: number): Promise<'applied' | 'made-up' | 'behind'> {
+  if (projector.position >= position) return 'applied';
+  if (!(await streamHasReached(store, projector, position))) return 'made-up';
+  return (await projector.waitFor(position, timeoutMs)) ? 'applied' : 'behind';
+}
+
+/** Whether this projection has (or reaches in time) the position a credential carries. */
 export async function waitForCredentialPosition(store: EventStore, projector: Projector, position: number, timeoutMs: number): Promise<boolean> {
-  if (projector.position >= position) return true;
-  if (!(await streamHasReached(store, projector, position))) return false;
-  return projector.waitFor(position, timeoutMs);
+  return (await reachCredentialPosition(store, projector, position, timeoutMs)) === 'applied';
 }
 
 /**
  * Whether the stream has reached a position. Asks NATS only when neither this process's own appends nor its
  * consumer have shown that far already: a credential minted a moment ago here, or seen arriving, costs no round trip.
  */
-export async function streamHasReached(store: EventStore, projector: Projector, position: number): Promise<boolean> {
+async function streamHasReached(store: EventStore, projector: Projector, position: number): Promise<boolean> {
   if (position <= Math.max(store.highestKnownPosition, projector.streamHorizon)) return true;
   const { lastSequence } = await store.streamState();
   return position <= lastSequence;

@@ -1,6 +1,6 @@
 import { EventStoreUnavailable } from '@mcp-auth/event-store';
 import { InvalidGrant, hashSecret, splitPosition } from '@mcp-auth/oauth';
-import { DEFAULT_CATCH_UP_MS, streamHasReached } from '@mcp-auth/projector';
+import { DEFAULT_CATCH_UP_MS, reachCredentialPosition } from '@mcp-auth/projector';
 import type { TokenDeps } from '../deps.ts';
 
 /**
@@ -12,11 +12,9 @@ import type { TokenDeps } from '../deps.ts';
 export async function resolveCredential(value: string | undefined, deps: Pick<TokenDeps, 'projector' | 'store'>, timeoutMs = DEFAULT_CATCH_UP_MS): Promise<string | null> {
   const parsed = value ? splitPosition(value) : null;
   if (!parsed) return null;
-  if (deps.projector.position < parsed.position) {
-    // A position the stream never reached is made up: refuse it at once rather than wait for it.
-    if (!(await streamHasReached(deps.store, deps.projector, parsed.position))) return null;
-    if (!(await deps.projector.waitFor(parsed.position, timeoutMs))) throw new EventStoreUnavailable('the projection is behind the credential');
-  }
+  const reached = await reachCredentialPosition(deps.store, deps.projector, parsed.position, timeoutMs);
+  if (reached === 'made-up') return null;
+  if (reached === 'behind') throw new EventStoreUnavailable('the projection is behind the credential');
   return hashSecret(parsed.secret);
 }
 
