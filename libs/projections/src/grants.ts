@@ -82,16 +82,8 @@ type GrantRow = {
 export class GrantsReadModel {
   readonly #grant;
   readonly #revokedJti;
-  readonly #honours;
 
   constructor(db: ProjectionDatabase) {
-    this.#honours = db.prepare<[number, string, string, string, string], { honoured: number; expires_at: number }>(
-      `SELECT (g.revoked_at IS NULL AND c.revoked_at IS NULL AND g.expires_at > ?
-               AND NOT EXISTS (SELECT 1 FROM revoked_access_tokens r WHERE r.jti = ?)
-               AND g.user_id = ? AND g.client_id = ?) AS honoured, g.expires_at
-         FROM grants g LEFT JOIN consents c ON c.consent_id = g.consent_id
-        WHERE g.grant_id = ?`,
-    );
     this.#grant = db.prepare<[string], GrantRow>(
       `SELECT g.*, (c.revoked_at IS NOT NULL) AS consent_revoked
          FROM grants g LEFT JOIN consents c ON c.consent_id = g.consent_id
@@ -119,14 +111,15 @@ export class GrantsReadModel {
   }
 
   /**
-   * The per-request check of a resource server, in one indexed query: is the grant active at `nowSeconds`
-   * (not revoked, consent not revoked, not expired), for this user and client, and is the jti unrevoked;
-   * with the grant's expiry, until which a yes stays true unless the grants or consents projection changes.
-   * null if the grant is unknown (yet).
+   * Whether a grant honours an access token at `nowSeconds`: the grant is active (grantIsActive), it is the
+   * token's user's and client's, and the token's jti is not revoked; with the grant's expiry, until which a
+   * yes stays true unless the grants or consents projection changes. null if the grant is unknown (yet).
    */
   honours(grantId: string, jti: string, userId: string, clientId: string, nowSeconds: number): { honoured: boolean; grantExpiresAt: number } | null {
-    const row = this.#honours.get(nowSeconds, jti, userId, clientId, grantId);
-    return row ? { honoured: row.honoured === 1, grantExpiresAt: row.expires_at } : null;
+    const grant = this.find(grantId);
+    if (!grant) return null;
+    const honoured = grantIsActive(grant, nowSeconds) && grant.userId === userId && grant.clientId === clientId && !this.isAccessTokenRevoked(jti);
+    return { honoured, grantExpiresAt: grant.expiresAt };
   }
 
   isAccessTokenRevoked(jti: string): boolean {
