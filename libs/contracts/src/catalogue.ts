@@ -4,6 +4,7 @@ import * as registration from './registration-events.ts';
 import * as authorization from './authorization-events.ts';
 import * as token from './token-events.ts';
 import * as mcp from './mcp-events.ts';
+import * as admin from './admin-events.ts';
 
 /** Every event type the platform knows, by name. A new type must be added here to be readable. */
 export const eventCatalogue = {
@@ -11,6 +12,7 @@ export const eventCatalogue = {
   ClientReregistered: registration.ClientReregistered,
   ClientUpdated: registration.ClientUpdated,
   ClientDeleted: registration.ClientDeleted,
+  ClientExpired: registration.ClientExpired,
   UserCreated: authorization.UserCreated,
   UserSignedIn: authorization.UserSignedIn,
   UserSignInFailed: authorization.UserSignInFailed,
@@ -30,6 +32,10 @@ export const eventCatalogue = {
   ToolDenied: mcp.ToolDenied,
   NoteCreated: mcp.NoteCreated,
   NoteDeleted: mcp.NoteDeleted,
+  WebhookRegistered: admin.WebhookRegistered,
+  WebhookRemoved: admin.WebhookRemoved,
+  WebhookDeliveryAttempted: admin.WebhookDeliveryAttempted,
+  WebhookDeliveryDeadLettered: admin.WebhookDeliveryDeadLettered,
 } as const satisfies Record<string, EventDefinition<string, z.ZodType>>;
 
 type Catalogue = typeof eventCatalogue;

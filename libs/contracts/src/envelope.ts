@@ -12,6 +12,8 @@ export const EventMetadataSchema = z.object({
   occurredAt: z.iso.datetime(),
   actor: ActorSchema,
   requestId: z.string().max(200).optional(),
+  /** The network address the request that caused the event came from (as the service saw it, behind a trusted proxy its X-Forwarded-For). */
+  sourceAddress: z.string().max(100).optional(),
   schemaVersion: z.number().int().positive(),
 });
 export type EventMetadata = z.infer<typeof EventMetadataSchema>;
@@ -48,6 +50,7 @@ export type EventOf<D> = D extends EventDefinition<infer T, infer S> ? EventEnve
 export type EventContext = {
   actor: Actor;
   requestId?: string;
+  sourceAddress?: string;
   /** Injected in tests; defaults to now. */
   now?: Date;
 };
@@ -66,6 +69,7 @@ export function newEvent<Type extends string, Schema extends z.ZodType>(
       occurredAt: (context.now ?? new Date()).toISOString(),
       actor: context.actor,
       ...(context.requestId ? { requestId: context.requestId } : {}),
+      ...(context.sourceAddress ? { sourceAddress: context.sourceAddress.slice(0, 100) } : {}),
       schemaVersion: definition.version,
     },
   };

@@ -5,3 +5,4 @@ export * from './registration-events.ts';
 export * from './authorization-events.ts';
 export * from './token-events.ts';
 export * from './mcp-events.ts';
+export * from './admin-events.ts';

@@ -52,8 +52,16 @@ export const ClientUpdated = defineEvent(
 
 export const ClientDeleted = defineEvent('ClientDeleted', 1, z.object({ clientId: z.string() }));
 
+/** The client had no live grant and was not used for the configured idle period; it is gone as if deleted. */
+export const ClientExpired = defineEvent(
+  'ClientExpired',
+  1,
+  z.object({ clientId: z.string(), lastUsedAt: z.iso.datetime(), idleDays: z.number().positive() }),
+);
+
 export type ClientRegistered = EventOf<typeof ClientRegistered>;
 export type ClientReregistered = EventOf<typeof ClientReregistered>;
 export type ClientUpdated = EventOf<typeof ClientUpdated>;
 export type ClientDeleted = EventOf<typeof ClientDeleted>;
-export type ClientEvent = ClientRegistered | ClientReregistered | ClientUpdated | ClientDeleted;
+export type ClientExpired = EventOf<typeof ClientExpired>;
+export type ClientEvent = ClientRegistered | ClientReregistered | ClientUpdated | ClientDeleted | ClientExpired;

@@ -33,6 +33,8 @@ export const subjects = {
   signingKey: (kid: string) => subject('token', 'key', kid),
   toolInvocation: (invocationId: string) => subject('mcp', 'invocation', invocationId),
   note: (noteId: string) => subject('mcp', 'note', noteId),
+  webhook: (webhookId: string) => subject('admin', 'webhook', webhookId),
+  webhookDelivery: (deliveryId: string) => subject('admin', 'delivery', deliveryId),
 };
 
 /**
@@ -45,6 +47,7 @@ export function subjectOf(event: DecidedEvent): string {
     case 'ClientReregistered':
     case 'ClientUpdated':
     case 'ClientDeleted':
+    case 'ClientExpired':
       return subjects.client(event.data.clientId);
     case 'UserCreated':
       return subjects.user(event.data.userId);
@@ -74,6 +77,12 @@ export function subjectOf(event: DecidedEvent): string {
     case 'NoteCreated':
     case 'NoteDeleted':
       return subjects.note(event.data.noteId);
+    case 'WebhookRegistered':
+    case 'WebhookRemoved':
+      return subjects.webhook(event.data.webhookId);
+    case 'WebhookDeliveryAttempted':
+    case 'WebhookDeliveryDeadLettered':
+      return subjects.webhookDelivery(event.data.deliveryId);
   }
 }
 
@@ -83,6 +92,7 @@ export const EVENT_AGGREGATES: Record<EventType, string> = {
   ClientReregistered: 'registration.client',
   ClientUpdated: 'registration.client',
   ClientDeleted: 'registration.client',
+  ClientExpired: 'registration.client',
   UserCreated: 'authorization.user',
   UserSignedIn: 'authorization.signin',
   UserSignInFailed: 'authorization.signin',
@@ -102,6 +112,10 @@ export const EVENT_AGGREGATES: Record<EventType, string> = {
   ToolDenied: 'mcp.invocation',
   NoteCreated: 'mcp.note',
   NoteDeleted: 'mcp.note',
+  WebhookRegistered: 'admin.webhook',
+  WebhookRemoved: 'admin.webhook',
+  WebhookDeliveryAttempted: 'admin.delivery',
+  WebhookDeliveryDeadLettered: 'admin.delivery',
 };
 
 /** "<context>.<aggregate>" of a subject events.<context>.<aggregate>.<id>, or null for anything else. */

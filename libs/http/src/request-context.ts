@@ -47,3 +47,13 @@ export function requestContext(logger: Logger) {
     }
   };
 }
+
+/**
+ * What an event caused by this request records besides its actor: the request id and the address the
+ * request came from (ctx.ip honours X-Forwarded-For only when the app trusts its proxy).
+ */
+export function eventContextOf<A>(ctx: Context, actor: A): { actor: A; requestId?: string; sourceAddress?: string } {
+  const requestId = ctx.state.requestId as string | undefined;
+  const sourceAddress = ctx.ip || undefined;
+  return { actor, ...(requestId ? { requestId } : {}), ...(sourceAddress ? { sourceAddress } : {}) };
+}

@@ -20,7 +20,7 @@ export const clientsProjection = defineProjection({
   // Not ClientReregistered: it only adds a registration access token, which only the registration service
   // reads (services/registration/src/clients/registration-tokens.ts). Agents re-register on every
   // connection, so every other service is spared an event per connection.
-  handles: ['ClientRegistered', 'ClientUpdated', 'ClientDeleted'],
+  handles: ['ClientRegistered', 'ClientUpdated', 'ClientDeleted', 'ClientExpired'],
   apply(event, db) {
     const at = event.metadata.occurredAt;
     switch (event.type) {
@@ -41,7 +41,9 @@ export const clientsProjection = defineProjection({
           event.data.clientId,
         );
         return;
+      // An expired client is gone exactly as a deleted one is.
       case 'ClientDeleted':
+      case 'ClientExpired':
         sql(db, "UPDATE clients SET status = 'deleted', updated_at = ?, version = ? WHERE client_id = ?").run(at, event.position, event.data.clientId);
         return;
     }

@@ -8,7 +8,7 @@ import { connectedAppsRoutes } from './connected-apps/routes.ts';
 import { metadataRoutes } from './metadata/routes.ts';
 import { signInRoutes } from './sign-in/routes.ts';
 import type { AuthorizationDeps } from './web/context.ts';
-import { sendPage } from './web/page.ts';
+import { sendPage } from '@mcp-auth/web';
 import { errorPage } from './web/pages.ts';
 import { STYLESHEET } from './web/style.ts';
 

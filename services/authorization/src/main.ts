@@ -6,7 +6,7 @@ import { authorizationConfigSchema } from './config.ts';
 import { InvalidUser, createUser, parseSeedUsers } from './users/create-user.ts';
 import { UsersReadModel, usersProjection } from './users/projection.ts';
 import { cookieNames } from './web/cookies.ts';
-import { csrfGuard } from './web/csrf.ts';
+import { csrfGuard } from '@mcp-auth/web';
 
 const config = loadConfigOrExit(authorizationConfigSchema);
 const logger = createLogger('authorization', config.LOG_LEVEL);

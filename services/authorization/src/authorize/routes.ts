@@ -2,13 +2,13 @@ import { randomUUID } from 'node:crypto';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { isSubjectToken, subjects, type DecidedEvent } from '@mcp-auth/contracts';
-import { readForm } from '@mcp-auth/http';
+import { readForm, eventContextOf } from '@mcp-auth/http';
 import { attachPosition, hashSecret, randomToken } from '@mcp-auth/oauth';
 import { catchUpWithSubject } from '@mcp-auth/projector';
 import { knownResources } from '../config.ts';
 import { currentSession, type CurrentSession } from '../sign-in/sessions.ts';
 import type { AuthorizationDeps } from '../web/context.ts';
-import { formTargetFor, sendPage } from '../web/page.ts';
+import { formTargetFor, sendPage } from '@mcp-auth/web';
 import { consentPage, errorPage, signInPage } from '../web/pages.ts';
 import { AUTHORIZATION_PARAMETERS, redirectTo, validateAuthorizationRequest, type AuthorizationRequest } from './authorization-request.ts';
 import { ConsentRequired, InvalidScopeSelection, decide, rememberedConsent, requiredScopes, type AuthorizationCommand } from './decider.ts';
@@ -44,7 +44,7 @@ export function authorizeRoutes(deps: AuthorizationDeps): Router {
     const codeEvent = events.find((e) => e.type === 'AuthorizationCodeIssued');
     // A new code's subject must be empty: a (vanishingly unlikely) hash collision can never overwrite another code.
     const expected = codeEvent ? { [subjects.authorizationCode(codeEvent.data.codeHash)]: 0 } : {};
-    const position = await store.appendDecided(events, { actor: { kind: 'user', id: session.userId }, requestId: ctx.state.requestId }, expected);
+    const position = await store.appendDecided(events, eventContextOf(ctx, { kind: 'user' as const, id: session.userId }), expected);
     if (codeEvent && codeSecret && position !== null) {
       answer(ctx, request.redirectUri, { code: attachPosition(codeSecret, position), state: request.state }, afterPost);
     } else {

@@ -1,10 +1,10 @@
 import Router from '@koa/router';
 import { isSubjectToken } from '@mcp-auth/contracts';
-import { readForm } from '@mcp-auth/http';
+import { readForm, eventContextOf } from '@mcp-auth/http';
 import { waitForPosition } from '@mcp-auth/projector';
 import { currentSession } from '../sign-in/sessions.ts';
 import type { AuthorizationDeps } from '../web/context.ts';
-import { sendPage } from '../web/page.ts';
+import { sendPage } from '@mcp-auth/web';
 import { accountPage, signInPage, type ConnectedApp } from '../web/pages.ts';
 import { decide } from './decider.ts';
 
@@ -50,7 +50,7 @@ export function connectedAppsRoutes(deps: AuthorizationDeps): Router {
     const clientId = form.client_id ?? '';
     if (!isSubjectToken(clientId)) return ctx.redirect('/account');
     const events = decide({ type: 'RevokeApp', data: { userId: session.userId, clientId } }, { activeConsents: consents.activeForClient(session.userId, clientId) });
-    const position = await store.appendDecided(events, { actor: { kind: 'user', id: session.userId }, requestId: ctx.state.requestId });
+    const position = await store.appendDecided(events, eventContextOf(ctx, { kind: 'user' as const, id: session.userId }));
     if (position !== null) await waitForPosition(projector, position);
     ctx.status = 303;
     ctx.redirect(`/account?revoked=${encodeURIComponent(clientId)}`);

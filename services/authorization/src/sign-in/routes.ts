@@ -1,9 +1,9 @@
 import Router from '@koa/router';
 import { isSubjectToken, subjects } from '@mcp-auth/contracts';
-import { rateLimit, readForm } from '@mcp-auth/http';
+import { rateLimit, readForm, eventContextOf } from '@mcp-auth/http';
 import { redirectUriMatches } from '@mcp-auth/oauth';
 import { catchUpWithSubject } from '@mcp-auth/projector';
-import { formTargetFor, sendPage } from '../web/page.ts';
+import { formTargetFor, sendPage } from '@mcp-auth/web';
 import { signInPage } from '../web/pages.ts';
 import type { AuthorizationDeps } from '../web/context.ts';
 import { PASSWORD_MAX_LENGTH, burnPasswordCheck, verifyPassword } from '../users/passwords.ts';
@@ -79,7 +79,7 @@ export function signInRoutes(deps: AuthorizationDeps): Router {
       },
       state,
     );
-    const position = await store.appendDecided(events, { actor: { kind: 'user', id: userId }, requestId: ctx.state.requestId });
+    const position = await store.appendDecided(events, eventContextOf(ctx, { kind: 'user' as const, id: userId }));
     const outcome = events[0]!;
     if (outcome.type === 'UserSignedIn' && position !== null) {
       setSessionCookie(ctx, deps, session.secret, position);
@@ -100,7 +100,7 @@ export function signInRoutes(deps: AuthorizationDeps): Router {
     const session = await currentSession(ctx, deps);
     if (session) {
       const events = decide({ type: 'SignOut', data: { userId: session.userId, sessionHash: session.sessionHash } }, { accountFailures: [], addressFailures: [] });
-      await store.appendDecided(events, { actor: { kind: 'user', id: session.userId }, requestId: ctx.state.requestId });
+      await store.appendDecided(events, eventContextOf(ctx, { kind: 'user' as const, id: session.userId }));
     }
     clearSessionCookie(ctx, deps);
     ctx.status = 303;

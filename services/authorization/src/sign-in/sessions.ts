@@ -1,7 +1,7 @@
 import type { Context } from 'koa';
 import { attachPosition, hashSecret, randomToken, splitPosition } from '@mcp-auth/oauth';
 import { waitForCredentialPosition } from '@mcp-auth/projector';
-import { clearCookie, setCookie } from '../web/cookies.ts';
+import { clearCookie, setCookie } from '@mcp-auth/web';
 import type { AuthorizationDeps } from '../web/context.ts';
 import type { Session } from '../users/projection.ts';
 

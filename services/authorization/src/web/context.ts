@@ -4,7 +4,7 @@ import type { ClientsReadModel, ConsentsReadModel } from '@mcp-auth/projections'
 import type { Projector } from '@mcp-auth/projector';
 import type { AuthorizationConfig } from '../config.ts';
 import type { UsersReadModel } from '../users/projection.ts';
-import type { CsrfGuard } from './csrf.ts';
+import type { CsrfGuard } from '@mcp-auth/web';
 
 /** What every route of the authorization service works with. */
 export type AuthorizationDeps = {

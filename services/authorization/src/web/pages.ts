@@ -1,7 +1,7 @@
 import type { ScopeDefinition } from '@mcp-auth/oauth';
 import type { Consent, RegisteredClient } from '@mcp-auth/projections';
 import type { AuthorizationRequest } from '../authorize/authorization-request.ts';
-import { html, type SafeHtml } from './html.ts';
+import { html, type SafeHtml } from '@mcp-auth/web';
 
 export type SignInPageModel = { csrf: string; returnTo: string; username?: string; error?: string; context?: string };
 

@@ -21,7 +21,7 @@ export type ClientState =
   | { status: 'active'; metadata: ClientMetadata; fingerprint: string | null }
   | { status: 'deleted' };
 
-type ClientEvent = EventOfType<'ClientRegistered' | 'ClientReregistered' | 'ClientUpdated' | 'ClientDeleted'>;
+type ClientEvent = EventOfType<'ClientRegistered' | 'ClientReregistered' | 'ClientUpdated' | 'ClientDeleted' | 'ClientExpired'>;
 
 /** The deterministic id of a public client is taken by a client whose metadata has since changed. */
 export class ClientIdTaken extends Error {
@@ -86,6 +86,7 @@ export function evolve(state: ClientState, event: ClientEvent | DecidedEvent): C
     case 'ClientUpdated':
       return state.status === 'active' ? { status: 'active', metadata: event.data.metadata, fingerprint: event.data.fingerprint } : state;
     case 'ClientDeleted':
+    case 'ClientExpired':
       return { status: 'deleted' };
     default:
       return state;

@@ -15,7 +15,7 @@ export const registrationTokensProjection = defineProjection({
     );
     CREATE TABLE IF NOT EXISTS client_registration_tokens_deleted (client_id TEXT PRIMARY KEY);
   `,
-  handles: ['ClientRegistered', 'ClientReregistered', 'ClientDeleted'],
+  handles: ['ClientRegistered', 'ClientReregistered', 'ClientDeleted', 'ClientExpired'],
   apply(event, db) {
     switch (event.type) {
       case 'ClientRegistered':
@@ -33,6 +33,7 @@ export const registrationTokensProjection = defineProjection({
         ).run(event.data.clientId, event.data.registrationTokenHash, event.data.clientId);
         return;
       case 'ClientDeleted':
+      case 'ClientExpired':
         sql(db, 'DELETE FROM client_registration_tokens WHERE client_id = ?').run(event.data.clientId);
         sql(db, 'INSERT OR IGNORE INTO client_registration_tokens_deleted (client_id) VALUES (?)').run(event.data.clientId);
         return;

@@ -3,7 +3,7 @@ import type { Context } from 'koa';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { isSubjectToken, subjects, type Actor, type DecidedEvent } from '@mcp-auth/contracts';
 import { ConcurrencyConflict, type EventStore } from '@mcp-auth/event-store';
-import { readJsonObject, tooManyRequests, type Logger } from '@mcp-auth/http';
+import { readJsonObject, tooManyRequests, type Logger, eventContextOf } from '@mcp-auth/http';
 import { InvalidClientMetadata, InvalidRequest, InvalidToken, OAuthError, hashSecret, randomToken, secretMatchesHash } from '@mcp-auth/oauth';
 import { ClientsReadModel, type RegisteredClient } from '@mcp-auth/projections';
 import { catchUpWithSubject, waitForPosition, type Projector } from '@mcp-auth/projector';
@@ -189,8 +189,8 @@ export function clientRegistrationRoutes({ config, store, projector }: Registrat
   return router;
 }
 
-function eventContext(ctx: Context, clientId: string): { actor: Actor; requestId?: string } {
-  return { actor: { kind: 'client', id: clientId }, requestId: ctx.state.requestId as string | undefined };
+function eventContext(ctx: Context, clientId: string): { actor: Actor; requestId?: string; sourceAddress?: string } {
+  return eventContextOf<Actor>(ctx, { kind: 'client', id: clientId });
 }
 
 function bearerToken(ctx: Context): string | null {

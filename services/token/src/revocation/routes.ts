@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import { subjects } from '@mcp-auth/contracts';
-import { readForm } from '@mcp-auth/http';
+import { readForm, eventContextOf } from '@mcp-auth/http';
 import { InvalidRequest, OAuthError } from '@mcp-auth/oauth';
 import { catchUpWithSubject, waitForPosition } from '@mcp-auth/projector';
 import { checkAccessToken } from '../access-token-check.ts';
@@ -21,7 +21,7 @@ export function revocationRoutes(deps: TokenDeps): Router {
     const form = await readForm(ctx, { error: (status, description) => new OAuthError('invalid_request', description, status) });
     const client = await authenticateClient(ctx, form, deps);
     if (!form.token) throw new InvalidRequest('token is required.');
-    const context = { actor: { kind: 'client' as const, id: client.clientId }, requestId: ctx.state.requestId as string | undefined };
+    const context = eventContextOf(ctx, { kind: 'client' as const, id: client.clientId });
 
     const order = form.token_type_hint === 'access_token' ? ['access', 'refresh'] : ['refresh', 'access'];
     for (const kind of order) {

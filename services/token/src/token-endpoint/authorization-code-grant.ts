@@ -1,4 +1,4 @@
-import { subjects, type Actor } from '@mcp-auth/contracts';
+import { subjects, type EventContext } from '@mcp-auth/contracts';
 import { ConcurrencyConflict } from '@mcp-auth/event-store';
 import { InvalidGrant, InvalidRequest, randomToken } from '@mcp-auth/oauth';
 import type { RegisteredClient } from '@mcp-auth/projections';
@@ -14,7 +14,7 @@ import { newTokenMaterial, tokenResponse } from './issue-tokens.ts';
  * subject, so across any number of token replicas exactly one redemption wins; every other attempt is
  * invalid_grant and revokes what the winner obtained (RFC 6749 §4.1.2, RFC 9700 §4.2.4).
  */
-export async function authorizationCodeGrant(deps: TokenDeps, client: RegisteredClient, form: Record<string, string>, actor: { actor: Actor; requestId?: string }) {
+export async function authorizationCodeGrant(deps: TokenDeps, client: RegisteredClient, form: Record<string, string>, actor: EventContext) {
   if (!form.code) throw new InvalidRequest('code is required.');
   const codeHash = await resolveGrantCredential(form.code, deps);
   const code = deps.codes.find(codeHash);
@@ -72,7 +72,7 @@ export async function authorizationCodeGrant(deps: TokenDeps, client: Registered
   });
 }
 
-async function revokeGrant(deps: TokenDeps, grantId: string, actor: { actor: Actor; requestId?: string }): Promise<void> {
+async function revokeGrant(deps: TokenDeps, grantId: string, actor: EventContext): Promise<void> {
   await catchUpWithSubject(deps.store, deps.projector, subjects.grant(grantId));
   const events = decideGrant({ type: 'RevokeGrant', data: { grantId, reason: 'authorization_code_reuse' } }, { grant: deps.grants.find(grantId) });
   await deps.store.appendDecided(events, actor);

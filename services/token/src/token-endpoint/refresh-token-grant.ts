@@ -1,4 +1,4 @@
-import { subjects, type Actor, type DecidedEvent } from '@mcp-auth/contracts';
+import { subjects, type EventContext, type DecidedEvent } from '@mcp-auth/contracts';
 import { ConcurrencyConflict } from '@mcp-auth/event-store';
 import { InvalidGrant, InvalidRequest, InvalidScope, parseScope } from '@mcp-auth/oauth';
 import type { RegisteredClient } from '@mcp-auth/projections';
@@ -13,7 +13,7 @@ import { newTokenMaterial, tokenResponse } from './issue-tokens.ts';
  * of parallel refreshes exactly one rotates; the others re-read the family and are judged again (a grace
  * sibling, or reuse).
  */
-export async function refreshTokenGrant(deps: TokenDeps, client: RegisteredClient, form: Record<string, string>, actor: { actor: Actor; requestId?: string }) {
+export async function refreshTokenGrant(deps: TokenDeps, client: RegisteredClient, form: Record<string, string>, actor: EventContext) {
   if (!form.refresh_token) throw new InvalidRequest('refresh_token is required.');
   const requestedScopes = form.scope === undefined ? null : parseScope(form.scope);
   if (requestedScopes === null && form.scope !== undefined) throw new InvalidScope('scope is malformed.');

@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import { readForm } from '@mcp-auth/http';
+import { readForm, eventContextOf } from '@mcp-auth/http';
 import { OAuthError, UnauthorizedClient, UnsupportedGrantType, InvalidRequest } from '@mcp-auth/oauth';
 import { authenticateClient } from '../client-authentication/authenticate-client.ts';
 import type { TokenDeps } from '../deps.ts';
@@ -26,7 +26,7 @@ export function tokenEndpointRoutes(deps: TokenDeps): Router {
     const client = await authenticateClient(ctx, form, deps);
     if (!client.metadata.grant_types.includes(grantType)) throw new UnauthorizedClient(`This client is not registered for the ${grantType} grant.`);
     const handle = GRANTS[grantType as keyof typeof GRANTS];
-    ctx.body = await handle(deps, client, form, { actor: { kind: 'client', id: client.clientId }, requestId: ctx.state.requestId as string | undefined });
+    ctx.body = await handle(deps, client, form, eventContextOf(ctx, { kind: 'client' as const, id: client.clientId }));
   });
 
   return router;

@@ -7,13 +7,15 @@ export type PageOptions = {
   status?: number;
   /** Extra targets a form on this page may lead to (the consent form redirects to the client). */
   formTargets?: string[];
+  /** Where the service serves its stylesheet (its only one: the CSP forbids inline styles). */
+  stylesheet?: string;
 };
 
 /**
  * Sends a server-rendered page with a strict policy: no scripts at all, styles only from our stylesheet,
  * never framed, forms only to us (and, for consent, to the client's redirect URI).
  */
-export function sendPage(ctx: Context, { title, body, status = 200, formTargets = [] }: PageOptions): void {
+export function sendPage(ctx: Context, { title, body, status = 200, formTargets = [], stylesheet = '/assets/style.css' }: PageOptions): void {
   ctx.status = status;
   ctx.type = 'text/html; charset=utf-8';
   ctx.set('Cache-Control', 'no-store');
@@ -37,7 +39,7 @@ export function sendPage(ctx: Context, { title, body, status = 200, formTargets 
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>${title}</title>
-<link rel="stylesheet" href="/assets/style.css">
+<link rel="stylesheet" href="${stylesheet}">
 </head>
 <body>
 <main>

@@ -1,0 +1,4 @@
+export * from './html.ts';
+export * from './page.ts';
+export * from './csrf.ts';
+export * from './cookies.ts';
