@@ -7,7 +7,7 @@ import { freePort } from './ports.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
-export type ServiceName = 'registration' | 'authorization' | 'token' | 'mcp-tools';
+export type ServiceName = 'registration' | 'authorization' | 'token' | 'mcp-tools' | 'admin';
 
 export type ServiceProcess = {
   name: ServiceName;

@@ -5,7 +5,7 @@ import type { DeploymentUrls } from './oauth-flow.ts';
 
 export type TestStack = {
   nats: NatsHandle;
-  urls: DeploymentUrls & { mcp: string };
+  urls: DeploymentUrls & { mcp: string; admin: string };
   registration: ServiceProcess;
   authorization: ServiceProcess;
   /** Token replicas in start order (then those of `extraTokens`); `urls.token` is the first one's. */
@@ -14,6 +14,8 @@ export type TestStack = {
   mcp: ServiceProcess[];
   /** Authorization services of `extraAuthorizations`, each its own issuer URL on the same stream. */
   extraAuthorizations: ServiceProcess[];
+  /** The admin service (audit, webhooks, console), when `admin` was asked for; its API takes `Bearer ${TEST_ADMIN_TOKEN}`. */
+  admin: ServiceProcess | null;
   /** The environment every service of this stack shares (NATS and public URLs). */
   env: Record<string, string>;
   /** Starts one more replica of a service on this stack. */
@@ -35,7 +37,14 @@ export type StackOptions = {
   extraTokens?: Array<Record<string, string>>;
   /** More authorization services, each with its own extra environment (and its own issuer URL). */
   extraAuthorizations?: Array<Record<string, string>>;
+  /** Start the admin service too (with this extra environment). */
+  admin?: boolean | Record<string, string>;
 };
+
+/** The admin credential of test stacks (ADMIN_TOKEN). */
+export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789abcdef0123456789';
+/** The webhook secrets key of test stacks (WEBHOOK_SECRETS_KEY): 32 bytes in base64. */
+export const TEST_WEBHOOK_SECRETS_KEY = Buffer.alloc(32, 7).toString('base64');
 
 /**
  * A whole deployment for a test, as real processes from source on one real NATS, started in parallel:
@@ -45,13 +54,14 @@ export type StackOptions = {
  */
 export async function startStack(options: StackOptions = {}): Promise<TestStack> {
   const nats = await startNats();
-  const [registrationPort, authorizationPort, tokenPort, mcpPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const [registrationPort, authorizationPort, tokenPort, mcpPort, adminPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
   const urls = {
     registration: `http://127.0.0.1:${registrationPort}`,
     issuer: `http://127.0.0.1:${authorizationPort}`,
     token: `http://127.0.0.1:${tokenPort}`,
     resource: `http://127.0.0.1:${mcpPort}/mcp`,
     mcp: `http://127.0.0.1:${mcpPort}/mcp`,
+    admin: `http://127.0.0.1:${adminPort}`,
   };
   const env: Record<string, string> = {
     NATS_URL: nats.url,
@@ -63,6 +73,9 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
     REREGISTRATION_RATE_LIMIT: '0',
     SIGNIN_RATE_LIMIT: '0',
     SEED_USERS: 'alice:password123,bob:password456',
+    ADMIN_BASE_URL: urls.admin,
+    ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+    WEBHOOK_SECRETS_KEY: TEST_WEBHOOK_SECRETS_KEY,
     LOG_LEVEL: 'warn',
     ...options.env,
   };
@@ -87,6 +100,7 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
       ...(options.extraTokens ?? []).map((extra) => start('token', undefined, extra)),
       ...Array.from({ length: mcpReplicas }, (_, i) => start('mcp-tools', i === 0 ? mcpPort : undefined)),
       ...(options.extraAuthorizations ?? []).map((extra) => startAuthorization(extra)),
+      ...(options.admin ? [start('admin', adminPort, options.admin === true ? {} : options.admin)] : []),
     ]);
     const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
     if (failed) throw failed.reason;
@@ -99,7 +113,8 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
       authorization: services[1]!,
       tokens: services.slice(2, 2 + tokenCount),
       mcp: services.slice(2 + tokenCount, 2 + tokenCount + mcpReplicas),
-      extraAuthorizations: services.slice(2 + tokenCount + mcpReplicas),
+      extraAuthorizations: services.slice(2 + tokenCount + mcpReplicas, 2 + tokenCount + mcpReplicas + (options.extraAuthorizations ?? []).length),
+      admin: options.admin ? services.at(-1)! : null,
       env,
       addReplica: (name, extra, port) => start(name, port, extra),
       startAuthorization,

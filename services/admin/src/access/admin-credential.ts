@@ -1,0 +1,60 @@
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import type { Context, Next } from 'koa';
+import { HttpError } from '@mcp-auth/http';
+
+/**
+ * The admin credential from configuration. It is compared by digest in constant time, and console
+ * sessions are stateless signed cookies (expiry + HMAC under a key derived from it), so any replica
+ * accepts them and changing ADMIN_TOKEN signs everyone out.
+ */
+export class AdminCredential {
+  readonly #digest: Buffer;
+  readonly #sessionKey: Buffer;
+
+  constructor(token: string) {
+    this.#digest = sha256(token);
+    this.#sessionKey = createHmac('sha256', token).update('admin-console-session/v1').digest();
+  }
+
+  matches(presented: string | undefined | null): boolean {
+    if (!presented) return false;
+    return timingSafeEqual(sha256(presented), this.#digest);
+  }
+
+  /** A session cookie value valid until `expiresAtSeconds`. */
+  issueSession(expiresAtSeconds: number): string {
+    return `${expiresAtSeconds}.${this.#sign(String(expiresAtSeconds))}`;
+  }
+
+  isValidSession(value: string | undefined, nowSeconds: number): boolean {
+    const match = value ? /^(\d{1,12})\.([A-Za-z0-9_-]{43})$/.exec(value) : null;
+    if (!match) return false;
+    const expected = Buffer.from(this.#sign(match[1]!));
+    const presented = Buffer.from(match[2]!);
+    return presented.length === expected.length && timingSafeEqual(presented, expected) && Number(match[1]) > nowSeconds;
+  }
+
+  #sign(value: string): string {
+    return createHmac('sha256', this.#sessionKey).update(value).digest('base64url');
+  }
+}
+
+function sha256(value: string): Buffer {
+  return createHash('sha256').update(value, 'utf8').digest();
+}
+
+/** Refuses an API request without the admin bearer credential: 401 with a Bearer challenge (RFC 6750). */
+export function requireAdminBearer(credential: AdminCredential) {
+  return async function adminOnly(ctx: Context, next: Next): Promise<void> {
+    const match = /^Bearer\s+(\S+)$/i.exec(ctx.get('Authorization'));
+    if (!credential.matches(match?.[1])) {
+      throw new HttpError(
+        401,
+        { error: match ? 'invalid_token' : 'unauthorized', error_description: 'The admin API needs Authorization: Bearer <ADMIN_TOKEN>.' },
+        { 'WWW-Authenticate': match ? 'Bearer realm="admin", error="invalid_token"' : 'Bearer realm="admin"' },
+      );
+    }
+    ctx.state.actor = { kind: 'admin', id: 'admin' };
+    await next();
+  };
+}

@@ -1,0 +1,27 @@
+import type { EventStore } from '@mcp-auth/event-store';
+import type { Logger } from '@mcp-auth/http';
+import type { ClientsReadModel, ConsentsReadModel, GrantsReadModel, SigningKeysReadModel } from '@mcp-auth/projections';
+import type { Projector } from '@mcp-auth/projector';
+import type { AdminCredential } from './access/admin-credential.ts';
+import type { AuditReadModel } from './audit/read-model.ts';
+import type { ClientUsageReadModel } from './clients/usage-projection.ts';
+import type { AdminConfig } from './config.ts';
+import type { UsersReadModel } from './users/projection.ts';
+import type { WebhooksReadModel } from './webhooks/projection.ts';
+
+/** What every route and worker of the admin service works with. */
+export type AdminDeps = {
+  config: AdminConfig;
+  store: EventStore;
+  projector: Projector;
+  logger: Logger;
+  credential: AdminCredential;
+  clients: ClientsReadModel;
+  consents: ConsentsReadModel;
+  grants: GrantsReadModel;
+  signingKeys: SigningKeysReadModel;
+  users: UsersReadModel;
+  clientUsage: ClientUsageReadModel;
+  audit: AuditReadModel;
+  webhooks: WebhooksReadModel;
+};

@@ -1,0 +1,55 @@
+import { createLogger, listen, loadConfigOrExit, stopOnSignals } from '@mcp-auth/http';
+import {
+  ClientsReadModel,
+  ConsentsReadModel,
+  GrantsReadModel,
+  SigningKeysReadModel,
+  clientsProjection,
+  consentsProjection,
+  grantsProjection,
+  signingKeysProjection,
+} from '@mcp-auth/projections';
+import { startEventSourcedRuntime } from '@mcp-auth/projector';
+import { AdminCredential } from './access/admin-credential.ts';
+import { createAdminApp } from './app.ts';
+import { AuditReadModel } from './audit/read-model.ts';
+import { auditProjection } from './audit/projection.ts';
+import { ClientUsageReadModel, clientUsageProjection } from './clients/usage-projection.ts';
+import { adminConfigSchema } from './config.ts';
+import type { AdminDeps } from './deps.ts';
+import { startClientReaper } from './reaping/reaper.ts';
+import { UsersReadModel, usersProjection } from './users/projection.ts';
+import { WebhooksReadModel, webhooksProjection } from './webhooks/projection.ts';
+import { startWebhookWorkers } from './webhooks/workers.ts';
+
+const config = loadConfigOrExit(adminConfigSchema);
+const logger = createLogger('admin', config.LOG_LEVEL);
+
+const { store, projector } = await startEventSourcedRuntime(
+  'admin',
+  config,
+  [clientsProjection, consentsProjection, grantsProjection, signingKeysProjection, usersProjection, clientUsageProjection, auditProjection, webhooksProjection],
+  logger,
+);
+const db = projector.db;
+const deps: AdminDeps = {
+  config,
+  store,
+  projector,
+  logger,
+  credential: new AdminCredential(config.ADMIN_TOKEN),
+  clients: new ClientsReadModel(db, projector),
+  consents: new ConsentsReadModel(db),
+  grants: new GrantsReadModel(db),
+  signingKeys: new SigningKeysReadModel(db),
+  users: new UsersReadModel(db),
+  clientUsage: new ClientUsageReadModel(db),
+  audit: new AuditReadModel(db),
+  webhooks: new WebhooksReadModel(db),
+};
+
+const webhookWorkers = await startWebhookWorkers(deps);
+const reaper = startClientReaper(deps);
+const server = await listen(createAdminApp(deps), { port: config.PORT, host: config.HOST });
+logger.info({ url: server.url, console: `${config.ADMIN_BASE_URL}/admin` }, 'admin service listening');
+stopOnSignals(logger, [() => server.close(), () => reaper.stop(), () => webhookWorkers.stop(), () => projector.stop(), () => store.close()]);
