@@ -8,6 +8,7 @@ import { clientRoutes } from './clients/routes.ts';
 import { consoleRoutes } from './console/routes.ts';
 import type { AdminDeps } from './deps.ts';
 import { grantRoutes } from './grants/routes.ts';
+import { signingKeyRoutes } from './keys/routes.ts';
 import { userRoutes } from './users/routes.ts';
 import { webhookRoutes } from './webhooks/routes.ts';
 
@@ -24,7 +25,7 @@ export function createAdminApp(deps: AdminDeps): Koa {
 
   const api = new Router({ prefix: '/admin/api' });
   api.use(requireAdminBearer(deps.credential));
-  for (const feature of [clientRoutes(deps), userRoutes(deps), grantRoutes(deps), auditRoutes(deps), webhookRoutes(deps)]) {
+  for (const feature of [clientRoutes(deps), userRoutes(deps), grantRoutes(deps), signingKeyRoutes(deps), auditRoutes(deps), webhookRoutes(deps)]) {
     api.use(feature.routes(), feature.allowedMethods());
   }
   app.use(api.routes());

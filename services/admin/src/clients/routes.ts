@@ -1,7 +1,45 @@
 import Router from '@koa/router';
+import { z } from 'zod';
+import { isSubjectToken } from '@mcp-auth/contracts';
+import { eventContextOf } from '@mcp-auth/http';
+import { notFound, nowSeconds, page, parseQuery, searchText } from '../api/query.ts';
+import { clientJson, grantJson } from '../api/presenters.ts';
 import type { AdminDeps } from '../deps.ts';
+import { ClientNotFound } from './decider.ts';
+import { executeClientCommand } from './delete-client.ts';
 
-// STUB — to be written (clients).
-export function clientRoutes(_deps: AdminDeps): Router {
-  return new Router();
+const ListClients = z.object({ q: searchText, status: z.enum(['active', 'deleted', 'any']).default('active'), ...page });
+
+/** GET /clients, GET /clients/:id (with its grants), DELETE /clients/:id (and its live grants). */
+export function clientRoutes(deps: AdminDeps): Router {
+  const router = new Router();
+
+  router.get('/clients', (ctx) => {
+    const { q, status, limit, offset } = parseQuery(ctx, ListClients);
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { clients: deps.clientUsage.search({ query: q, status, limit, offset, nowSeconds: nowSeconds() }).map(clientJson) };
+  });
+
+  router.get('/clients/:clientId', (ctx) => {
+    const { clientId } = ctx.params as { clientId: string };
+    const now = nowSeconds();
+    const client = isSubjectToken(clientId) ? deps.clientUsage.find(clientId, now) : null;
+    if (!client) throw notFound('client');
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { ...clientJson(client), grants: deps.grantList.list({ clientId, nowSeconds: now, limit: 500 }).map(grantJson) };
+  });
+
+  router.delete('/clients/:clientId', async (ctx) => {
+    const { clientId } = ctx.params as { clientId: string };
+    if (!isSubjectToken(clientId)) throw notFound('client');
+    try {
+      await executeClientCommand(deps, { type: 'DeleteClientByAdmin', data: { clientId } }, eventContextOf(ctx, ctx.state.actor));
+    } catch (err) {
+      if (err instanceof ClientNotFound) throw notFound('client');
+      throw err;
+    }
+    ctx.status = 204;
+  });
+
+  return router;
 }

@@ -1,7 +1,104 @@
-import { defineProjection, type ProjectionDatabase } from '@mcp-auth/projector';
+import type { ClientMetadata } from '@mcp-auth/contracts';
+import { defineProjection, sql, type ProjectionDatabase } from '@mcp-auth/projector';
+import { escapeLike } from '../users/projection.ts';
 
-// STUB
-export const clientUsageProjection = defineProjection({ name: 'client-usage', schema: '', handles: [], apply() {} });
+/**
+ * When each client was last used: by an agent re-registering (it does so on every connection), asking for
+ * consent or a code, redeeming, refreshing, or calling a tool. Idle-client reaping and the console read it.
+ */
+export const clientUsageProjection = defineProjection({
+  name: 'client-usage',
+  schema: `
+    CREATE TABLE IF NOT EXISTS client_usage (
+      client_id TEXT PRIMARY KEY,
+      last_used_at TEXT NOT NULL
+    );
+  `,
+  handles: ['ClientReregistered', 'ConsentGranted', 'AuthorizationCodeIssued', 'AuthorizationCodeRedeemed', 'RefreshTokenRotated', 'ToolInvoked'],
+  apply(event, db) {
+    const clientId = event.data.clientId;
+    if (!clientId) return;
+    sql(
+      db,
+      `INSERT INTO client_usage (client_id, last_used_at) VALUES (?, ?)
+       ON CONFLICT (client_id) DO UPDATE SET last_used_at = max(last_used_at, excluded.last_used_at)`,
+    ).run(clientId, event.metadata.occurredAt);
+  },
+});
+
+export type ClientOverview = {
+  clientId: string;
+  clientName: string | null;
+  status: 'active' | 'deleted';
+  authMethod: string;
+  redirectUris: string[];
+  registeredAt: string;
+  /** The latest use, or the registration if it was never used. */
+  lastUsedAt: string;
+  liveGrants: number;
+};
+
+type OverviewRow = {
+  client_id: string;
+  status: 'active' | 'deleted';
+  metadata: string;
+  registered_at: string;
+  last_used_at: string;
+  live_grants: number;
+};
+
+/** A grant is live while neither it nor its consent is revoked and it has not expired (as grantIsActive says). */
+const LIVE_GRANTS = `(SELECT count(*) FROM grants g LEFT JOIN consents k ON k.consent_id = g.consent_id
+                      WHERE g.client_id = c.client_id AND g.revoked_at IS NULL AND k.revoked_at IS NULL AND g.expires_at > @now)`;
+const OVERVIEW = `SELECT c.client_id, c.status, c.metadata, c.registered_at,
+                         max(c.registered_at, coalesce(u.last_used_at, c.registered_at)) AS last_used_at,
+                         ${LIVE_GRANTS} AS live_grants
+                    FROM clients c LEFT JOIN client_usage u ON u.client_id = c.client_id`;
+
+/** Clients with their last use and live grants, for the admin API, the console and the reaper. */
 export class ClientUsageReadModel {
-  constructor(readonly db: ProjectionDatabase) {}
+  readonly #search;
+  readonly #find;
+  readonly #idle;
+
+  constructor(db: ProjectionDatabase) {
+    this.#search = db.prepare<{ q: string; status: string; now: number; limit: number; offset: number }, OverviewRow>(
+      `${OVERVIEW}
+        WHERE (@status = 'any' OR c.status = @status)
+          AND (c.client_id LIKE @q ESCAPE '\\' OR coalesce(json_extract(c.metadata, '$.client_name'), '') LIKE @q ESCAPE '\\')
+        ORDER BY last_used_at DESC, c.client_id LIMIT @limit OFFSET @offset`,
+    );
+    this.#find = db.prepare<{ clientId: string; now: number }, OverviewRow>(`${OVERVIEW} WHERE c.client_id = @clientId`);
+    this.#idle = db.prepare<{ cutoff: string; now: number; limit: number }, OverviewRow>(
+      `SELECT * FROM (${OVERVIEW} WHERE c.status = 'active') WHERE last_used_at < @cutoff AND live_grants = 0 ORDER BY last_used_at LIMIT @limit`,
+    );
+  }
+
+  search({ query = '', status = 'active', limit = 50, offset = 0, nowSeconds }: { query?: string; status?: 'active' | 'deleted' | 'any'; limit?: number; offset?: number; nowSeconds: number }): ClientOverview[] {
+    return this.#search.all({ q: `%${escapeLike(query)}%`, status, now: nowSeconds, limit, offset }).map(toOverview);
+  }
+
+  find(clientId: string, nowSeconds: number): ClientOverview | null {
+    const row = this.#find.get({ clientId, now: nowSeconds });
+    return row ? toOverview(row) : null;
+  }
+
+  /** Active clients with no live grant whose last use is before `cutoff`: the reaper's candidates. */
+  idleSince(cutoff: Date, nowSeconds: number, limit: number): ClientOverview[] {
+    return this.#idle.all({ cutoff: cutoff.toISOString(), now: nowSeconds, limit }).map(toOverview);
+  }
+}
+
+function toOverview(row: OverviewRow): ClientOverview {
+  const metadata = JSON.parse(row.metadata) as ClientMetadata;
+  return {
+    clientId: row.client_id,
+    clientName: metadata.client_name ?? null,
+    status: row.status,
+    authMethod: metadata.token_endpoint_auth_method,
+    redirectUris: metadata.redirect_uris,
+    registeredAt: row.registered_at,
+    lastUsedAt: row.last_used_at,
+    liveGrants: row.live_grants,
+  };
 }

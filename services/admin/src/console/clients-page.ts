@@ -1,0 +1,61 @@
+import type Router from '@koa/router';
+import { z } from 'zod';
+import { isSubjectToken } from '@mcp-auth/contracts';
+import { readForm } from '@mcp-auth/http';
+import { html } from '@mcp-auth/web';
+import { nowSeconds } from '../api/query.ts';
+import { ClientNotFound } from '../clients/decider.ts';
+import { executeClientCommand } from '../clients/delete-client.ts';
+import type { AdminDeps } from '../deps.ts';
+import { actionForm, consolePage, when } from './layout.ts';
+import type { ConsoleSession } from './session.ts';
+import type { ConsoleActor } from './types.ts';
+
+const Filters = z.object({ q: z.string().max(200).catch(''), status: z.enum(['active', 'deleted', 'any']).catch('active') });
+
+/** Clients with their last use and live grants; an admin can delete one (its live grants are revoked with it). */
+export function clientPages(router: Router, deps: AdminDeps, session: ConsoleSession, actor: ConsoleActor): void {
+  router.get('/admin/clients', (ctx) => {
+    const { q, status } = Filters.parse(ctx.query);
+    const clients = deps.clientUsage.search({ query: q, status, limit: 200, nowSeconds: nowSeconds() });
+    consolePage(ctx, session, {
+      title: 'Clients',
+      body: html`
+<form class="filters" method="get" action="/admin/clients">
+  <label for="q">Search</label><input type="text" id="q" name="q" value="${q}" placeholder="name or client id">
+  <label for="status">Status</label>
+  <select id="status" name="status">${(['active', 'deleted', 'any'] as const).map((s) => html`<option value="${s}"${s === status ? html` selected` : ''}>${s}</option>`)}</select>
+  <button type="submit">Search</button>
+</form>
+${clients.length === 0 ? html`<p class="muted">No clients.</p>` : html`
+<table>
+  <thead><tr><th>Name</th><th>Client id</th><th>Status</th><th>Registered</th><th>Last used</th><th>Live grants</th><th></th></tr></thead>
+  <tbody>
+  ${clients.map((c) => html`<tr>
+    <td>${c.clientName ?? html`<span class="muted">unnamed</span>`}</td>
+    <td><a href="/admin/grants?client=${encodeURIComponent(c.clientId)}"><code>${c.clientId}</code></a></td>
+    <td class="state-${c.status}">${c.status}</td>
+    <td>${when(c.registeredAt)}</td>
+    <td>${when(c.lastUsedAt)}</td>
+    <td>${c.liveGrants}</td>
+    <td>${c.status === 'active' ? actionForm(ctx, session, `/admin/clients/${encodeURIComponent(c.clientId)}/delete`, 'Delete') : ''}</td>
+  </tr>`)}
+  </tbody>
+</table>`}`,
+    });
+  });
+
+  router.post('/admin/clients/:clientId/delete', async (ctx) => {
+    const form = await readForm(ctx);
+    session.csrf.verify(ctx, form._csrf);
+    const { clientId } = ctx.params as { clientId: string };
+    try {
+      if (!isSubjectToken(clientId)) throw new ClientNotFound(clientId);
+      await executeClientCommand(deps, { type: 'DeleteClientByAdmin', data: { clientId } }, actor(ctx));
+    } catch (err) {
+      if (!(err instanceof ClientNotFound)) throw err;
+    }
+    ctx.status = 303;
+    ctx.redirect('/admin/clients');
+  });
+}

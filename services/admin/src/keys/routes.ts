@@ -1,0 +1,22 @@
+import Router from '@koa/router';
+import type { AdminDeps } from '../deps.ts';
+
+export function signingKeyRoutes(deps: AdminDeps): Router {
+  const router = new Router();
+  router.get('/signing-keys', (ctx) => {
+    const now = Math.floor(Date.now() / 1000);
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = {
+      keys: deps.keyList.all().map((k) => ({
+        kid: k.kid,
+        alg: k.alg,
+        public_jwk: k.publicJwk,
+        signs_until: new Date(k.signsUntil * 1000).toISOString(),
+        retire_after: new Date(k.retireAfter * 1000).toISOString(),
+        retired_at: k.retiredAt,
+        state: k.retiredAt ? 'retired' : k.signsUntil > now ? 'signing' : 'verifying',
+      })),
+    };
+  });
+  return router;
+}
