@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Browser, Page } from 'playwright-core';
+import {
+  BrowserlessUser,
+  REPO_ROOT,
+  TEST_ADMIN_TOKEN,
+  http,
+  launchBrowser,
+  obtainTokens,
+  registerPublicClient,
+  startStack,
+  type TestStack,
+} from '@mcp-auth/testing';
+
+const ARTIFACTS = join(REPO_ROOT, 'test-artifacts');
+
+function whoami(mcpUrl: string, accessToken: string) {
+  return http(mcpUrl, {
+    method: 'POST',
+    headers: { Accept: 'application/json, text/event-stream', 'MCP-Protocol-Version': '2025-11-25', Authorization: `Bearer ${accessToken}` },
+    json: { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'whoami', arguments: {} } },
+  });
+}
+
+describe('the admin console in a real browser (headless Chromium)', () => {
+  let stack: TestStack;
+  let browser: Browser | undefined;
+  let launchError: unknown;
+
+  before(async () => {
+    const launching = launchBrowser();
+    launching.catch(() => {});
+    stack = await startStack({ admin: true });
+    mkdirSync(ARTIFACTS, { recursive: true });
+    browser = await launching.catch((err: unknown) => {
+      launchError = err;
+      return undefined;
+    });
+  });
+  after(async () => {
+    await browser?.close();
+    await stack?.stop();
+  });
+
+  /** A signed-in console page in a fresh context, watched for server errors and blocked resources. */
+  async function signedInConsole(): Promise<{ page: Page; problems: string[]; close(): Promise<void> }> {
+    if (!browser) throw launchError instanceof Error ? launchError : new Error(String(launchError));
+    const context = await browser.newContext();
+    context.setDefaultTimeout(10_000);
+    const page = await context.newPage();
+    const problems: string[] = [];
+    page.on('response', (r) => {
+      if (r.status() >= 500 || (r.status() >= 400 && new URL(r.url()).pathname !== '/favicon.ico' && r.status() !== 401)) problems.push(`${r.status()} ${r.url()}`);
+    });
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !/status of (404|401)/.test(m.text())) problems.push(`console: ${m.text()}`);
+    });
+    await page.goto(`${stack.urls.admin}/admin`);
+    await page.getByRole('heading', { name: 'Admin console' }).waitFor();
+    await page.getByLabel('Admin token').fill('not-the-token');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').waitFor();
+    assert.match(await page.getByRole('alert').innerText(), /not the admin token/);
+    await page.getByLabel('Admin token').fill(TEST_ADMIN_TOKEN);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Activity' }).waitFor();
+    return { page, problems, close: () => context.close() };
+  }
+
+  test('find a user\'s grant, revoke it, and the MCP endpoint refuses that grant\'s token', async () => {
+    const alice = new BrowserlessUser(stack.urls.issuer, 'alice', 'password123');
+    const client = await registerPublicClient(stack.urls, { client_name: 'Console Test Agent' });
+    const tokens = await obtainTokens(stack.urls, alice, client);
+    const other = await obtainTokens(stack.urls, alice, await registerPublicClient(stack.urls, { client_name: 'Bystander Agent' }));
+    assert.equal((await whoami(stack.urls.mcp, tokens.access_token)).status, 200);
+
+    const { page, problems, close } = await signedInConsole();
+    try {
+      await page.getByRole('link', { name: 'Users' }).click();
+      await page.getByLabel('Username').fill('ali');
+      await page.getByRole('button', { name: 'Search' }).click();
+      await page.getByRole('link', { name: 'alice' }).click();
+      await page.getByRole('heading', { name: 'Grants of alice' }).waitFor();
+      const row = page.getByRole('row').filter({ hasText: 'Console Test Agent' });
+      assert.match(await row.innerText(), /live/);
+      await page.screenshot({ path: join(ARTIFACTS, 'admin-console-grants.png'), fullPage: true });
+      await row.getByRole('button', { name: 'Revoke' }).click();
+      await page.getByRole('heading', { name: 'Grants of alice' }).waitFor();
+      assert.match(await page.getByRole('row').filter({ hasText: 'Console Test Agent' }).innerText(), /revoked.*revoked by admin/s);
+      assert.match(await page.getByRole('row').filter({ hasText: 'Bystander Agent' }).innerText(), /live/, 'only that grant');
+
+      const deadline = Date.now() + 3000;
+      let status = 200;
+      while (status === 200 && Date.now() < deadline) {
+        status = (await whoami(stack.urls.mcp, tokens.access_token)).status;
+        if (status === 200) await sleep(20);
+      }
+      assert.equal(status, 401, 'the revoked grant\'s token is refused');
+      assert.equal((await whoami(stack.urls.mcp, other.access_token)).status, 200, 'another grant still works');
+      assert.deepEqual(problems, []);
+    } finally {
+      await close();
+    }
+  });
+
+  test('console forms refuse a post without the CSRF token, and pages need a session', async () => {
+    const unsigned = await fetch(`${stack.urls.admin}/admin/clients`, { redirect: 'manual' });
+    assert.equal(unsigned.status, 302);
+    assert.equal(unsigned.headers.get('location'), '/admin/sign-in');
+    const forged = await http(`${stack.urls.admin}/admin/sign-in`, { method: 'POST', form: { admin_token: TEST_ADMIN_TOKEN } });
+    assert.equal(forged.status, 403);
+    const crossSite = await http(`${stack.urls.admin}/admin/grants/x/revoke`, { method: 'POST', form: { _csrf: 'x' }, headers: { Origin: 'https://evil.example' } });
+    assert.ok([302, 403].includes(crossSite.status), `refused (${crossSite.status})`);
+  });
+
+  test('the clients page shows last use and live grants', async () => {
+    const { page, problems, close } = await signedInConsole();
+    try {
+      await page.getByRole('link', { name: 'Clients' }).click();
+      await page.getByRole('heading', { name: 'Clients' }).waitFor();
+      const row = page.getByRole('row').filter({ hasText: 'Bystander Agent' });
+      const cells = await row.getByRole('cell').allInnerTexts();
+      assert.equal(cells[2], 'active');
+      assert.equal(cells[5], '1', 'one live grant');
+      assert.match(cells[4]!, /\d{4}-\d{2}-\d{2} /, 'a last-use time');
+      await page.screenshot({ path: join(ARTIFACTS, 'admin-console-clients.png'), fullPage: true });
+      assert.deepEqual(problems, []);
+    } finally {
+      await close();
+    }
+  });
+});
