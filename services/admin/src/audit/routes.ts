@@ -33,8 +33,8 @@ const filterParams = {
   until: instant().optional(),
 };
 
-const exportQuery = z.strictObject(filterParams);
-const pageQuery = z.strictObject({
+export const exportQuery = z.strictObject(filterParams);
+export const pageQuery = z.strictObject({
   ...filterParams,
   cursor: single().max(100).optional(),
   limit: single()
@@ -65,19 +65,23 @@ export function auditRoutes(deps: AdminDeps): Router {
   });
 
   router.get('/audit/export', (ctx: Context) => {
-    const rows = readingTrail(() => deps.audit.exportRows(filtersOf(parseQuery(ctx, exportQuery))));
-    ctx.set('Content-Type', 'application/jsonl; charset=utf-8');
-    ctx.set('Content-Disposition', 'attachment; filename="audit.jsonl"');
-    ctx.set('Cache-Control', 'no-store');
-    ctx.body = Readable.from(jsonLines(rows));
+    sendAuditExport(ctx, readingTrail(() => deps.audit.exportRows(filtersOf(parseQuery(ctx, exportQuery)))));
   });
 
   return router;
 }
 
+/** Streams audit entries as a JSON Lines download (the API's export and the console's). */
+export function sendAuditExport(ctx: Context, rows: Iterable<AuditEntry>): void {
+  ctx.set('Content-Type', 'application/jsonl; charset=utf-8');
+  ctx.set('Content-Disposition', 'attachment; filename="audit.jsonl"');
+  ctx.set('Cache-Control', 'no-store');
+  ctx.body = Readable.from(jsonLines(rows));
+}
+
 type FilterParams = z.infer<typeof exportQuery>;
 
-function filtersOf(params: FilterParams): AuditFilters {
+export function filtersOf(params: FilterParams): AuditFilters {
   const filters: AuditFilters = {};
   if (params.user !== undefined) filters.userId = params.user;
   if (params.client !== undefined) filters.clientId = params.client;
@@ -90,7 +94,7 @@ function filtersOf(params: FilterParams): AuditFilters {
   return filters;
 }
 
-function readingTrail<T>(read: () => T): T {
+export function readingTrail<T>(read: () => T): T {
   try {
     return read();
   } catch (err) {
