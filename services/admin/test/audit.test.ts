@@ -374,6 +374,8 @@ describe('audit trail of a running deployment', () => {
     assert.equal(tool.outcome, 'success');
     assert.equal(tool.user_id, aliceId);
     assert.equal(tool.grant_id, redeemed.grant_id);
+    assert.equal(tool.source_address, '127.0.0.1', 'a tool call records where it came from');
+    assert.ok(tool.request_id, 'and its request id');
 
     const signIns = await page(`user=${aliceId}&type=UserSignedIn`);
     assert.ok(signIns.events.length >= 1);

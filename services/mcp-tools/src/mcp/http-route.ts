@@ -5,7 +5,7 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { readJsonBody } from './json-body.ts';
 import { bearerChallenge } from '../access/challenges.ts';
 import type { TokenVerifier } from '../access/token-verifier.ts';
-import type { AuditLog } from '../audit/audit-log.ts';
+import type { AuditLog, CallOrigin } from '../audit/audit-log.ts';
 import type { ToolRegistry } from '../tools/registry.ts';
 import type { ToolIdentity } from '../tools/tool.ts';
 import { createMcpServer, type CallPolicy } from './server.ts';
@@ -87,13 +87,14 @@ export function mcpRoutes(options: McpRouteOptions): Router {
     const body = await readJsonBody(ctx);
     if (body === undefined) return;
 
+    const callOrigin: CallOrigin = { requestId: ctx.state.requestId as string, ...(ctx.ip ? { sourceAddress: ctx.ip } : {}) };
     if (identity) {
       for (const call of toolCalls(body)) {
         const tool = options.registry.get(call);
         if (!tool) continue;
         const missing = tool.requiredScopes.filter((s) => !identity.scopes.includes(s));
         if (missing.length === 0) continue;
-        options.policy.audit.denied(tool.name, identity, 'insufficient_scope', tool.requiredScopes);
+        options.policy.audit.denied(tool.name, identity, 'insufficient_scope', tool.requiredScopes, callOrigin);
         const needed = [...new Set([...identity.scopes, ...tool.requiredScopes])];
         ctx.status = 403;
         ctx.set(
@@ -107,7 +108,7 @@ export function mcpRoutes(options: McpRouteOptions): Router {
 
     const req = ctx.req as typeof ctx.req & { auth?: AuthInfo };
     if (identity) {
-      req.auth = { token, clientId: identity.clientId, scopes: identity.scopes, expiresAt: identity.expiresAt, resource: resourceUrl, extra: { identity } };
+      req.auth = { token, clientId: identity.clientId, scopes: identity.scopes, expiresAt: identity.expiresAt, resource: resourceUrl, extra: { identity, origin: callOrigin } };
     }
     const server = createMcpServer(options.registry, options.policy);
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });

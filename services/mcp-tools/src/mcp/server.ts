@@ -2,7 +2,7 @@ import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '@mcp-auth/event-store';
-import type { AuditLog } from '../audit/audit-log.ts';
+import type { AuditLog, CallOrigin } from '../audit/audit-log.ts';
 import type { ToolRegistry } from '../tools/registry.ts';
 import { ToolError, type ToolIdentity, type ToolResult } from '../tools/tool.ts';
 
@@ -56,18 +56,19 @@ export function createMcpServer(registry: ToolRegistry, policy: CallPolicy): Ser
     const identified = await policy.identify(extra.authInfo);
     if (typeof identified === 'string') return errorResult(identified);
     const identity = identified;
+    const origin = (extra.authInfo?.extra?.origin ?? {}) as CallOrigin;
     if (!identity) {
       // Only the benchmark mode without auth gets here; it can run tools that need nobody.
       if (tool.requiredScopes.length > 0) return errorResult('This tool needs a signed-in user.');
     } else {
       const missing = tool.requiredScopes.filter((s) => !identity.scopes.includes(s));
       if (missing.length > 0) {
-        policy.audit.denied(tool.name, identity, 'insufficient_scope', tool.requiredScopes);
+        policy.audit.denied(tool.name, identity, 'insufficient_scope', tool.requiredScopes, origin);
         return errorResult(`This tool needs the scope ${missing.join(' ')}, which this connection was not granted.`);
       }
       const retryAfter = await policy.quota(identity);
       if (retryAfter !== null) {
-        policy.audit.denied(tool.name, identity, 'quota_exceeded', tool.requiredScopes);
+        policy.audit.denied(tool.name, identity, 'quota_exceeded', tool.requiredScopes, origin);
         return { ...errorResult(`Quota exceeded for tool calls. Retry in ${retryAfter} seconds.`), _meta: { retryAfterSeconds: retryAfter } };
       }
     }
@@ -79,10 +80,10 @@ export function createMcpServer(registry: ToolRegistry, policy: CallPolicy): Ser
     const started = performance.now();
     try {
       const result = toCallToolResult(await tool.handler(args, { identity: identity ?? anonymous, signal: extra.signal }));
-      policy.audit.invoked(tool.name, identity, result.isError ? 'error' : 'success', performance.now() - started);
+      policy.audit.invoked(tool.name, identity, result.isError ? 'error' : 'success', performance.now() - started, origin);
       return result;
     } catch (err) {
-      policy.audit.invoked(tool.name, identity, 'error', performance.now() - started);
+      policy.audit.invoked(tool.name, identity, 'error', performance.now() - started, origin);
       if (err instanceof ToolError) return errorResult(err.message);
       policy.logger.error({ err: String(err), tool: tool.name }, 'tool failed');
       return errorResult('The tool failed unexpectedly.');
