@@ -1,6 +1,86 @@
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { STREAM_NAME } from '@mcp-auth/contracts';
 import type { AdminDeps } from '../deps.ts';
+import { deliveryHandler } from './delivery.ts';
+import { DurableWorker } from './durable-worker.ts';
+import { fanOutHandler } from './fan-out.ts';
+import { parseSecretsKey } from './secrets.ts';
+import { WebhookSender } from './sender.ts';
+import {
+  DELIVERY_CONSUMER,
+  DELIVERY_STREAM,
+  FANOUT_CONSUMER,
+  deliveryConsumerConfig,
+  ensureConsumer,
+  ensureDeliveryStream,
+  fanOutConsumerConfig,
+} from './streams.ts';
 
-// STUB — to be written (webhooks feature).
-export async function startWebhookWorkers(_deps: AdminDeps): Promise<{ stop(): Promise<void> }> {
-  return { async stop() {} };
+/** Deliveries one replica makes at once (each may wait up to WEBHOOK_TIMEOUT_MS for its receiver). */
+const DELIVERY_CONCURRENCY = 16;
+
+/**
+ * Starts this replica's share of webhook delivery: the fan-out (events → delivery jobs) and the delivery
+ * worker (jobs → signed POSTs), each on a durable consumer shared by every admin replica, so each job is
+ * handled by one of them at a time. Returns at once; the workers connect and retry in the background.
+ */
+export async function startWebhookWorkers(deps: AdminDeps): Promise<{ stop(): Promise<void> }> {
+  const { config, store, projector, webhooks, logger } = deps;
+  if (!config.WEBHOOK_SECRETS_KEY) {
+    // Without the key nothing can be signed; jobs are fanned out once a key is set (from where the fan-out left off).
+    logger.info({}, 'WEBHOOK_SECRETS_KEY is not set: webhooks are not delivered');
+    return { async stop() {} };
+  }
+  const secretsKey = parseSecretsKey(config.WEBHOOK_SECRETS_KEY);
+  const jsm = await jetstreamManager(store.nc, { checkAPI: false });
+  const js = jetstream(store.nc);
+  const sender = new WebhookSender({ allowPrivateTargets: config.WEBHOOK_ALLOW_PRIVATE_TARGETS, timeoutMs: config.WEBHOOK_TIMEOUT_MS });
+  const ensureJobs = () => ensureDeliveryStream(jsm, config.NATS_STREAM_REPLICAS);
+
+  const fanOut = new DurableWorker({
+    name: 'webhook-fan-out',
+    js,
+    stream: STREAM_NAME,
+    consumer: FANOUT_CONSUMER,
+    logger,
+    concurrency: 1,
+    ensure: async () => {
+      await ensureJobs();
+      await ensureConsumer(jsm, STREAM_NAME, fanOutConsumerConfig());
+    },
+    handle: fanOutHandler({ js, projector, webhooks, logger }),
+  });
+  const delivery = new DurableWorker({
+    name: 'webhook-delivery',
+    js,
+    stream: DELIVERY_STREAM,
+    consumer: DELIVERY_CONSUMER,
+    logger,
+    concurrency: DELIVERY_CONCURRENCY,
+    ensure: async () => {
+      await ensureJobs();
+      await ensureConsumer(jsm, DELIVERY_STREAM, deliveryConsumerConfig(config.WEBHOOK_TIMEOUT_MS));
+    },
+    handle: deliveryHandler({
+      store,
+      jsm,
+      projector,
+      webhooks,
+      sender,
+      secretsKey,
+      logger,
+      maxAttempts: config.WEBHOOK_MAX_ATTEMPTS,
+      retryBaseMs: config.WEBHOOK_RETRY_BASE_MS,
+      retryMaxMs: config.WEBHOOK_RETRY_MAX_MS,
+    }),
+  });
+  fanOut.start();
+  delivery.start();
+
+  return {
+    async stop() {
+      await Promise.all([fanOut.stop(), delivery.stop()]);
+      await sender.close();
+    },
+  };
 }

@@ -1,0 +1,116 @@
+import type { ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
+import type { Logger } from '@mcp-auth/event-store';
+
+export type DurableWorkerOptions = {
+  name: string;
+  js: JetStreamClient;
+  stream: string;
+  consumer: string;
+  logger: Logger;
+  /** Creates the stream and consumer if missing; run before every (re)start of consuming. */
+  ensure: () => Promise<void>;
+  /** Messages handled at once (1: one after the other, in stream order). */
+  concurrency: number;
+  /** Handles one message and settles it (ack, nak, term). Must not throw; if it does, the message is nak'ed. */
+  handle: (message: JsMsg) => Promise<void>;
+};
+
+/**
+ * Consumes a shared durable consumer until stopped, the way the projector consumes the stream: the loop
+ * survives NATS restarts and reconnects (the client re-pulls by itself), and starts over (re-creating the
+ * consumer) when the consumer or its stream went missing. Stopping stops pulling, hands back messages
+ * pulled but not started, and waits for those in hand.
+ */
+export class DurableWorker {
+  readonly #options: DurableWorkerOptions;
+  #stopped = false;
+  #messages: ConsumerMessages | null = null;
+  #loop: Promise<void> | null = null;
+  readonly #inFlight = new Set<Promise<void>>();
+
+  constructor(options: DurableWorkerOptions) {
+    this.#options = options;
+  }
+
+  start(): void {
+    this.#loop ??= this.#supervise();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#messages?.close().catch(() => undefined);
+    await this.#loop;
+    await Promise.allSettled([...this.#inFlight]);
+  }
+
+  async #supervise(): Promise<void> {
+    const { logger, name } = this.#options;
+    let backoffMs = 100;
+    while (!this.#stopped) {
+      try {
+        await this.#options.ensure();
+        const consumer = await this.#options.js.consumers.get(this.#options.stream, this.#options.consumer);
+        const messages = await consumer.consume({ max_messages: Math.max(10, this.#options.concurrency * 2) });
+        this.#messages = messages;
+        if (this.#stopped) await messages.close();
+        void this.#watch(messages);
+        backoffMs = 100;
+        for await (const message of messages) {
+          if (this.#stopped) {
+            message.nak();
+            continue;
+          }
+          await this.#run(message);
+        }
+        const ended = await messages.closed();
+        if (ended instanceof Error) throw ended;
+      } catch (err) {
+        if (!this.#stopped) logger.warn({ err: String(err), worker: name }, 'webhook worker stopped consuming; starting again');
+      }
+      this.#messages = null;
+      if (!this.#stopped) {
+        await sleep(backoffMs);
+        backoffMs = Math.min(backoffMs * 2, 5_000);
+      }
+    }
+  }
+
+  /** Runs a message's handler, waiting first for a free slot; with concurrency 1, waits for it to finish. */
+  async #run(message: JsMsg): Promise<void> {
+    while (this.#inFlight.size >= this.#options.concurrency) await Promise.race(this.#inFlight);
+    // The message may have waited for a slot: its ack deadline starts again from now.
+    if (this.#options.concurrency > 1) message.working();
+    const task = this.#options
+      .handle(message)
+      .catch((err: unknown) => {
+        this.#options.logger.error({ err: String(err), worker: this.#options.name, seq: message.seq }, 'webhook job failed unexpectedly; it will be retried');
+        message.nak(1_000);
+      })
+      .finally(() => this.#inFlight.delete(task));
+    this.#inFlight.add(task);
+    if (this.#options.concurrency === 1) await task;
+  }
+
+  /** A consumer or stream that disappeared (NATS data wiped) is re-created by starting over. */
+  async #watch(messages: ConsumerMessages): Promise<void> {
+    try {
+      for await (const status of messages.status()) {
+        const missing =
+          status.type === 'consumer_deleted' ||
+          (status.type === 'consumer_not_found' && status.count >= 2) ||
+          status.type === 'stream_not_found';
+        if (missing && !this.#stopped) {
+          this.#options.logger.warn({ worker: this.#options.name, status: status.type }, 'webhook consumer is missing; re-creating it');
+          await messages.close();
+          return;
+        }
+      }
+    } catch {
+      // The status iterator ends with the messages.
+    }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

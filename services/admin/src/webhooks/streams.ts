@@ -1,0 +1,106 @@
+import {
+  AckPolicy,
+  DeliverPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  RetentionPolicy,
+  StorageType,
+  type ConsumerConfig,
+  type JetStreamManager,
+} from '@nats-io/jetstream';
+
+/**
+ * The JetStream resources of webhook delivery, shared by every admin replica:
+ *
+ * - FANOUT_CONSUMER: a durable pull consumer on EVENTS (explicit ack, from the first event). For each event it
+ *   publishes one delivery job per subscribed endpoint, then acks.
+ * - DELIVERY_STREAM: the jobs, on webhooks.deliveries.<webhookId>. Work-queue retention: a job is gone once
+ *   acked, which it is once it is delivered, dropped or dead-lettered. A job's message id is its delivery id, so a
+ *   fan-out that publishes again after a crash stores it once (within the duplicate window).
+ * - DELIVERY_CONSUMER: a durable pull consumer on the jobs; retries are redeliveries delayed by nak(delay).
+ */
+export const DELIVERY_STREAM = 'WEBHOOK_DELIVERIES';
+export const DELIVERY_SUBJECTS = 'webhooks.deliveries.>';
+export const FANOUT_CONSUMER = 'admin-webhooks-fanout';
+export const DELIVERY_CONSUMER = 'admin-webhooks-delivery';
+
+export const deliverySubject = (webhookId: string) => `webhooks.deliveries.${webhookId}`;
+
+const nanos = (ms: number) => Math.round(ms * 1_000_000);
+
+/** Deduplication window of job publishes: a fan-out redelivered within it publishes nothing twice. */
+const DUPLICATE_WINDOW_MS = 5 * 60_000;
+
+export async function ensureDeliveryStream(jsm: JetStreamManager, replicas: number): Promise<void> {
+  const info = await jsm.streams.info(DELIVERY_STREAM).catch(notFoundAsNull);
+  if (info) {
+    if (!info.config.subjects?.includes(DELIVERY_SUBJECTS)) throw new Error(`stream ${DELIVERY_STREAM} exists but does not capture ${DELIVERY_SUBJECTS}`);
+    return;
+  }
+  try {
+    await jsm.streams.add({
+      name: DELIVERY_STREAM,
+      subjects: [DELIVERY_SUBJECTS],
+      retention: RetentionPolicy.Workqueue,
+      storage: StorageType.File,
+      num_replicas: replicas,
+      duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+    });
+  } catch (err) {
+    // Another replica created it meanwhile.
+    if (!(await jsm.streams.info(DELIVERY_STREAM).catch(() => null))) throw err;
+  }
+}
+
+export function fanOutConsumerConfig(): Partial<ConsumerConfig> {
+  return {
+    durable_name: FANOUT_CONSUMER,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: nanos(60_000),
+    max_deliver: -1,
+    max_ack_pending: 1_000,
+  };
+}
+
+/**
+ * Attempts are counted from the event log, not from JetStream's delivery count (a try cut short by a crash
+ * or a stop was never made), so redeliveries are unlimited: every job ends acked by a worker.
+ */
+export function deliveryConsumerConfig(timeoutMs: number): Partial<ConsumerConfig> {
+  return {
+    durable_name: DELIVERY_CONSUMER,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    // A try may take the whole timeout, and recording it up to the event store's append deadline.
+    ack_wait: nanos(timeoutMs + 30_000),
+    max_deliver: -1,
+    // Jobs waiting out a retry delay (nak with delay) are still pending acks: with a small limit, one dead
+    // endpoint's backlog would stop every other endpoint's deliveries. Pulls bound what a replica holds.
+    max_ack_pending: 100_000,
+  };
+}
+
+/** Creates a durable consumer, or brings the settings of an existing one up to date. */
+export async function ensureConsumer(jsm: JetStreamManager, stream: string, config: Partial<ConsumerConfig>): Promise<void> {
+  const name = config.durable_name!;
+  const info = await jsm.consumers.info(stream, name).catch(notFoundAsNull);
+  if (!info) {
+    try {
+      await jsm.consumers.add(stream, config);
+    } catch (err) {
+      if (!(await jsm.consumers.info(stream, name).catch(() => null))) throw err;
+    }
+    return;
+  }
+  const { ack_wait, max_ack_pending, max_deliver } = config;
+  if (info.config.ack_wait !== ack_wait || info.config.max_ack_pending !== max_ack_pending || info.config.max_deliver !== max_deliver) {
+    await jsm.consumers.update(stream, name, { ack_wait, max_ack_pending, max_deliver });
+  }
+}
+
+
+function notFoundAsNull(err: unknown): null {
+  if (err instanceof JetStreamApiError && (err.code === JetStreamApiCodes.StreamNotFound || err.code === JetStreamApiCodes.ConsumerNotFound)) return null;
+  throw err;
+}
