@@ -6,7 +6,7 @@ import { build } from 'esbuild';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const services = ['registration', 'authorization', 'token', 'mcp-tools'];
+const services = ['registration', 'authorization', 'token', 'mcp-tools', 'admin'];
 const entryPoints = Object.fromEntries(services.map((s) => [s, `services/${s}/src/main.ts`]));
 entryPoints['users-cli'] = 'services/authorization/src/users/cli.ts';
 

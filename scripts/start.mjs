@@ -2,7 +2,8 @@
 // `npm start`: the whole stack on one machine. A private nats-server (unless NATS_URL is set) with its store
 // under the data folder, then each service as its own process with its own SQLite file. Ctrl-C stops it all.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { createServer, connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +19,7 @@ export const SERVICES = [
   { name: 'authorization', port: Number(process.env.AUTHORIZATION_PORT ?? 3001) },
   { name: 'token', port: Number(process.env.TOKEN_PORT ?? 3003) },
   { name: 'mcp-tools', port: Number(process.env.MCP_PORT ?? 3000) },
+  { name: 'admin', port: Number(process.env.ADMIN_PORT ?? 3004) },
 ];
 
 const port = (name) => SERVICES.find((s) => s.name === name).port;
@@ -27,7 +29,23 @@ const publicUrls = {
   REGISTRATION_BASE_URL: process.env.REGISTRATION_BASE_URL ?? `http://localhost:${port('registration')}`,
   TOKEN_BASE_URL: process.env.TOKEN_BASE_URL ?? `http://localhost:${port('token')}`,
   MCP_RESOURCE_URL: process.env.MCP_RESOURCE_URL ?? `http://localhost:${port('mcp-tools')}/mcp`,
+  ADMIN_BASE_URL: process.env.ADMIN_BASE_URL ?? `http://localhost:${port('admin')}`,
 };
+
+/**
+ * The admin service's secrets: from the environment, else generated once into the data folder (owner-only),
+ * so the console token and the key of stored webhook secrets survive restarts. Only the admin service gets them.
+ */
+function adminSecrets() {
+  const kept = (name, make) => {
+    const file = join(dataDir, name);
+    if (!existsSync(file)) writeFileSync(file, `${make()}\n`, { mode: 0o600 });
+    return { file, value: readFileSync(file, 'utf8').trim() };
+  };
+  const token = process.env.ADMIN_TOKEN ? { file: null, value: process.env.ADMIN_TOKEN } : kept('admin-token', () => randomBytes(32).toString('base64url'));
+  const key = process.env.WEBHOOK_SECRETS_KEY ?? kept('webhook-secrets.key', () => randomBytes(32).toString('base64')).value;
+  return { tokenFile: token.file, env: { ADMIN_TOKEN: token.value, WEBHOOK_SECRETS_KEY: key } };
+}
 
 const children = new Map();
 let stopping = false;
@@ -172,9 +190,11 @@ async function main() {
   writeFileSync(join(dataDir, 'nats.url'), `${natsUrl}\n`);
 
   const common = { NATS_URL: natsUrl, DATA_DIR: dataDir, HOST: process.env.HOST ?? '127.0.0.1', ...publicUrls };
+  const admin = adminSecrets();
   for (const service of SERVICES) {
     const child = launch(service.name, process.execPath, ['--enable-source-maps', join('dist', `${service.name}.mjs`)], {
       ...common,
+      ...(service.name === 'admin' ? admin.env : {}),
       PORT: String(service.port),
     });
     try {
@@ -192,6 +212,7 @@ async function main() {
   say(`  MCP server:    ${mcp}        <- point your agent here`);
   say(`  Issuer:        ${issuer}   (metadata: ${issuer}/.well-known/oauth-authorization-server)`);
   say(`  Registration:  ${registration}/register`);
+  say(`  Admin console: ${publicUrls.ADMIN_BASE_URL}/admin   (token: ${admin.tokenFile ? `cat ${admin.tokenFile}` : 'ADMIN_TOKEN'})`);
   say(`  NATS:          ${natsUrl}${process.env.NATS_URL ? '' : `  (private, data in ${join(dataDir, 'nats')})`}`);
   say('');
   if (seeded.length > 0) say(`Sign in as ${seeded.join(' or ')} (from SEED_USERS). Connected apps: ${issuer}/account`);

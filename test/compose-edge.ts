@@ -25,6 +25,10 @@ export const EDGE_ROUTES: ReadonlyArray<readonly [path: string, service: string]
   ['/account', 'authorization'],
   ['/account/apps/revoke', 'authorization'],
   ['/assets/style.css', 'authorization'],
+  ['/admin', 'admin'],
+  ['/admin/sign-in', 'admin'],
+  ['/admin/assets/style.css', 'admin'],
+  ['/admin/api/clients', 'admin'],
   ['/', 'authorization'],
 ];
 

@@ -16,6 +16,7 @@ import { parse } from 'yaml';
 import type { z } from 'zod';
 import { loadConfig } from '@mcp-auth/http';
 import { REPO_ROOT, freePort, startNats, waitForPort, waitUntilAnswers, type NatsHandle } from '@mcp-auth/testing';
+import { adminConfigSchema } from '../services/admin/src/config.ts';
 import { authorizationConfigSchema } from '../services/authorization/src/config.ts';
 import { mcpToolsConfigSchema } from '../services/mcp-tools/src/config.ts';
 import { registrationConfigSchema } from '../services/registration/src/config.ts';
@@ -52,12 +53,13 @@ const COMPOSE_TEXT = read('docker-compose.yml');
 // Compose resolves YAML merge keys (<<) from its x- anchors; so does this parse.
 const compose = parse(COMPOSE_TEXT, { merge: true }) as ComposeFile;
 
-/** The four services of the platform, each with the schema that is its whole configuration. */
+/** The five services of the platform, each with the schema that is its whole configuration. */
 const APP_SERVICES = {
   registration: registrationConfigSchema,
   authorization: authorizationConfigSchema,
   token: tokenConfigSchema,
   'mcp-tools': mcpToolsConfigSchema,
+  admin: adminConfigSchema,
 } as const satisfies Record<string, z.ZodObject<z.ZodRawShape>>;
 type AppService = keyof typeof APP_SERVICES;
 const APP_NAMES = Object.keys(APP_SERVICES) as AppService[];
@@ -258,7 +260,7 @@ function parseDockerfile(text: string): { args: Record<string, string>; stages: 
 // ---------------------------------------------------------------------------------------------------
 
 describe('docker compose: docker-compose.yml against the code it deploys', () => {
-  test('the four services, NATS, the proxy and the cluster profile are all there', () => {
+  test('the five services, NATS, the proxy and the cluster profile are all there', () => {
     const names = Object.keys(compose.services).sort();
     assert.deepEqual(names, [...APP_NAMES, 'nats', ...CLUSTER_NODES, 'proxy'].sort());
   });
@@ -283,7 +285,7 @@ describe('docker compose: docker-compose.yml against the code it deploys', () =>
       assert.ok(b && typeof b === 'object', `${name} is built`);
       assert.equal(b.context, '.');
       assert.equal(b.dockerfile ?? 'Dockerfile', 'Dockerfile');
-      assert.equal(image, service('registration').image, 'all four share one image');
+      assert.equal(image, service('registration').image, 'all five share one image');
     }
   });
 
@@ -305,6 +307,8 @@ describe('docker compose: docker-compose.yml against the code it deploys', () =>
       assert.equal(config.NATS_STREAM_REPLICAS, 1);
       if (name === 'registration') {
         assert.equal(config.REGISTRATION_BASE_URL, 'http://localhost:8080');
+      } else if (name === 'admin') {
+        assert.equal(config.ADMIN_BASE_URL, 'http://localhost:8080');
       } else {
         assert.equal(config.ISSUER, 'http://localhost:8080');
         assert.equal(config.REGISTRATION_BASE_URL, 'http://localhost:8080');
@@ -324,14 +328,19 @@ describe('docker compose: docker-compose.yml against the code it deploys', () =>
       const config = configOf(name, containerEnv(name, vars));
       assert.equal(config.NATS_URL, vars.NATS_URL);
       assert.equal(config.NATS_STREAM_REPLICAS, 3);
-      for (const key of ['ISSUER', 'REGISTRATION_BASE_URL', 'TOKEN_BASE_URL']) {
+      for (const key of ['ISSUER', 'REGISTRATION_BASE_URL', 'TOKEN_BASE_URL', 'ADMIN_BASE_URL']) {
         if (key in config) assert.equal(config[key], 'https://auth.example.com', `${name} ${key}`);
       }
       if ('MCP_RESOURCE_URL' in config) assert.equal(config.MCP_RESOURCE_URL, 'https://auth.example.com/mcp');
     }
   });
 
-  test('no secret has a default: SEED_USERS and INTROSPECTION_CREDENTIALS come only from the environment', () => {
+  test('no secret has a default: SEED_USERS, INTROSPECTION_CREDENTIALS, ADMIN_TOKEN and WEBHOOK_SECRETS_KEY come only from the environment', () => {
+    for (const key of ['ADMIN_TOKEN', 'WEBHOOK_SECRETS_KEY']) {
+      assert.ok(key in environmentOf('admin'), `admin takes ${key}`);
+      assert.equal(containerEnv('admin', {})[key], undefined, `${key} is unset unless given`);
+      assert.equal(containerEnv('admin', { [key]: 'from-env' })[key], 'from-env');
+    }
     assert.ok('SEED_USERS' in environmentOf('authorization'), 'authorization takes SEED_USERS');
     assert.equal(containerEnv('authorization', {}).SEED_USERS ?? '', '', 'no seeded user unless asked for');
     assert.equal(containerEnv('authorization', { SEED_USERS: 'alice:pw' }).SEED_USERS, 'alice:pw');
@@ -358,7 +367,7 @@ describe('docker compose: docker-compose.yml against the code it deploys', () =>
     }
   });
 
-  test('every service has a health check; the four services use /readyz with node (the image has no curl)', () => {
+  test('every service has a health check; the five services use /readyz with node (the image has no curl)', () => {
     for (const name of Object.keys(compose.services)) {
       const check = service(name).healthcheck;
       assert.ok(check?.test, `${name} has a health check`);
@@ -610,6 +619,7 @@ describe('docker compose: deploy/Caddyfile run by caddy in front of the services
     ['authorization', 1],
     ['token', 2],
     ['mcp-tools', 2],
+    ['admin', 1],
   ];
   const user = { username: 'alice', password: `pw-${randomUUID()}` };
   let nats: NatsHandle;
@@ -663,7 +673,7 @@ describe('docker compose: deploy/Caddyfile run by caddy in front of the services
       return `${indent}${block}\n${indent}\tresolvers ${dns.address}`;
     });
     assert.equal(listens, 1, 'the test moved the site to a free port');
-    assert.equal(upstreams, 4, 'the test pointed the four upstreams at its DNS server');
+    assert.equal(upstreams, 5, 'the test pointed the five upstreams at its DNS server');
     const file = join(work, 'Caddyfile');
     writeFileSync(file, caddyfile);
     caddy = spawn('caddy', ['run', '--config', file, '--adapter', 'caddyfile'], {

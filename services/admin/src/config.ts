@@ -10,16 +10,18 @@ export const adminConfigSchema = z.object({
   ADMIN_BASE_URL: env.url('http://localhost:3004'),
   /**
    * The admin credential: `Authorization: Bearer <ADMIN_TOKEN>` on the API, typed once into the console's
-   * sign-in form. At least 32 characters; `npm start` generates one into the data folder.
+   * sign-in form. At least 32 characters; `npm start` generates one into the data folder. Unset, the API and
+   * the console are off (the audit trail, webhook deliveries and reaping still run).
    */
-  ADMIN_TOKEN: z.string().min(32, 'at least 32 characters (for example: openssl rand -base64 32)'),
+  ADMIN_TOKEN: z.string().min(32, 'at least 32 characters (for example: openssl rand -base64 32)').optional(),
   /** How long a console sign-in lasts. */
   ADMIN_SESSION_MINUTES: z.coerce.number().int().positive().default(60),
   /**
    * 32 random bytes in base64 (openssl rand -base64 32): encrypts webhook signing secrets in the event log,
-   * so every replica can sign and the log never holds them in clear.
+   * so every replica can sign and the log never holds them in clear. Keep it: webhooks registered under a
+   * key cannot be signed without it. Unset, no webhook can be registered.
    */
-  WEBHOOK_SECRETS_KEY: z.string().regex(SECRETS_KEY, '32 bytes in base64 (openssl rand -base64 32)'),
+  WEBHOOK_SECRETS_KEY: z.string().regex(SECRETS_KEY, '32 bytes in base64 (openssl rand -base64 32)').optional(),
   /** Deliver to loopback and private-network addresses, and over plain http (development and tests only). */
   WEBHOOK_ALLOW_PRIVATE_TARGETS: env.bool(false),
   /** One delivery try gives up after this long (connect, headers and body). */

@@ -17,7 +17,8 @@ export type AdminDeps = {
   store: EventStore;
   projector: Projector;
   logger: Logger;
-  credential: AdminCredential;
+  /** null while no ADMIN_TOKEN is configured: the API and console are off. */
+  credential: AdminCredential | null;
   clients: ClientsReadModel;
   consents: ConsentsReadModel;
   grants: GrantsReadModel;

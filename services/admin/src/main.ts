@@ -39,7 +39,7 @@ const deps: AdminDeps = {
   store,
   projector,
   logger,
-  credential: new AdminCredential(config.ADMIN_TOKEN),
+  credential: config.ADMIN_TOKEN ? new AdminCredential(config.ADMIN_TOKEN) : null,
   clients: new ClientsReadModel(db, projector),
   consents: new ConsentsReadModel(db),
   grants: new GrantsReadModel(db),
@@ -56,4 +56,5 @@ const webhookWorkers = await startWebhookWorkers(deps);
 const reaper = startClientReaper(deps);
 const server = await listen(createAdminApp(deps), { port: config.PORT, host: config.HOST });
 logger.info({ url: server.url, console: `${config.ADMIN_BASE_URL}/admin` }, 'admin service listening');
+if (!deps.credential) logger.warn('ADMIN_TOKEN is not set: the admin API and console are off');
 stopOnSignals(logger, [() => server.close(), () => reaper.stop(), () => webhookWorkers.stop(), () => projector.stop(), () => store.close()]);

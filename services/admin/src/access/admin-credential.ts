@@ -39,13 +39,19 @@ export class AdminCredential {
   }
 }
 
+export const ADMIN_OFF = new HttpError(503, { error: 'admin_disabled', error_description: 'The admin API is off: set ADMIN_TOKEN (at least 32 characters) on the admin service.' });
+
 function sha256(value: string): Buffer {
   return createHash('sha256').update(value, 'utf8').digest();
 }
 
-/** Refuses an API request without the admin bearer credential: 401 with a Bearer challenge (RFC 6750). */
-export function requireAdminBearer(credential: AdminCredential) {
+/**
+ * Refuses an API request without the admin bearer credential: 401 with a Bearer challenge (RFC 6750);
+ * 503 for everyone while no ADMIN_TOKEN is configured.
+ */
+export function requireAdminBearer(credential: AdminCredential | null) {
   return async function adminOnly(ctx: Context, next: Next): Promise<void> {
+    if (!credential) throw ADMIN_OFF;
     const match = /^Bearer\s+(\S+)$/i.exec(ctx.get('Authorization'));
     if (!credential.matches(match?.[1])) {
       throw new HttpError(

@@ -28,8 +28,10 @@ export function consoleRoutes(deps: AdminDeps): Router {
     sendPage(ctx, {
       title: 'Admin console · Sign in',
       stylesheet: '/admin/assets/style.css',
-      status: error ? 401 : 200,
-      body: html`<div class="signin">
+      status: !deps.credential ? 503 : error ? 401 : 200,
+      body: !deps.credential
+        ? html`<div class="signin"><h1>Admin console</h1><p class="notice" role="alert">The console is off: set ADMIN_TOKEN (at least 32 characters) on the admin service.</p></div>`
+        : html`<div class="signin">
 <h1>Admin console</h1>
 ${error ? html`<p class="error" role="alert">${error}</p>` : ''}
 <form method="post" action="/admin/sign-in">
@@ -50,7 +52,7 @@ ${error ? html`<p class="error" role="alert">${error}</p>` : ''}
   router.post('/admin/sign-in', async (ctx) => {
     const form = await readForm(ctx);
     session.csrf.verify(ctx, form._csrf);
-    if (!deps.credential.matches(form.admin_token)) return signInForm(ctx, 'That is not the admin token.');
+    if (!deps.credential?.matches(form.admin_token)) return signInForm(ctx, 'That is not the admin token.');
     session.signIn(ctx);
     ctx.status = 303;
     ctx.redirect('/admin');
