@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -34,7 +36,8 @@ describe('the admin console in a real browser (headless Chromium)', () => {
   before(async () => {
     const launching = launchBrowser();
     launching.catch(() => {});
-    stack = await startStack({ admin: true });
+    // Webhooks to a loopback receiver, retried fast and dead-lettered after two tries.
+    stack = await startStack({ admin: { WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true', WEBHOOK_RETRY_BASE_MS: '50', WEBHOOK_RETRY_MAX_MS: '100', WEBHOOK_MAX_ATTEMPTS: '2' } });
     mkdirSync(ARTIFACTS, { recursive: true });
     browser = await launching.catch((err: unknown) => {
       launchError = err;
@@ -139,6 +142,50 @@ describe('the admin console in a real browser (headless Chromium)', () => {
       assert.deepEqual(problems, []);
     } finally {
       await close();
+    }
+  });
+
+  test('add a webhook endpoint in the console; a receiver that always fails ends in a dead-lettered delivery shown there', async () => {
+    const received: Array<{ id: string | undefined; signature: string | undefined }> = [];
+    const receiver: Server = createServer((req, res) => {
+      req.resume();
+      received.push({ id: req.headers['webhook-id'] as string | undefined, signature: req.headers['webhook-signature'] as string | undefined });
+      res.statusCode = 500;
+      res.end('down for maintenance');
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
+    const { page, problems, close } = await signedInConsole();
+    try {
+      await page.getByRole('link', { name: 'Webhooks' }).click();
+      await page.getByLabel('URL').fill(receiverUrl);
+      await page.getByLabel('Events').fill('ClientRegistered');
+      await page.getByLabel('Description').fill('always failing receiver');
+      await page.getByRole('button', { name: 'Add endpoint' }).click();
+      await page.getByRole('status').waitFor();
+      assert.match(await page.locator('[data-secret]').innerText(), /^whsec_/, 'the signing secret is shown once');
+
+      await registerPublicClient(stack.urls, { client_name: 'Webhook Trigger Agent' });
+      const deadline = Date.now() + 15_000;
+      let row = '';
+      while (Date.now() < deadline) {
+        await page.goto(`${stack.urls.admin}/admin/webhooks?state=dead_lettered`);
+        const rows = page.getByRole('table', { name: 'Deliveries' }).getByRole('row').filter({ hasText: 'ClientRegistered' });
+        if ((await rows.count()) > 0) {
+          row = await rows.first().innerText();
+          break;
+        }
+        await sleep(200);
+      }
+      assert.match(row, /dead lettered\s+2\s+500/, 'the delivery is dead-lettered after 2 tries, last status 500');
+      await page.screenshot({ path: join(ARTIFACTS, 'admin-console-webhooks.png'), fullPage: true });
+      assert.equal(received.length, 2, 'two tries reached the receiver');
+      assert.equal(new Set(received.map((r) => r.id)).size, 1, 'with one stable webhook-id');
+      assert.ok(received.every((r) => r.signature?.startsWith('v1,')), 'each signed');
+      assert.deepEqual(problems.filter((p) => !p.includes('/admin/webhooks')), []);
+    } finally {
+      await close();
+      await new Promise((resolve) => receiver.close(resolve));
     }
   });
 });

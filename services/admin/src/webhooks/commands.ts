@@ -1,0 +1,53 @@
+import { subjects, type EventContext } from '@mcp-auth/contracts';
+import { HttpError } from '@mcp-auth/http';
+import { randomToken } from '@mcp-auth/oauth';
+import { catchUpWithSubject, waitForPosition } from '@mcp-auth/projector';
+import type { AdminDeps } from '../deps.ts';
+import { decide, type WebhookState } from './decider.ts';
+import type { WebhookEndpoint } from './projection.ts';
+import { encryptSigningSecret, generateSigningSecret, parseSecretsKey } from './secrets.ts';
+
+export const WEBHOOKS_OFF = new HttpError(501, {
+  error: 'webhooks_disabled',
+  error_description: 'Webhooks cannot be registered: set WEBHOOK_SECRETS_KEY (32 random bytes in base64) on the admin service.',
+});
+
+export type WebhookCommands = {
+  /** Registers an endpoint; the signing secret is generated here and returned this once only. */
+  register(input: { url: string; eventTypes: string[]; description: string }, context: EventContext): Promise<{ endpoint: WebhookEndpoint; secret: string }>;
+  remove(webhookId: string, context: EventContext): Promise<void>;
+};
+
+/** Registration and removal of webhook endpoints, for the admin API and the console alike. */
+export function webhookCommands(deps: Pick<AdminDeps, 'config' | 'store' | 'projector' | 'webhooks'>): WebhookCommands {
+  const { config, store, projector, webhooks } = deps;
+  const secretsKey = config.WEBHOOK_SECRETS_KEY ? parseSecretsKey(config.WEBHOOK_SECRETS_KEY) : null;
+  return {
+    async register({ url, eventTypes, description }, context) {
+      if (!secretsKey) throw WEBHOOKS_OFF;
+      const webhookId = `wh_${randomToken(16)}`;
+      const secret = generateSigningSecret();
+      const events = decide(
+        {
+          type: 'RegisterWebhook',
+          data: { webhookId, url, eventTypes, description, encryptedSecret: encryptSigningSecret(secret, secretsKey, webhookId), allowPrivateTargets: config.WEBHOOK_ALLOW_PRIVATE_TARGETS },
+        },
+        { status: 'unregistered' },
+      );
+      const position = await store.appendDecided(events, context, { [subjects.webhook(webhookId)]: 0 });
+      if (position !== null) await waitForPosition(projector, position);
+      const endpoint = webhooks.find(webhookId);
+      if (!endpoint) throw new Error('registered webhook is missing from the projection');
+      return { endpoint, secret };
+    },
+    async remove(webhookId, context) {
+      const subject = subjects.webhook(webhookId);
+      const version = await catchUpWithSubject(store, projector, subject);
+      const endpoint = version === 0 ? null : webhooks.find(webhookId);
+      const state: WebhookState = { status: endpoint === null ? 'unregistered' : endpoint.status === 'active' ? 'active' : 'removed' };
+      const events = decide({ type: 'RemoveWebhook', data: { webhookId } }, state);
+      const position = await store.appendDecided(events, context, { [subject]: version });
+      if (position !== null) await waitForPosition(projector, position);
+    },
+  };
+}
