@@ -16,12 +16,17 @@ import { registrationTokensProjection } from '../services/registration/src/clien
 import { codesProjection } from '../services/token/src/codes/projection.ts';
 import { refreshTokensProjection } from '../services/token/src/refresh/projection.ts';
 import { notesProjection } from '../services/mcp-tools/src/tools/notes-projection.ts';
+import { auditProjection } from '../services/admin/src/audit/projection.ts';
+import { clientUsageProjection } from '../services/admin/src/clients/usage-projection.ts';
+import { usersProjection as adminUsersProjection } from '../services/admin/src/users/projection.ts';
+import { webhooksProjection } from '../services/admin/src/webhooks/projection.ts';
 
 export const SERVICE_PROJECTIONS: Record<string, Projection[]> = {
   registration: [clientsProjection, registrationTokensProjection],
   authorization: [clientsProjection, consentsProjection, usersProjection],
   token: [clientsProjection, consentsProjection, grantsProjection, signingKeysProjection, codesProjection, refreshTokensProjection],
   'mcp-tools': [clientsProjection, consentsProjection, grantsProjection, signingKeysProjection, notesProjection],
+  admin: [clientsProjection, consentsProjection, grantsProjection, signingKeysProjection, adminUsersProjection, clientUsageProjection, auditProjection, webhooksProjection],
 };
 
 const id = () => randomUUID().replace(/-/g, '');

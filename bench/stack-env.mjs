@@ -3,7 +3,7 @@
 // Plain JavaScript: bench-peers loads bench/peers/*.mjs with node alone.
 export const BENCH_USER = { username: 'bench', password: 'bench-password-1' };
 
-/** @param {{ natsPort: number, ports: { registration: number, authorization: number, token: number, 'mcp-tools': number } }} where */
+/** @param {{ natsPort: number, ports: { registration: number, authorization: number, token: number, 'mcp-tools': number, admin: number } }} where */
 export function benchStackEnv({ natsPort, ports }) {
   return {
     NATS_URL: `nats://127.0.0.1:${natsPort}`,
@@ -11,6 +11,10 @@ export function benchStackEnv({ natsPort, ports }) {
     REGISTRATION_BASE_URL: `http://127.0.0.1:${ports.registration}`,
     TOKEN_BASE_URL: `http://127.0.0.1:${ports.token}`,
     MCP_RESOURCE_URL: `http://127.0.0.1:${ports['mcp-tools']}/mcp`,
+    ADMIN_BASE_URL: `http://127.0.0.1:${ports.admin}`,
+    // As npm start runs it: the admin API on, and webhook workers running (with no endpoint registered).
+    ADMIN_TOKEN: 'bench-admin-token-0123456789abcdef0123456789',
+    WEBHOOK_SECRETS_KEY: Buffer.alloc(32, 1).toString('base64'),
     SEED_USERS: `${BENCH_USER.username}:${BENCH_USER.password}`,
     REGISTRATION_RATE_LIMIT: '0',
     REREGISTRATION_RATE_LIMIT: '0',

@@ -31,7 +31,7 @@ export async function startBenchStack({
   const natsPort = await freePort();
   children.push(spawn(process.env.NATS_SERVER_BIN || 'nats-server', ['-js', '-a', '127.0.0.1', '-p', String(natsPort), '-sd', join(dir, 'nats')], { stdio: 'ignore' }));
   await waitForPort(natsPort, 10_000);
-  const ports = { registration: await freePort(), authorization: await freePort(), token: await freePort(), 'mcp-tools': await freePort() };
+  const ports = { registration: await freePort(), authorization: await freePort(), token: await freePort(), 'mcp-tools': await freePort(), admin: await freePort() };
   const shared = { ...benchStackEnv({ natsPort, ports }), ...env };
   const urls = {
     registration: shared.REGISTRATION_BASE_URL,
@@ -53,6 +53,7 @@ export async function startBenchStack({
   };
   for (const name of ['registration', 'authorization', 'token'] as const) await launch(name, ports[name], 0);
   for (let i = 0; i < mcpReplicas; i++) await launch('mcp-tools', i === 0 ? ports['mcp-tools'] : await freePort(), i);
+  await launch('admin', ports.admin, 0);
   return {
     urls,
     processes,

@@ -7,11 +7,11 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 const ours = {
   id: 'OURS',
-  label: 'this stack: 4 services + NATS JetStream, durable (every write acked by JetStream)',
+  label: 'this stack: 5 services + NATS JetStream, durable (every write acked by JetStream)',
   metrics: ['M1', 'M2', 'M3', 'M4'],
   adapter: join(ROOT, 'bench', 'adapters', 'signed-in-user.mjs'),
   adapterOptions: USER,
-  start: (tools) => startStack(tools, { services: ['registration', 'authorization', 'token', 'mcp-tools'] }),
+  start: (tools) => startStack(tools, { services: ['registration', 'authorization', 'token', 'mcp-tools', 'admin'] }),
 };
 
 export default ours;

@@ -1,5 +1,5 @@
 // Starts this stack for one bench-peers sample. Each sample starts a fresh stack
-// the way `npm start` does: a private nats-server with its own store, then the four bundled services as
+// the way `npm start` does: a private nats-server with its own store, then the five bundled services as
 // separate processes, each with its own SQLite file. Every figure is therefore durable: an answer means
 // JetStream acknowledged the event.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -35,7 +35,7 @@ export async function startStack({ spawnCommand, freePort }, { services, mcpEnv 
     const natsPort = await freePort();
     const nats = await spawnCommand(NATS_SERVER, ['-js', '-a', '127.0.0.1', '-p', String(natsPort), '-sd', join(dir, 'nats')], { name: 'ours-nats' });
     started.push(nats);
-    const ports = { registration: await freePort(), authorization: await freePort(), token: await freePort(), 'mcp-tools': await freePort() };
+    const ports = { registration: await freePort(), authorization: await freePort(), token: await freePort(), 'mcp-tools': await freePort(), admin: await freePort() };
     const env = { ...benchStackEnv({ natsPort, ports }), DATA_DIR: dir };
     const pids = { nats: nats.pid };
     for (const name of services) {

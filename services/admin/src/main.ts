@@ -49,7 +49,7 @@ const deps: AdminDeps = {
   grantList: new GrantListReadModel(db),
   keyList: new SigningKeyListReadModel(db),
   audit: new AuditReadModel(db),
-  webhooks: new WebhooksReadModel(db),
+  webhooks: new WebhooksReadModel(db, projector),
 };
 
 const webhookWorkers = await startWebhookWorkers(deps);

@@ -11,6 +11,8 @@ export type DurableWorkerOptions = {
   ensure: () => Promise<void>;
   /** Messages handled at once (1: one after the other, in stream order). */
   concurrency: number;
+  /** Messages pulled at a time (default: twice the concurrency, at least 10). */
+  batch?: number;
   /** Handles one message and settles it (ack, nak, term). Must not throw; if it does, the message is nak'ed. */
   handle: (message: JsMsg) => Promise<void>;
 };
@@ -32,6 +34,10 @@ export class DurableWorker {
     this.#options = options;
   }
 
+  get stopping(): boolean {
+    return this.#stopped;
+  }
+
   start(): void {
     this.#loop ??= this.#supervise();
   }
@@ -50,7 +56,7 @@ export class DurableWorker {
       try {
         await this.#options.ensure();
         const consumer = await this.#options.js.consumers.get(this.#options.stream, this.#options.consumer);
-        const messages = await consumer.consume({ max_messages: Math.max(10, this.#options.concurrency * 2) });
+        const messages = await consumer.consume({ max_messages: this.#options.batch ?? Math.max(10, this.#options.concurrency * 2) });
         this.#messages = messages;
         if (this.#stopped) await messages.close();
         void this.#watch(messages);

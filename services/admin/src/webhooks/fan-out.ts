@@ -29,49 +29,86 @@ export function deliveryIdOf(eventId: string, webhookId: string): string {
 const PROJECTION_WAIT_MS = 10_000;
 const PUBLISH_TIMEOUT_MS = 5_000;
 
-export type FanOutDeps = { js: JetStreamClient; projector: Projector; webhooks: WebhooksReadModel; logger: Logger };
+export type FanOutDeps = { js: JetStreamClient; projector: Projector; webhooks: WebhooksReadModel; logger: Logger; isStopping: () => boolean };
+
+/** Events passed over without a job are acknowledged together: an ack of one acks every event before it (AckPolicy.All). */
+const SKIPPED_PER_ACK = 200;
+const SKIPPED_ACK_DELAY_MS = 100;
 
 /**
  * Turns each event of the stream into delivery jobs for the endpoints subscribed to it. An endpoint gets the
  * events appended after its registration and before its removal: the subscriptions are read as they stood at
  * the event's position, once this replica's projection has reached it, so the answer does not depend on when
- * (or on which replica) the fan-out runs. The job is acked only once every job is stored.
+ * (or on which replica) the fan-out runs.
+ *
+ * Events are handled strictly in order and acknowledged cumulatively, so almost every event (those no endpoint
+ * wants) costs no ack of its own. An event is acked only once its jobs are stored; until then it is retried
+ * here, holding back every later one, because acknowledging a later event would acknowledge it too.
  */
-export function fanOutHandler({ js, projector, webhooks, logger }: FanOutDeps) {
+export function fanOutHandler({ js, projector, webhooks, logger, isStopping }: FanOutDeps) {
+  let unacked: JsMsg | null = null;
+  let skipped = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const ackSkipped = () => {
+    clearTimeout(timer);
+    timer = undefined;
+    unacked?.ack();
+    unacked = null;
+    skipped = 0;
+  };
+  const skip = (message: JsMsg) => {
+    unacked = message;
+    if (++skipped >= SKIPPED_PER_ACK) ackSkipped();
+    else timer ??= setTimeout(ackSkipped, SKIPPED_ACK_DELAY_MS);
+  };
+
+  /** Retries `attempt` until it succeeds; false if the worker is stopping first (the event stays unacked). */
+  async function persistently(what: string, position: number, attempt: () => Promise<boolean>): Promise<boolean> {
+    for (let backoffMs = 200; ; backoffMs = Math.min(backoffMs * 2, 5_000)) {
+      if (isStopping()) return false;
+      try {
+        if (await attempt()) return true;
+      } catch (err) {
+        logger.warn({ err: String(err), position }, `${what}; retrying`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, backoffMs));
+    }
+  }
+
   return async function fanOut(message: JsMsg): Promise<void> {
     const aggregate = aggregateOfSubject(message.subject);
-    if (aggregate === 'admin.webhook' || aggregate === 'admin.delivery') return message.ack();
+    if (aggregate === 'admin.webhook' || aggregate === 'admin.delivery') return skip(message);
     let type = message.headers?.get(EVENT_TYPE_HEADER) || null;
-    if (type !== null && !isSubscribableEventType(type)) return message.ack();
+    if (type !== null && !isSubscribableEventType(type)) return skip(message);
 
-    if (!(await projector.waitFor(message.seq, PROJECTION_WAIT_MS))) {
-      message.nak(1_000);
-      return;
-    }
+    if (!(await persistently('projection behind the fan-out', message.seq, () => projector.waitFor(message.seq, PROJECTION_WAIT_MS)))) return;
     let decoded = null;
     if (type === null) {
       decoded = decodeEvent(message.data);
-      if (decoded.kind !== 'event') return message.ack();
+      if (decoded.kind !== 'event') return skip(message);
       type = decoded.event.type;
     }
     const subscribers = webhooks.subscribersOf(type, message.seq);
-    if (subscribers.length === 0) return message.ack();
+    if (subscribers.length === 0) return skip(message);
 
     decoded ??= decodeEvent(message.data);
     // A type this version does not know, a newer schema or garbage: nothing here can say what may be sent.
-    if (decoded.kind !== 'event') return message.ack();
+    if (decoded.kind !== 'event') return skip(message);
     const { event } = decoded;
     message.working();
-    try {
+    const stored = await persistently('webhook jobs not stored', message.seq, async () => {
       for (const { webhookId } of subscribers) {
         const job: DeliveryJob = { deliveryId: deliveryIdOf(event.metadata.eventId, webhookId), webhookId, eventId: event.metadata.eventId, eventType: event.type, position: message.seq };
+        // Stored once per delivery id within the duplicate window, however often this is retried.
         await js.publish(deliverySubject(webhookId), JSON.stringify(job), { msgID: job.deliveryId, timeout: PUBLISH_TIMEOUT_MS });
       }
-    } catch (err) {
-      logger.warn({ err: String(err), position: message.seq }, 'webhook jobs not stored; the event will be fanned out again');
-      message.nak(2_000);
-      return;
-    }
+      return true;
+    });
+    if (!stored) return;
+    clearTimeout(timer);
+    timer = undefined;
+    unacked = null;
+    skipped = 0;
     message.ack();
   };
 }

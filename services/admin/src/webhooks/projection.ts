@@ -1,3 +1,4 @@
+import type { ChangeStamps } from '@mcp-auth/projections';
 import { defineProjection, sql, type ProjectionDatabase } from '@mcp-auth/projector';
 import { EVERY_EVENT, isSubscribableEventType } from './decider.ts';
 
@@ -198,11 +199,17 @@ type DeliveryRow = {
 
 const ENDPOINT_COLUMNS = 'webhook_id, url, event_types, description, created_at, removed_at';
 
+type Subscription = { webhookId: string; url: string; createdPosition: number; removedPosition: number | null; types: Set<string> };
+
 export class WebhooksReadModel {
   readonly #db: ProjectionDatabase;
+  readonly #stamps: ChangeStamps | null;
+  #subscriptions: { stamp: number; all: Subscription[] } | null = null;
 
-  constructor(db: ProjectionDatabase) {
+  /** With change stamps, subscriptions are kept in memory until the projection changes: the fan-out asks for every event. */
+  constructor(db: ProjectionDatabase, stamps: ChangeStamps | null = null) {
     this.#db = db;
+    this.#stamps = stamps;
   }
 
   /** Endpoints, oldest first; removed ones only if asked. */
@@ -233,6 +240,13 @@ export class WebhooksReadModel {
    */
   subscribersOf(eventType: string, atPosition?: number): WebhookSubscriber[] {
     if (!isSubscribableEventType(eventType)) return [];
+    if (this.#stamps) {
+      return this.#allSubscriptions(this.#stamps.changes(webhooksProjection.name))
+        .filter((s) => (s.types.has(eventType) || s.types.has(EVERY_EVENT)) && (atPosition === undefined
+          ? s.removedPosition === null
+          : s.createdPosition < atPosition && (s.removedPosition === null || s.removedPosition > atPosition)))
+        .map(({ webhookId, url }) => ({ webhookId, url }));
+    }
     const rows = (
       atPosition === undefined
         ? sql(
@@ -251,6 +265,23 @@ export class WebhooksReadModel {
           ).all(atPosition, atPosition, eventType, EVERY_EVENT)
     ) as Array<{ webhook_id: string; url: string }>;
     return rows.map((row) => ({ webhookId: row.webhook_id, url: row.url }));
+  }
+
+  #allSubscriptions(stamp: number): Subscription[] {
+    if (this.#subscriptions?.stamp === stamp) return this.#subscriptions.all;
+    const types = new Map<string, Set<string>>();
+    for (const row of sql(this.#db, 'SELECT webhook_id, event_type FROM webhook_subscriptions').all() as Array<{ webhook_id: string; event_type: string }>) {
+      (types.get(row.webhook_id) ?? types.set(row.webhook_id, new Set()).get(row.webhook_id)!).add(row.event_type);
+    }
+    const endpoints = sql(this.#db, 'SELECT webhook_id, url, created_position, removed_position FROM webhook_endpoints ORDER BY created_position').all() as Array<{
+      webhook_id: string;
+      url: string;
+      created_position: number;
+      removed_position: number | null;
+    }>;
+    const all = endpoints.map((e) => ({ webhookId: e.webhook_id, url: e.url, createdPosition: e.created_position, removedPosition: e.removed_position, types: types.get(e.webhook_id) ?? new Set<string>() }));
+    this.#subscriptions = { stamp, all };
+    return all;
   }
 
   /** Deliveries, newest first, optionally of one endpoint and in one state. */

@@ -55,7 +55,8 @@ export async function ensureDeliveryStream(jsm: JetStreamManager, replicas: numb
 export function fanOutConsumerConfig(): Partial<ConsumerConfig> {
   return {
     durable_name: FANOUT_CONSUMER,
-    ack_policy: AckPolicy.Explicit,
+    // Handled in order and acknowledged cumulatively (see fan-out.ts).
+    ack_policy: AckPolicy.All,
     deliver_policy: DeliverPolicy.All,
     ack_wait: nanos(60_000),
     max_deliver: -1,
@@ -91,6 +92,12 @@ export async function ensureConsumer(jsm: JetStreamManager, stream: string, conf
     } catch (err) {
       if (!(await jsm.consumers.info(stream, name).catch(() => null))) throw err;
     }
+    return;
+  }
+  if (config.ack_policy !== undefined && info.config.ack_policy !== config.ack_policy) {
+    // The ack policy cannot be updated: the consumer is made again, from where the old one had got to.
+    await jsm.consumers.delete(stream, name).catch(notFoundAsNull);
+    await jsm.consumers.add(stream, { ...config, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: info.ack_floor.stream_seq + 1 });
     return;
   }
   const { ack_wait, max_ack_pending, max_deliver } = config;

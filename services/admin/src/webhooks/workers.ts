@@ -37,18 +37,19 @@ export async function startWebhookWorkers(deps: AdminDeps): Promise<{ stop(): Pr
   const sender = new WebhookSender({ allowPrivateTargets: config.WEBHOOK_ALLOW_PRIVATE_TARGETS, timeoutMs: config.WEBHOOK_TIMEOUT_MS });
   const ensureJobs = () => ensureDeliveryStream(jsm, config.NATS_STREAM_REPLICAS);
 
-  const fanOut = new DurableWorker({
+  const fanOut: DurableWorker = new DurableWorker({
     name: 'webhook-fan-out',
     js,
     stream: STREAM_NAME,
     consumer: FANOUT_CONSUMER,
     logger,
     concurrency: 1,
+    batch: 500,
     ensure: async () => {
       await ensureJobs();
       await ensureConsumer(jsm, STREAM_NAME, fanOutConsumerConfig());
     },
-    handle: fanOutHandler({ js, projector, webhooks, logger }),
+    handle: fanOutHandler({ js, projector, webhooks, logger, isStopping: () => fanOut.stopping }),
   });
   const delivery = new DurableWorker({
     name: 'webhook-delivery',
