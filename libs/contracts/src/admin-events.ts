@@ -48,6 +48,21 @@ export const WebhookDeliveryDeadLettered = defineEvent(
     eventType: z.string(),
     attempts: z.number().int().positive(),
     lastError: z.string(),
+    /** Stream position of the event being delivered, so that an operator's retry can send it again. */
+    eventPosition: z.number().int().positive().optional(),
+  }),
+);
+
+/** An operator sent a dead-lettered delivery again: it gets WEBHOOK_MAX_ATTEMPTS more tries, with the same webhook-id. */
+export const WebhookDeliveryRetried = defineEvent(
+  'WebhookDeliveryRetried',
+  1,
+  z.object({
+    deliveryId: z.string(),
+    webhookId: z.string(),
+    eventId: z.string(),
+    eventType: z.string(),
+    eventPosition: z.number().int().positive(),
   }),
 );
 
@@ -55,3 +70,4 @@ export type WebhookRegistered = EventOf<typeof WebhookRegistered>;
 export type WebhookRemoved = EventOf<typeof WebhookRemoved>;
 export type WebhookDeliveryAttempted = EventOf<typeof WebhookDeliveryAttempted>;
 export type WebhookDeliveryDeadLettered = EventOf<typeof WebhookDeliveryDeadLettered>;
+export type WebhookDeliveryRetried = EventOf<typeof WebhookDeliveryRetried>;

@@ -36,6 +36,7 @@ export const eventCatalogue = {
   WebhookRemoved: admin.WebhookRemoved,
   WebhookDeliveryAttempted: admin.WebhookDeliveryAttempted,
   WebhookDeliveryDeadLettered: admin.WebhookDeliveryDeadLettered,
+  WebhookDeliveryRetried: admin.WebhookDeliveryRetried,
 } as const satisfies Record<string, EventDefinition<string, z.ZodType>>;
 
 type Catalogue = typeof eventCatalogue;

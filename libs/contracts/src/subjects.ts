@@ -82,6 +82,7 @@ export function subjectOf(event: DecidedEvent): string {
       return subjects.webhook(event.data.webhookId);
     case 'WebhookDeliveryAttempted':
     case 'WebhookDeliveryDeadLettered':
+    case 'WebhookDeliveryRetried':
       return subjects.webhookDelivery(event.data.deliveryId);
   }
 }
@@ -116,6 +117,7 @@ export const EVENT_AGGREGATES: Record<EventType, string> = {
   WebhookRemoved: 'admin.webhook',
   WebhookDeliveryAttempted: 'admin.delivery',
   WebhookDeliveryDeadLettered: 'admin.delivery',
+  WebhookDeliveryRetried: 'admin.delivery',
 };
 
 /** "<context>.<aggregate>" of a subject events.<context>.<aggregate>.<id>, or null for anything else. */

@@ -4,6 +4,8 @@ import type { Grant } from '@mcp-auth/projections';
 import { ClientNotFound, decide as decideClient } from '../src/clients/decider.ts';
 import type { ClientOverview } from '../src/clients/usage-projection.ts';
 import { GrantNotFound, decide as decideGrant } from '../src/grants/decider.ts';
+import type { WebhookDelivery, WebhookEndpoint } from '../src/webhooks/projection.ts';
+import { DeliveryNotFound, DeliveryNotRetryable, decideRetry } from '../src/webhooks/retry.ts';
 
 const NOW = new Date('2026-11-27T12:00:00Z');
 const NOW_S = NOW.getTime() / 1000;
@@ -92,5 +94,57 @@ describe('an admin revokes a grant', () => {
 
   test('given no such grant, then it is not found', () => {
     assert.throws(() => decideGrant(revoke, { grant: null }), GrantNotFound);
+  });
+});
+
+describe('an operator retries a webhook delivery', () => {
+  const endpoint: WebhookEndpoint = {
+    webhookId: 'wh_1',
+    url: 'https://hooks.example.com/x',
+    eventTypes: ['*'],
+    description: '',
+    status: 'active',
+    createdAt: daysBefore(2),
+    removedAt: null,
+    deliveries: { pending: 0, delivered: 0, deadLettered: 1, cancelled: 0 },
+  };
+  const delivery = (overrides: Partial<WebhookDelivery> = {}): WebhookDelivery => ({
+    deliveryId: 'msg_0123456789abcdef',
+    webhookId: 'wh_1',
+    eventId: 'event-1',
+    eventType: 'ClientRegistered',
+    state: 'dead_lettered',
+    attempts: 8,
+    lastStatus: 500,
+    lastError: 'HTTP 500',
+    lastDurationMs: 3,
+    firstAttemptAt: daysBefore(1),
+    lastAttemptAt: daysBefore(1),
+    deliveredAt: null,
+    deadLetteredAt: daysBefore(1),
+    sequence: 40,
+    eventPosition: 12,
+    retries: 0,
+    attemptsBeforeRetry: 0,
+    ...overrides,
+  });
+
+  test('given a dead letter of a live endpoint, then WebhookDeliveryRetried for its event, and the job is sent', () => {
+    assert.deepEqual(decideRetry(delivery(), endpoint), {
+      events: [{ type: 'WebhookDeliveryRetried', data: { deliveryId: 'msg_0123456789abcdef', webhookId: 'wh_1', eventId: 'event-1', eventType: 'ClientRegistered', eventPosition: 12 } }],
+      resend: true,
+    });
+  });
+
+  test('given a retry not yet tried (its job may be lost), then only the job is sent again', () => {
+    assert.deepEqual(decideRetry(delivery({ state: 'pending', retries: 1, attemptsBeforeRetry: 8 }), endpoint), { events: [], resend: true });
+  });
+
+  test('given a delivered or pending delivery, a removed endpoint, or an unknown delivery, then it is refused', () => {
+    assert.throws(() => decideRetry(delivery({ state: 'delivered' }), endpoint), DeliveryNotRetryable);
+    assert.throws(() => decideRetry(delivery({ state: 'pending', retries: 1, attempts: 9, attemptsBeforeRetry: 8 }), endpoint), DeliveryNotRetryable);
+    assert.throws(() => decideRetry(delivery(), { ...endpoint, status: 'removed' }), DeliveryNotRetryable);
+    assert.throws(() => decideRetry(delivery({ eventPosition: null }), endpoint), DeliveryNotRetryable);
+    assert.throws(() => decideRetry(null, endpoint), DeliveryNotFound);
   });
 });

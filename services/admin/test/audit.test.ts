@@ -159,7 +159,9 @@ function oneOfEveryType(tag: string, mustNotAppear: Set<string>) {
       eventType: 'ClientExpired',
       attempts: 8,
       lastError: `connect ECONNREFUSED (https://hooks.example.com/services/${webhookPathSecret})`,
+      eventPosition: 7,
     },
+    WebhookDeliveryRetried: { deliveryId: `fx-delivery-${tag}`, webhookId, eventId: randomUUID(), eventType: 'ClientExpired', eventPosition: 7 },
   };
   // In catalogue order, so the grant is redeemed before the events that name only the grant.
   const events = EVENT_TYPES.map((type) => ({ type, data: data[type] }) as DecidedEvent);

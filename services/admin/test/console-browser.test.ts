@@ -145,13 +145,14 @@ describe('the admin console in a real browser (headless Chromium)', () => {
     }
   });
 
-  test('add a webhook endpoint in the console; a receiver that always fails ends in a dead-lettered delivery shown there', async () => {
+  test('add a webhook endpoint in the console; a failing receiver ends in a dead-lettered delivery shown there, and Retry delivers it once the receiver is back', async () => {
     const received: Array<{ id: string | undefined; signature: string | undefined }> = [];
+    let up = false;
     const receiver: Server = createServer((req, res) => {
       req.resume();
       received.push({ id: req.headers['webhook-id'] as string | undefined, signature: req.headers['webhook-signature'] as string | undefined });
-      res.statusCode = 500;
-      res.end('down for maintenance');
+      res.statusCode = up ? 204 : 500;
+      res.end(up ? '' : 'down for maintenance');
     });
     await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
     const receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
@@ -182,6 +183,34 @@ describe('the admin console in a real browser (headless Chromium)', () => {
       assert.equal(received.length, 2, 'two tries reached the receiver');
       assert.equal(new Set(received.map((r) => r.id)).size, 1, 'with one stable webhook-id');
       assert.ok(received.every((r) => r.signature?.startsWith('v1,')), 'each signed');
+
+      // The receiver is back: the operator retries the dead letter from the console.
+      up = true;
+      const deadRow = page.getByRole('table', { name: 'Deliveries' }).getByRole('row').filter({ hasText: 'ClientRegistered' }).first();
+      await deadRow.getByRole('button', { name: 'Retry' }).click();
+      let delivered = '';
+      const retryDeadline = Date.now() + 15_000;
+      while (Date.now() < retryDeadline) {
+        await page.goto(`${stack.urls.admin}/admin/webhooks?state=delivered`);
+        const rows = page.getByRole('table', { name: 'Deliveries' }).getByRole('row').filter({ hasText: 'ClientRegistered' });
+        if ((await rows.count()) > 0) {
+          delivered = await rows.first().innerText();
+          break;
+        }
+        await sleep(200);
+      }
+      assert.match(delivered, /delivered\s+3\s+204/, 'delivered on the third try overall');
+      assert.equal(received.length, 3, 'exactly one more request');
+      assert.equal(new Set(received.map((r) => r.id)).size, 1, 'still the same webhook-id');
+
+      // Through the API: a delivered delivery cannot be retried, an unknown one is not found.
+      const asAdmin = { Authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
+      const listed = await http(`${stack.urls.admin}/admin/api/webhooks/deliveries?state=delivered`, { headers: asAdmin });
+      const done = listed.json!.deliveries.find((d: { id: string }) => d.id === received[0]!.id);
+      assert.equal(done.retries, 1);
+      const again = await http(`${stack.urls.admin}/admin/api/webhooks/deliveries/${done.id}/retry`, { method: 'POST', headers: asAdmin });
+      assert.equal(again.status, 409);
+      assert.equal((await http(`${stack.urls.admin}/admin/api/webhooks/deliveries/msg_nope/retry`, { method: 'POST', headers: asAdmin })).status, 404);
       assert.deepEqual(problems.filter((p) => !p.includes('/admin/webhooks')), []);
     } finally {
       await close();

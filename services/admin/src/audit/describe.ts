@@ -152,6 +152,11 @@ export const AUDIT_DESCRIPTIONS: { [T in EventType]: Describe<T> } = {
       lastError: withoutUrlPaths(d.lastError),
     },
   }),
+  WebhookDeliveryRetried: (d) => ({
+    ...concerning(null, null),
+    outcome: 'success',
+    details: { deliveryId: d.deliveryId, webhookId: d.webhookId, eventId: d.eventId, eventType: d.eventType },
+  }),
 };
 
 /** The audit description of a decoded event. */

@@ -39,7 +39,7 @@ ${deps.config.WEBHOOK_SECRETS_KEY ? html`
   <select id="wh-state" name="state"><option value="">any</option>${DELIVERY_STATES.map((s) => html`<option value="${s}"${s === state ? html` selected` : ''}>${s.replace('_', ' ')}</option>`)}</select>
   <button type="submit">Show</button>
 </form>
-${deliveriesTable(deliveries)}`,
+${deliveriesTable(ctx, session, deliveries)}`,
     });
   };
 
@@ -60,6 +60,19 @@ ${deliveriesTable(deliveries)}`,
       if (!(err instanceof HttpError) || err.status >= 500) throw err;
       render(ctx, html`<p class="error" role="alert">${err.message}</p>`, 400);
     }
+  });
+
+  router.post('/admin/webhooks/deliveries/:deliveryId/retry', async (ctx) => {
+    const form = await readForm(ctx);
+    session.csrf.verify(ctx, form._csrf);
+    try {
+      await commands.retryDelivery((ctx.params as { deliveryId: string }).deliveryId, actor(ctx));
+    } catch (err) {
+      if (!(err instanceof HttpError) || err.status >= 500) throw err;
+      return render(ctx, html`<p class="error" role="alert">${err.message}</p>`, err.status);
+    }
+    ctx.status = 303;
+    ctx.redirect('/admin/webhooks');
   });
 
   router.post('/admin/webhooks/:webhookId/remove', async (ctx) => {
@@ -94,16 +107,17 @@ function endpointsTable(ctx: ConsoleContext, session: ConsoleSession, endpoints:
 </table>`;
 }
 
-function deliveriesTable(deliveries: WebhookDelivery[]): SafeHtml {
+function deliveriesTable(ctx: ConsoleContext, session: ConsoleSession, deliveries: WebhookDelivery[]): SafeHtml {
   if (deliveries.length === 0) return html`<p class="muted">No deliveries.</p>`;
   return html`
 <table aria-label="Deliveries">
-  <thead><tr><th>Delivery (webhook-id)</th><th>Endpoint</th><th>Event</th><th>State</th><th>Attempts</th><th>Last status</th><th>Last error</th><th>Last attempt</th></tr></thead>
+  <thead><tr><th>Delivery (webhook-id)</th><th>Endpoint</th><th>Event</th><th>State</th><th>Attempts</th><th>Last status</th><th>Last error</th><th>Last attempt</th><th></th></tr></thead>
   <tbody>
   ${deliveries.map((d) => html`<tr>
     <td><code>${d.deliveryId}</code></td><td><code>${d.webhookId}</code></td><td>${d.eventType}</td>
     <td class="state-${d.state}">${d.state.replace('_', ' ')}</td><td>${d.attempts}</td>
     <td>${d.lastStatus ?? ''}</td><td>${d.lastError ?? ''}</td><td>${when(d.lastAttemptAt)}</td>
+    <td>${d.state === 'dead_lettered' ? actionForm(ctx, session, `/admin/webhooks/deliveries/${encodeURIComponent(d.deliveryId)}/retry`, 'Retry') : ''}</td>
   </tr>`)}
   </tbody>
 </table>`;

@@ -68,7 +68,9 @@ export function deliveryHandler(deps: DeliveryDeps) {
         return;
       }
       const previous = record?.attempts ?? 0;
-      if (previous >= maxAttempts) {
+      // After an operator's retry, only the tries since it count towards the limit.
+      const sinceRetry = previous - (record?.attemptsBeforeRetry ?? 0);
+      if (sinceRetry >= maxAttempts) {
         await settle(message, job, version, [deadLettered(job, previous, record?.lastError ?? 'no tries left')], 'dead');
         return;
       }
@@ -86,7 +88,7 @@ export function deliveryHandler(deps: DeliveryDeps) {
       const attempt = previous + 1;
       message.working();
       const result = await tryOnce(deps, endpoint, job, body);
-      const dead = result.outcome === 'failed' && (attempt >= maxAttempts || result.permanent);
+      const dead = result.outcome === 'failed' && (sinceRetry + 1 >= maxAttempts || result.permanent);
       const events: DecidedEvent[] = [
         {
           type: 'WebhookDeliveryAttempted',
@@ -146,7 +148,7 @@ async function tryOnce(deps: DeliveryDeps, endpoint: { url: string; encryptedSec
 function deadLettered(job: DeliveryJob, attempts: number, lastError: string): DecidedEvent {
   return {
     type: 'WebhookDeliveryDeadLettered',
-    data: { deliveryId: job.deliveryId, webhookId: job.webhookId, eventId: job.eventId, eventType: job.eventType, attempts, lastError },
+    data: { deliveryId: job.deliveryId, webhookId: job.webhookId, eventId: job.eventId, eventType: job.eventType, attempts, lastError, eventPosition: job.position },
   };
 }
 

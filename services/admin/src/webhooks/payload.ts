@@ -86,6 +86,7 @@ export function deliverableData(event: DomainEvent): Record<string, unknown> | n
     case 'WebhookRemoved':
     case 'WebhookDeliveryAttempted':
     case 'WebhookDeliveryDeadLettered':
+    case 'WebhookDeliveryRetried':
       return null;
   }
 }

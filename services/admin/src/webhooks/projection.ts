@@ -43,13 +43,16 @@ export const webhooksProjection = defineProjection({
       first_attempt_at TEXT NOT NULL,
       last_attempt_at TEXT NOT NULL,
       delivered_at TEXT,
-      dead_lettered_at TEXT
+      dead_lettered_at TEXT,
+      event_position INTEGER,
+      retries INTEGER NOT NULL DEFAULT 0,
+      attempts_before_retry INTEGER NOT NULL DEFAULT 0
     );
     CREATE INDEX IF NOT EXISTS webhook_deliveries_by_order ON webhook_deliveries (first_position);
     CREATE INDEX IF NOT EXISTS webhook_deliveries_by_state ON webhook_deliveries (state, first_position);
     CREATE INDEX IF NOT EXISTS webhook_deliveries_by_webhook ON webhook_deliveries (webhook_id, state, first_position);
   `,
-  handles: ['WebhookRegistered', 'WebhookRemoved', 'WebhookDeliveryAttempted', 'WebhookDeliveryDeadLettered'],
+  handles: ['WebhookRegistered', 'WebhookRemoved', 'WebhookDeliveryAttempted', 'WebhookDeliveryDeadLettered', 'WebhookDeliveryRetried'],
   apply(event, db) {
     const at = event.metadata.occurredAt;
     switch (event.type) {
@@ -110,16 +113,27 @@ export const webhooksProjection = defineProjection({
         sql(
           db,
           `INSERT INTO webhook_deliveries (delivery_id, webhook_id, event_id, event_type, state, attempts, last_error,
-                                           first_position, first_attempt_at, last_attempt_at, dead_lettered_at)
-           VALUES (?, ?, ?, ?, 'dead_lettered', ?, ?, ?, ?, ?, ?)
+                                           first_position, first_attempt_at, last_attempt_at, dead_lettered_at, event_position)
+           VALUES (?, ?, ?, ?, 'dead_lettered', ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (delivery_id) DO UPDATE SET
              state = CASE WHEN state = 'delivered' THEN state ELSE 'dead_lettered' END,
              attempts = max(attempts, excluded.attempts),
              last_error = coalesce(last_error, excluded.last_error),
-             dead_lettered_at = coalesce(dead_lettered_at, excluded.dead_lettered_at)`,
-        ).run(d.deliveryId, d.webhookId, d.eventId, d.eventType, d.attempts, d.lastError, event.position, at, at, at);
+             dead_lettered_at = coalesce(dead_lettered_at, excluded.dead_lettered_at),
+             event_position = coalesce(event_position, excluded.event_position)`,
+        ).run(d.deliveryId, d.webhookId, d.eventId, d.eventType, d.attempts, d.lastError, event.position, at, at, at, d.eventPosition ?? null);
         return;
       }
+      case 'WebhookDeliveryRetried':
+        // A new round of tries: the tries before it no longer count towards the limit.
+        sql(
+          db,
+          `UPDATE webhook_deliveries
+              SET state = 'pending', retries = retries + 1, attempts_before_retry = attempts, dead_lettered_at = NULL,
+                  event_position = coalesce(event_position, ?)
+            WHERE delivery_id = ? AND state = 'dead_lettered'`,
+        ).run(event.data.eventPosition, event.data.deliveryId);
+        return;
     }
   },
 });
@@ -160,6 +174,11 @@ export type WebhookDelivery = {
   deadLetteredAt: string | null;
   /** Stream position of the first attempt: listings are newest first by it, and `before` pages by it. */
   sequence: number;
+  /** Stream position of the delivered event, once known (from a dead letter): what a retry sends again. */
+  eventPosition: number | null;
+  /** Times an operator retried it, and the tries made before the latest retry (they no longer count towards the limit). */
+  retries: number;
+  attemptsBeforeRetry: number;
 };
 
 export type DeliveryQuery = {
@@ -195,6 +214,9 @@ type DeliveryRow = {
   last_attempt_at: string;
   delivered_at: string | null;
   dead_lettered_at: string | null;
+  event_position: number | null;
+  retries: number;
+  attempts_before_retry: number;
 };
 
 const ENDPOINT_COLUMNS = 'webhook_id, url, event_types, description, created_at, removed_at';
@@ -346,5 +368,8 @@ function deliveryOf(row: DeliveryRow): WebhookDelivery {
     deliveredAt: row.delivered_at,
     deadLetteredAt: row.dead_lettered_at,
     sequence: row.first_position,
+    eventPosition: row.event_position,
+    retries: row.retries,
+    attemptsBeforeRetry: row.attempts_before_retry,
   };
 }

@@ -67,6 +67,12 @@ export function webhookRoutes(deps: AdminDeps): Router {
     ctx.body = { deliveries: deliveries.map(deliveryJson), next_before: deliveries.length === query.limit && last ? last.sequence : null };
   });
 
+  router.post('/webhooks/deliveries/:deliveryId/retry', async (ctx) => {
+    const delivery = await commands.retryDelivery(String(ctx.params.deliveryId ?? ''), eventContext(ctx));
+    ctx.status = 202;
+    ctx.body = deliveryJson(delivery);
+  });
+
   router.get('/webhooks/:id', async (ctx) => {
     const endpoint = webhooks.find(webhookIdParam(ctx));
     if (!endpoint) throw new WebhookNotFound();
@@ -110,6 +116,7 @@ export function deliveryJson(d: WebhookDelivery) {
     delivered_at: d.deliveredAt,
     dead_lettered_at: d.deadLetteredAt,
     sequence: d.sequence,
+    retries: d.retries,
   };
 }
 
