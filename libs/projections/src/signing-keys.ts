@@ -38,7 +38,8 @@ export type PublishedKey = {
   publicJwk: Record<string, unknown>;
   signsUntil: number;
   retireAfter: number;
-  retired: boolean;
+  /** When a SigningKeyRetired was applied; null while the key is published. */
+  retiredAt: string | null;
   version: number;
 };
 
@@ -53,6 +54,11 @@ export class SigningKeysReadModel {
     this.#all = db.prepare<[], KeyRow>('SELECT * FROM signing_keys ORDER BY version');
   }
 
+  /** Every key ever published, retired ones included, in the order they were published. */
+  all(): PublishedKey[] {
+    return this.#all.all().map(toKey);
+  }
+
   find(kid: string): PublishedKey | null {
     const row = this.#find.get(kid);
     return row ? toKey(row) : null;
@@ -63,7 +69,7 @@ export class SigningKeysReadModel {
     return this.#all
       .all()
       .map(toKey)
-      .filter((k) => !k.retired && k.retireAfter > nowSeconds);
+      .filter((k) => k.retiredAt === null && k.retireAfter > nowSeconds);
   }
 
   /** Keys every token of which has expired, but not yet retired by an event. */
@@ -71,7 +77,7 @@ export class SigningKeysReadModel {
     return this.#all
       .all()
       .map(toKey)
-      .filter((k) => !k.retired && k.retireAfter <= nowSeconds);
+      .filter((k) => k.retiredAt === null && k.retireAfter <= nowSeconds);
   }
 }
 
@@ -82,7 +88,7 @@ function toKey(row: KeyRow): PublishedKey {
     publicJwk: JSON.parse(row.public_jwk) as Record<string, unknown>,
     signsUntil: row.signs_until,
     retireAfter: row.retire_after,
-    retired: row.retired_at !== null,
+    retiredAt: row.retired_at,
     version: row.version,
   };
 }

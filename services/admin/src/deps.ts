@@ -7,7 +7,6 @@ import type { AuditReadModel } from './audit/read-model.ts';
 import type { ClientUsageReadModel } from './clients/usage-projection.ts';
 import type { AdminConfig } from './config.ts';
 import type { GrantListReadModel } from './grants/grant-list.ts';
-import type { SigningKeyListReadModel } from './keys/key-list.ts';
 import type { UsersReadModel } from './users/projection.ts';
 import type { WebhooksReadModel } from './webhooks/projection.ts';
 
@@ -26,7 +25,6 @@ export type AdminDeps = {
   users: UsersReadModel;
   clientUsage: ClientUsageReadModel;
   grantList: GrantListReadModel;
-  keyList: SigningKeyListReadModel;
   audit: AuditReadModel;
   webhooks: WebhooksReadModel;
 };

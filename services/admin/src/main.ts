@@ -17,7 +17,6 @@ import { auditProjection } from './audit/projection.ts';
 import { ClientUsageReadModel, clientUsageProjection } from './clients/usage-projection.ts';
 import { adminConfigSchema } from './config.ts';
 import { GrantListReadModel } from './grants/grant-list.ts';
-import { SigningKeyListReadModel } from './keys/key-list.ts';
 import type { AdminDeps } from './deps.ts';
 import { startClientReaper } from './reaping/reaper.ts';
 import { UsersReadModel, usersProjection } from './users/projection.ts';
@@ -47,7 +46,6 @@ const deps: AdminDeps = {
   users: new UsersReadModel(db),
   clientUsage: new ClientUsageReadModel(db),
   grantList: new GrantListReadModel(db),
-  keyList: new SigningKeyListReadModel(db),
   audit: new AuditReadModel(db),
   webhooks: new WebhooksReadModel(db, projector),
 };

@@ -2,6 +2,7 @@ import type Router from '@koa/router';
 import { html } from '@mcp-auth/web';
 import { nowSeconds } from '../api/query.ts';
 import type { AdminDeps } from '../deps.ts';
+import { newestFirst } from '../keys/order.ts';
 import { consolePage, when } from './layout.ts';
 import type { ConsoleSession } from './session.ts';
 
@@ -11,7 +12,7 @@ const iso = (seconds: number) => new Date(seconds * 1000).toISOString();
 export function keysPage(router: Router, deps: AdminDeps, session: ConsoleSession): void {
   router.get('/admin/keys', (ctx) => {
     const now = nowSeconds();
-    const keys = deps.keyList.all();
+    const keys = newestFirst(deps.signingKeys.all());
     consolePage(ctx, session, {
       title: 'Signing keys',
       body: keys.length === 0 ? html`<p class="muted">No key published yet: a token replica publishes one when it starts.</p>` : html`

@@ -1,5 +1,6 @@
 import Router from '@koa/router';
 import type { AdminDeps } from '../deps.ts';
+import { newestFirst } from './order.ts';
 
 export function signingKeyRoutes(deps: AdminDeps): Router {
   const router = new Router();
@@ -7,7 +8,7 @@ export function signingKeyRoutes(deps: AdminDeps): Router {
     const now = Math.floor(Date.now() / 1000);
     ctx.set('Cache-Control', 'no-store');
     ctx.body = {
-      keys: deps.keyList.all().map((k) => ({
+      keys: newestFirst(deps.signingKeys.all()).map((k) => ({
         kid: k.kid,
         alg: k.alg,
         public_jwk: k.publicJwk,

@@ -106,11 +106,11 @@ export class TokenVerifier {
   /** The key for a kid; an unknown kid may be a replica's new key whose event this projection has not applied yet. */
   async #key(kid: string, token: string) {
     const known = this.deps.keys.find(kid);
-    if (known) return known.retired ? null : known;
+    if (known) return known.retiredAt !== null ? null : known;
     const position = unverifiedStreamPosition(token);
     if (position !== null && (await waitForCredentialPosition(this.deps.store, this.deps.projector, position, this.deps.catchUpMs))) {
       const key = this.deps.keys.find(kid);
-      return key && !key.retired ? key : null;
+      return key && key.retiredAt === null ? key : null;
     }
     return null;
   }
