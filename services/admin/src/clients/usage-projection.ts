@@ -1,5 +1,6 @@
 import type { ClientMetadata } from '@mcp-auth/contracts';
 import { defineProjection, sql, type ProjectionDatabase } from '@mcp-auth/projector';
+import { LIVE_GRANT_SQL } from '../grants/grant-list.ts';
 import { escapeLike } from '../users/projection.ts';
 
 /**
@@ -47,9 +48,8 @@ type OverviewRow = {
   live_grants: number;
 };
 
-/** A grant is live while neither it nor its consent is revoked and it has not expired (as grantIsActive says). */
 const LIVE_GRANTS = `(SELECT count(*) FROM grants g LEFT JOIN consents k ON k.consent_id = g.consent_id
-                      WHERE g.client_id = c.client_id AND g.revoked_at IS NULL AND k.revoked_at IS NULL AND g.expires_at > @now)`;
+                      WHERE g.client_id = c.client_id AND ${LIVE_GRANT_SQL})`;
 const OVERVIEW = `SELECT c.client_id, c.status, c.metadata, c.registered_at,
                          max(c.registered_at, coalesce(u.last_used_at, c.registered_at)) AS last_used_at,
                          ${LIVE_GRANTS} AS live_grants

@@ -2,6 +2,12 @@ import type { ProjectionDatabase } from '@mcp-auth/projector';
 
 export type GrantState = 'live' | 'revoked' | 'consent_revoked' | 'expired';
 
+/**
+ * grantIsActive (libs/projections) as SQL, for listings that filter or count over many grants: grants g joined
+ * to their consents k, at @now (unix seconds).
+ */
+export const LIVE_GRANT_SQL = 'g.revoked_at IS NULL AND k.revoked_at IS NULL AND g.expires_at > @now';
+
 export type GrantOverview = {
   grantId: string;
   userId: string;
@@ -47,7 +53,7 @@ export class GrantListReadModel {
         WHERE (@grantId IS NULL OR g.grant_id = @grantId)
           AND (@userId IS NULL OR g.user_id = @userId)
           AND (@clientId IS NULL OR g.client_id = @clientId)
-          AND (@liveOnly = 0 OR (g.revoked_at IS NULL AND k.revoked_at IS NULL AND g.expires_at > @now))
+          AND (@liveOnly = 0 OR (${LIVE_GRANT_SQL}))
         ORDER BY g.created_at DESC, g.grant_id LIMIT @limit OFFSET @offset`,
     );
   }
