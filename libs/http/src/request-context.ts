@@ -48,12 +48,19 @@ export function requestContext(logger: Logger) {
   };
 }
 
+export type RequestOrigin = { requestId?: string; sourceAddress?: string };
+
 /**
- * What an event caused by this request records besides its actor: the request id and the address the
- * request came from (ctx.ip honours X-Forwarded-For only when the app trusts its proxy).
+ * What an event caused by this request records of where it came from: the request id and the address
+ * (ctx.ip honours X-Forwarded-For only when the app trusts its proxy).
  */
-export function eventContextOf<A>(ctx: Context, actor: A): { actor: A; requestId?: string; sourceAddress?: string } {
+export function requestOrigin(ctx: Context): RequestOrigin {
   const requestId = ctx.state.requestId as string | undefined;
   const sourceAddress = ctx.ip || undefined;
-  return { actor, ...(requestId ? { requestId } : {}), ...(sourceAddress ? { sourceAddress } : {}) };
+  return { ...(requestId ? { requestId } : {}), ...(sourceAddress ? { sourceAddress } : {}) };
+}
+
+/** The context of an event caused by this request: its actor and where the request came from. */
+export function eventContextOf<A>(ctx: Context, actor: A): { actor: A } & RequestOrigin {
+  return { actor, ...requestOrigin(ctx) };
 }

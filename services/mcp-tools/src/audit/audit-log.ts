@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DecidedEvent } from '@mcp-auth/contracts';
 import type { EventStore, Logger } from '@mcp-auth/event-store';
+import type { RequestOrigin } from '@mcp-auth/http';
 import type { ToolIdentity } from '../tools/tool.ts';
 
 /**
@@ -8,32 +9,29 @@ import type { ToolIdentity } from '../tools/tool.ts';
  * took, never the token or the arguments. Published after the answer is on its way (the caller does not
  * wait for the audit), retried by the event store with the same id, and logged if it finally fails.
  */
-/** Where a tools/call came from: recorded with its event, as every HTTP-caused event records it. */
-export type CallOrigin = { requestId?: string; sourceAddress?: string };
-
 export class AuditLog {
   constructor(
     private readonly store: EventStore,
     private readonly logger: Logger,
   ) {}
 
-  invoked(tool: string, identity: ToolIdentity | null, outcome: 'success' | 'error', durationMs: number, origin: CallOrigin = {}): void {
+  invoked(tool: string, identity: ToolIdentity | null, outcome: 'success' | 'error', durationMs: number, origin: RequestOrigin = {}): void {
     this.#publish(origin, {
       type: 'ToolInvoked',
       data: { invocationId: randomUUID(), tool, userId: identity?.userId ?? null, clientId: identity?.clientId ?? null, grantId: identity?.grantId ?? null, outcome, durationMs: Math.round(durationMs * 1000) / 1000 },
     });
   }
 
-  denied(tool: string, identity: ToolIdentity | null, reason: 'insufficient_scope' | 'quota_exceeded', requiredScopes: string[], origin: CallOrigin = {}): void {
+  denied(tool: string, identity: ToolIdentity | null, reason: 'insufficient_scope' | 'quota_exceeded', requiredScopes: string[], origin: RequestOrigin = {}): void {
     this.#publish(origin, {
       type: 'ToolDenied',
       data: { invocationId: randomUUID(), tool, userId: identity?.userId ?? null, clientId: identity?.clientId ?? null, grantId: identity?.grantId ?? null, reason, requiredScopes },
     });
   }
 
-  #pending: Array<{ event: DecidedEvent; origin: CallOrigin }> = [];
+  #pending: Array<{ event: DecidedEvent; origin: RequestOrigin }> = [];
 
-  #publish(origin: CallOrigin, event: DecidedEvent): void {
+  #publish(origin: RequestOrigin, event: DecidedEvent): void {
     // Events of one turn of the event loop are published together, so NATS gets them in one write.
     if (this.#pending.push({ event, origin }) === 1) setImmediate(() => this.#flush());
   }

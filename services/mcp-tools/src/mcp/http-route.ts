@@ -1,11 +1,12 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import { requestOrigin } from '@mcp-auth/http';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { readJsonBody } from './json-body.ts';
 import { bearerChallenge } from '../access/challenges.ts';
 import type { TokenVerifier } from '../access/token-verifier.ts';
-import type { AuditLog, CallOrigin } from '../audit/audit-log.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
 import type { ToolRegistry } from '../tools/registry.ts';
 import type { ToolIdentity } from '../tools/tool.ts';
 import { createMcpServer, type CallPolicy } from './server.ts';
@@ -87,7 +88,7 @@ export function mcpRoutes(options: McpRouteOptions): Router {
     const body = await readJsonBody(ctx);
     if (body === undefined) return;
 
-    const callOrigin: CallOrigin = { requestId: ctx.state.requestId as string, ...(ctx.ip ? { sourceAddress: ctx.ip } : {}) };
+    const callOrigin = requestOrigin(ctx);
     if (identity) {
       for (const call of toolCalls(body)) {
         const tool = options.registry.get(call);

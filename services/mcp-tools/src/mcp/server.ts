@@ -2,7 +2,8 @@ import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '@mcp-auth/event-store';
-import type { AuditLog, CallOrigin } from '../audit/audit-log.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { RequestOrigin } from '@mcp-auth/http';
 import type { ToolRegistry } from '../tools/registry.ts';
 import { ToolError, type ToolIdentity, type ToolResult } from '../tools/tool.ts';
 
@@ -56,7 +57,7 @@ export function createMcpServer(registry: ToolRegistry, policy: CallPolicy): Ser
     const identified = await policy.identify(extra.authInfo);
     if (typeof identified === 'string') return errorResult(identified);
     const identity = identified;
-    const origin = (extra.authInfo?.extra?.origin ?? {}) as CallOrigin;
+    const origin = (extra.authInfo?.extra?.origin ?? {}) as RequestOrigin;
     if (!identity) {
       // Only the benchmark mode without auth gets here; it can run tools that need nobody.
       if (tool.requiredScopes.length > 0) return errorResult('This tool needs a signed-in user.');
