@@ -21,9 +21,6 @@ export const page = {
 /** A search text from the query string. */
 export const searchText = z.string().max(200).default('');
 
-/** An id in a path: bounded, printable. */
-export const PATH_ID = /^[A-Za-z0-9._:-]{1,200}$/;
-
 export function notFound(what: string): HttpError {
   return new HttpError(404, { error: 'not_found', error_description: `No such ${what}.` });
 }

@@ -6,7 +6,7 @@ import { notFound, nowSeconds, page, parseQuery, searchText } from '../api/query
 import { clientJson, grantJson } from '../api/presenters.ts';
 import type { AdminDeps } from '../deps.ts';
 import { ClientNotFound } from './decider.ts';
-import { executeClientCommand } from './delete-client.ts';
+import { executeClientCommand } from './execute-client-command.ts';
 
 const ListClients = z.object({ q: searchText, status: z.enum(['active', 'deleted', 'any']).default('active'), ...page });
 

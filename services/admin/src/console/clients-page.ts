@@ -5,7 +5,7 @@ import { readForm } from '@mcp-auth/http';
 import { html } from '@mcp-auth/web';
 import { nowSeconds } from '../api/query.ts';
 import { ClientNotFound } from '../clients/decider.ts';
-import { executeClientCommand } from '../clients/delete-client.ts';
+import { executeClientCommand } from '../clients/execute-client-command.ts';
 import type { AdminDeps } from '../deps.ts';
 import { actionForm, consolePage, when } from './layout.ts';
 import type { ConsoleSession } from './session.ts';

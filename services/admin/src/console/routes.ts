@@ -6,7 +6,8 @@ import { activityPage } from './activity-page.ts';
 import { clientPages } from './clients-page.ts';
 import { keysPage } from './keys-page.ts';
 import { consoleSession } from './session.ts';
-import type { ConsoleActor, ConsoleContext } from './types.ts';
+import type { Context } from 'koa';
+import type { ConsoleActor } from './types.ts';
 import { CONSOLE_STYLESHEET } from './style.ts';
 import { userPages } from './users-page.ts';
 import { webhookPages } from './webhooks-page.ts';
@@ -24,7 +25,7 @@ export function consoleRoutes(deps: AdminDeps): Router {
     ctx.body = CONSOLE_STYLESHEET;
   });
 
-  const signInForm = (ctx: ConsoleContext, error?: string) =>
+  const signInForm = (ctx: Context, error?: string) =>
     sendPage(ctx, {
       title: 'Admin console · Sign in',
       stylesheet: '/admin/assets/style.css',

@@ -10,7 +10,8 @@ import { revokeGrant } from '../grants/revoke-grant.ts';
 import { actionForm, consolePage, when } from './layout.ts';
 import { consoleReturnPath } from './return-path.ts';
 import type { ConsoleSession } from './session.ts';
-import type { ConsoleActor, ConsoleContext } from './types.ts';
+import type { Context } from 'koa';
+import type { ConsoleActor } from './types.ts';
 
 const Search = z.object({ q: z.string().max(200).catch('') });
 const GrantFilters = z.object({ user: z.string().max(200).optional().catch(undefined), client: z.string().max(200).optional().catch(undefined) });
@@ -62,7 +63,7 @@ ${users.length === 0 ? html`<p class="muted">No users.</p>` : html`
   });
 }
 
-function grantsTable(ctx: ConsoleContext, session: ConsoleSession, grants: GrantOverview[], returnTo: string): SafeHtml {
+function grantsTable(ctx: Context, session: ConsoleSession, grants: GrantOverview[], returnTo: string): SafeHtml {
   if (grants.length === 0) return html`<p class="muted">No grants.</p>`;
   return html`
 <table>

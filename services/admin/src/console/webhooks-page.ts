@@ -8,7 +8,8 @@ import { webhookCommands } from '../webhooks/commands.ts';
 import { DELIVERY_STATES, type WebhookDelivery, type WebhookEndpoint } from '../webhooks/projection.ts';
 import { actionForm, consolePage, when } from './layout.ts';
 import type { ConsoleSession } from './session.ts';
-import type { ConsoleActor, ConsoleContext } from './types.ts';
+import type { Context } from 'koa';
+import type { ConsoleActor } from './types.ts';
 
 const Filters = z.object({ state: z.enum(DELIVERY_STATES as [string, ...string[]]).optional().catch(undefined) });
 
@@ -16,7 +17,7 @@ const Filters = z.object({ state: z.enum(DELIVERY_STATES as [string, ...string[]
 export function webhookPages(router: Router, deps: AdminDeps, session: ConsoleSession, actor: ConsoleActor): void {
   const commands = webhookCommands(deps);
 
-  const render = (ctx: ConsoleContext, notice: SafeHtml | '' = '', status?: number) => {
+  const render = (ctx: Context, notice: SafeHtml | '' = '', status?: number) => {
     const { state } = Filters.parse(ctx.query);
     const deliveries = deps.webhooks.deliveries({ ...(state ? { state: state as WebhookDelivery['state'] } : {}), limit: 200 });
     consolePage(ctx, session, {
@@ -91,7 +92,7 @@ ${deliveriesTable(ctx, session, deliveries)}`,
   });
 }
 
-function endpointsTable(ctx: ConsoleContext, session: ConsoleSession, endpoints: WebhookEndpoint[]): SafeHtml {
+function endpointsTable(ctx: Context, session: ConsoleSession, endpoints: WebhookEndpoint[]): SafeHtml {
   if (endpoints.length === 0) return html`<p class="muted">No webhook endpoints.</p>`;
   return html`
 <table aria-label="Endpoints">
@@ -107,7 +108,7 @@ function endpointsTable(ctx: ConsoleContext, session: ConsoleSession, endpoints:
 </table>`;
 }
 
-function deliveriesTable(ctx: ConsoleContext, session: ConsoleSession, deliveries: WebhookDelivery[]): SafeHtml {
+function deliveriesTable(ctx: Context, session: ConsoleSession, deliveries: WebhookDelivery[]): SafeHtml {
   if (deliveries.length === 0) return html`<p class="muted">No deliveries.</p>`;
   return html`
 <table aria-label="Deliveries">

@@ -1,11 +1,12 @@
 import Router from '@koa/router';
+import { nowSeconds } from '../api/query.ts';
 import type { AdminDeps } from '../deps.ts';
 import { newestFirst } from './order.ts';
 
 export function signingKeyRoutes(deps: AdminDeps): Router {
   const router = new Router();
   router.get('/signing-keys', (ctx) => {
-    const now = Math.floor(Date.now() / 1000);
+    const now = nowSeconds();
     ctx.set('Cache-Control', 'no-store');
     ctx.body = {
       keys: newestFirst(deps.signingKeys.all()).map((k) => ({

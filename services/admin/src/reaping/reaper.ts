@@ -1,5 +1,5 @@
 import type { AdminDeps } from '../deps.ts';
-import { executeClientCommand } from '../clients/delete-client.ts';
+import { executeClientCommand } from '../clients/execute-client-command.ts';
 
 const BATCH = 100;
 const DAY_MS = 86_400_000;

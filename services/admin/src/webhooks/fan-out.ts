@@ -105,10 +105,8 @@ export function fanOutHandler({ js, projector, webhooks, logger, isStopping }: F
       return true;
     });
     if (!stored) return;
-    clearTimeout(timer);
-    timer = undefined;
-    unacked = null;
-    skipped = 0;
-    message.ack();
+    // Acknowledges this event and every one passed over before it.
+    unacked = message;
+    ackSkipped();
   };
 }

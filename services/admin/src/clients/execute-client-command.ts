@@ -1,5 +1,6 @@
 import { subjects, type EventContext } from '@mcp-auth/contracts';
 import { catchUpWithSubject, waitForPosition } from '@mcp-auth/projector';
+import { nowSeconds } from '../api/query.ts';
 import type { AdminDeps } from '../deps.ts';
 import { decide, type AdminClientCommand } from './decider.ts';
 
@@ -17,9 +18,9 @@ export async function executeClientCommand(
   const { clientId } = command.data;
   const subject = subjects.client(clientId);
   const version = await catchUpWithSubject(deps.store, deps.projector, subject);
-  const nowSeconds = Math.floor(Date.now() / 1000);
-  const client = deps.clientUsage.find(clientId, nowSeconds);
-  const liveGrantIds = deps.grantList.list({ clientId, liveOnly: true, nowSeconds, limit: ALL_GRANTS }).map((g) => g.grantId);
+  const now = nowSeconds();
+  const client = deps.clientUsage.find(clientId, now);
+  const liveGrantIds = deps.grantList.list({ clientId, liveOnly: true, nowSeconds: now, limit: ALL_GRANTS }).map((g) => g.grantId);
   const events = decide(command, { client, liveGrantIds });
   if (events.length === 0) return null;
   const position = await deps.store.appendDecided(events, context, { [subject]: version });
