@@ -262,35 +262,17 @@ export class WebhooksReadModel {
    */
   subscribersOf(eventType: string, atPosition?: number): WebhookSubscriber[] {
     if (!isSubscribableEventType(eventType)) return [];
-    if (this.#stamps) {
-      return this.#allSubscriptions(this.#stamps.changes(webhooksProjection.name))
-        .filter((s) => (s.types.has(eventType) || s.types.has(EVERY_EVENT)) && (atPosition === undefined
-          ? s.removedPosition === null
-          : s.createdPosition < atPosition && (s.removedPosition === null || s.removedPosition > atPosition)))
-        .map(({ webhookId, url }) => ({ webhookId, url }));
-    }
-    const rows = (
-      atPosition === undefined
-        ? sql(
-            this.#db,
-            `SELECT webhook_id, url FROM webhook_endpoints e
-              WHERE e.removed_at IS NULL
-                AND EXISTS (SELECT 1 FROM webhook_subscriptions s WHERE s.webhook_id = e.webhook_id AND s.event_type IN (?, ?))
-              ORDER BY e.created_position`,
-          ).all(eventType, EVERY_EVENT)
-        : sql(
-            this.#db,
-            `SELECT webhook_id, url FROM webhook_endpoints e
-              WHERE e.created_position < ? AND (e.removed_position IS NULL OR e.removed_position > ?)
-                AND EXISTS (SELECT 1 FROM webhook_subscriptions s WHERE s.webhook_id = e.webhook_id AND s.event_type IN (?, ?))
-              ORDER BY e.created_position`,
-          ).all(atPosition, atPosition, eventType, EVERY_EVENT)
-    ) as Array<{ webhook_id: string; url: string }>;
-    return rows.map((row) => ({ webhookId: row.webhook_id, url: row.url }));
+    return this.#allSubscriptions()
+      .filter((s) => (s.types.has(eventType) || s.types.has(EVERY_EVENT)) && (atPosition === undefined
+        ? s.removedPosition === null
+        : s.createdPosition < atPosition && (s.removedPosition === null || s.removedPosition > atPosition)))
+      .map(({ webhookId, url }) => ({ webhookId, url }));
   }
 
-  #allSubscriptions(stamp: number): Subscription[] {
-    if (this.#subscriptions?.stamp === stamp) return this.#subscriptions.all;
+  /** Every endpoint with its subscriptions; read again whenever the projection changed (always, without change stamps). */
+  #allSubscriptions(): Subscription[] {
+    const stamp = this.#stamps?.changes(webhooksProjection.name);
+    if (stamp !== undefined && this.#subscriptions?.stamp === stamp) return this.#subscriptions.all;
     const types = new Map<string, Set<string>>();
     for (const row of sql(this.#db, 'SELECT webhook_id, event_type FROM webhook_subscriptions').all() as Array<{ webhook_id: string; event_type: string }>) {
       (types.get(row.webhook_id) ?? types.set(row.webhook_id, new Set()).get(row.webhook_id)!).add(row.event_type);
@@ -302,7 +284,7 @@ export class WebhooksReadModel {
       removed_position: number | null;
     }>;
     const all = endpoints.map((e) => ({ webhookId: e.webhook_id, url: e.url, createdPosition: e.created_position, removedPosition: e.removed_position, types: types.get(e.webhook_id) ?? new Set<string>() }));
-    this.#subscriptions = { stamp, all };
+    if (stamp !== undefined) this.#subscriptions = { stamp, all };
     return all;
   }
 
