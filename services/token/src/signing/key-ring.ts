@@ -1,10 +1,11 @@
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, type CryptoKey } from 'jose';
+import { KeyObject } from 'node:crypto';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
 import { subjects, type DecidedEvent } from '@mcp-auth/contracts';
 import { ConcurrencyConflict, type EventStore, type Logger } from '@mcp-auth/event-store';
 import type { SigningKeysReadModel } from '@mcp-auth/projections';
 import { waitForPosition, type Projector } from '@mcp-auth/projector';
 
-export type SigningKey = { kid: string; alg: 'ES256' | 'EdDSA'; privateKey: CryptoKey; signsUntil: number };
+export type SigningKey = { kid: string; alg: 'ES256' | 'EdDSA'; privateKey: KeyObject; signsUntil: number };
 
 export type KeyRingOptions = {
   store: EventStore;
@@ -71,7 +72,7 @@ export class KeyRing {
     const position = await store.appendDecided([event], { actor: { kind: 'service', id: 'token' } }, { [subjects.signingKey(kid)]: 0 });
     // Our own /jwks.json must list the key before any token signed with it leaves this replica.
     if (position !== null) await waitForPosition(projector, position, catchUpMs);
-    this.#current = { kid, alg, privateKey, signsUntil };
+    this.#current = { kid, alg, privateKey: KeyObject.from(privateKey), signsUntil };
     logger.info({ kid, alg, signsUntil }, 'signing key published');
     // A Node timer holds at most 2^31-1 ms (about 24.8 days); a longer delay would fire at once, in a loop. Rotating earlier is safe.
     const next = setTimeout(() => void this.#rotate().catch((err) => logger.error({ err: String(err) }, 'key rotation failed; keeping the current key')), Math.min(rotationSeconds * 1000, MAX_TIMER_MS));

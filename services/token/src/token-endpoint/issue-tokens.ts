@@ -30,7 +30,7 @@ export type TokenResponseInput = {
 
 /** RFC 6749 §5.1 token response with an RFC 9068 access token. */
 export async function tokenResponse(deps: Pick<TokenDeps, 'config' | 'keyRing'>, input: TokenResponseInput): Promise<Record<string, unknown>> {
-  const accessToken = await signAccessToken(deps.keyRing.current(), {
+  const accessToken = signAccessToken(deps.keyRing.current(), {
     issuer: deps.config.ISSUER,
     userId: input.userId,
     clientId: input.clientId,
