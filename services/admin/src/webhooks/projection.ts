@@ -269,6 +269,11 @@ export class WebhooksReadModel {
       .map(({ webhookId, url }) => ({ webhookId, url }));
   }
 
+  /** Stream position of the first webhook ever registered (removed or not), or null while there has been none. */
+  firstRegistrationPosition(): number | null {
+    return this.#allSubscriptions()[0]?.createdPosition ?? null;
+  }
+
   /** Every endpoint with its subscriptions; read again whenever the projection changed (always, without change stamps). */
   #allSubscriptions(): Subscription[] {
     const stamp = this.#stamps?.changes(webhooksProjection.name);

@@ -12,8 +12,8 @@ import {
 /**
  * The JetStream resources of webhook delivery, shared by every admin replica:
  *
- * - FANOUT_CONSUMER: a durable pull consumer on EVENTS (explicit ack, from the first event). For each event it
- *   publishes one delivery job per subscribed endpoint, then acks.
+ * - FANOUT_CONSUMER: a durable pull consumer on EVENTS (cumulative ack, from the first webhook's registration).
+ *   For each event it publishes one delivery job per subscribed endpoint, then acks.
  * - DELIVERY_STREAM: the jobs, on webhooks.deliveries.<webhookId>. Work-queue retention: a job is gone once
  *   acked, which it is once it is delivered, dropped or dead-lettered. A job's message id is its delivery id, so a
  *   fan-out that publishes again after a crash stores it once (within the duplicate window).
@@ -52,12 +52,14 @@ export async function ensureDeliveryStream(jsm: JetStreamManager, replicas: numb
   }
 }
 
-export function fanOutConsumerConfig(): Partial<ConsumerConfig> {
+/** From the first webhook's registration: no endpoint subscribes to anything before it. Kept by an existing consumer. */
+export function fanOutConsumerConfig(firstRegistrationPosition: number): Partial<ConsumerConfig> {
   return {
     durable_name: FANOUT_CONSUMER,
     // Handled in order and acknowledged cumulatively (see fan-out.ts).
     ack_policy: AckPolicy.All,
-    deliver_policy: DeliverPolicy.All,
+    deliver_policy: DeliverPolicy.StartSequence,
+    opt_start_seq: firstRegistrationPosition,
     ack_wait: nanos(60_000),
     max_deliver: -1,
     max_ack_pending: 1_000,

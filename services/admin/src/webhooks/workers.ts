@@ -19,10 +19,17 @@ import {
 /** Deliveries one replica makes at once (each may wait up to WEBHOOK_TIMEOUT_MS for its receiver). */
 const DELIVERY_CONCURRENCY = 16;
 
+/** How often a replica with no webhook registered yet looks again (the projection answers from memory). */
+const FIRST_WEBHOOK_POLL_MS = 250;
+
 /**
  * Starts this replica's share of webhook delivery: the fan-out (events → delivery jobs) and the delivery
  * worker (jobs → signed POSTs), each on a durable consumer shared by every admin replica, so each job is
  * handled by one of them at a time. Returns at once; the workers connect and retry in the background.
+ *
+ * Until the first webhook is registered there is nothing to deliver, and reading every event for nobody cost
+ * a tenth of the stack's CPU under load: the workers start once the projection shows a registration, and the
+ * fan-out consumer starts at its position, since no endpoint can subscribe to an event before that.
  */
 export async function startWebhookWorkers(deps: AdminDeps): Promise<{ stop(): Promise<void> }> {
   const { config, store, projector, webhooks, logger } = deps;
@@ -47,7 +54,7 @@ export async function startWebhookWorkers(deps: AdminDeps): Promise<{ stop(): Pr
     batch: 500,
     ensure: async () => {
       await ensureJobs();
-      await ensureConsumer(jsm, STREAM_NAME, fanOutConsumerConfig());
+      await ensureConsumer(jsm, STREAM_NAME, fanOutConsumerConfig(webhooks.firstRegistrationPosition()!));
     },
     handle: fanOutHandler({ js, projector, webhooks, logger, isStopping: () => fanOut.stopping }),
   });
@@ -75,11 +82,18 @@ export async function startWebhookWorkers(deps: AdminDeps): Promise<{ stop(): Pr
       retryMaxMs: config.WEBHOOK_RETRY_MAX_MS,
     }),
   });
-  fanOut.start();
-  delivery.start();
+  const startOnceAWebhookExists = () => {
+    if (webhooks.firstRegistrationPosition() === null) return;
+    clearInterval(waiting);
+    fanOut.start();
+    delivery.start();
+  };
+  const waiting = setInterval(startOnceAWebhookExists, FIRST_WEBHOOK_POLL_MS);
+  startOnceAWebhookExists();
 
   return {
     async stop() {
+      clearInterval(waiting);
       await Promise.all([fanOut.stop(), delivery.stop()]);
       await sender.close();
     },
