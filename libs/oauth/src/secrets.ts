@@ -1,8 +1,25 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomFillSync, timingSafeEqual } from 'node:crypto';
+
+/**
+ * Random bytes drawn from the CSPRNG 4 KiB at a time, as Node does for randomUUID: one call per 128 tokens
+ * instead of one per token (a few µs each, several per request). Each byte is handed out once and zeroed
+ * as it is, so no credential lingers here after it was made.
+ */
+const pool = Buffer.alloc(4096);
+let poolOffset = pool.length;
 
 /** A high-entropy credential, base64url: 32 bytes = 256 bits by default. */
 export function randomToken(bytes = 32): string {
-  return randomBytes(bytes).toString('base64url');
+  if (bytes > pool.length) throw new RangeError('randomToken: at most 4096 bytes');
+  if (poolOffset + bytes > pool.length) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  const slice = pool.subarray(poolOffset, poolOffset + bytes);
+  poolOffset += bytes;
+  const token = slice.toString('base64url');
+  slice.fill(0);
+  return token;
 }
 
 /**
