@@ -1,7 +1,7 @@
 // Projection rebuild throughput: fills a fresh stream with a realistic mix of events (what registrations,
 // sign-ins, consents, code redemptions, refreshes and tool calls write), then replays it from sequence 1
 // into fresh SQLite files with each service's projections, and reports events per second.
-// Run: node --import tsx bench/rebuild.ts [events]
+// Run: node --import tsx bench/rebuild.ts [events] [service...]
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -72,14 +72,16 @@ export async function fillStream(store: EventStore, count: number): Promise<numb
   return written;
 }
 
-export async function measureRebuild(events = 100_000): Promise<Record<string, { events: number; seconds: number; perSecond: number }>> {
+export async function measureRebuild(events = 100_000, services = Object.keys(SERVICE_PROJECTIONS)): Promise<Record<string, { events: number; seconds: number; perSecond: number }>> {
   const nats = await startNats({ restartable: true });
   const store = await EventStore.connect({ servers: nats.url, connectionName: 'rebuild-bench' });
   try {
     await fillStream(store, events);
     const dir = mkdtempSync(join(tmpdir(), 'rebuild-'));
     const results: Record<string, { events: number; seconds: number; perSecond: number }> = {};
-    for (const [service, projections] of Object.entries(SERVICE_PROJECTIONS)) {
+    for (const service of services) {
+      const projections = SERVICE_PROJECTIONS[service];
+      if (!projections) throw new Error(`no service ${service}: ${Object.keys(SERVICE_PROJECTIONS).join(', ')}`);
       const r = await rebuildProjections({ store, file: join(dir, `${service}.sqlite`), projections });
       results[service] = { events: r.events, seconds: Math.round(r.seconds * 1000) / 1000, perSecond: Math.round(r.events / r.seconds) };
     }
@@ -91,6 +93,6 @@ export async function measureRebuild(events = 100_000): Promise<Record<string, {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const n = Number(process.argv[2] ?? 100_000);
-  console.log(JSON.stringify(await measureRebuild(n), null, 2));
+  const [n = '100000', ...services] = process.argv.slice(2);
+  console.log(JSON.stringify(await measureRebuild(Number(n), services.length > 0 ? services : undefined), null, 2));
 }

@@ -11,6 +11,12 @@ export type Projection = {
   name: string;
   /** Idempotent DDL for its tables (CREATE TABLE IF NOT EXISTS …). */
   schema: string;
+  /**
+   * Indexes that only reads use, never apply() (CREATE INDEX IF NOT EXISTS …). A projection built from
+   * sequence 1 creates them once it has caught up: one sort of the table instead of a random B-tree insert
+   * per event per index. Not part of the schema's fingerprint: a new one is added to a live file as it is.
+   */
+  queryIndexes?: string;
   /** The event types it applies; every other event is skipped without being parsed. */
   handles: readonly EventType[];
   apply(event: RecordedEvent<DomainEvent>, db: ProjectionDatabase): void;
@@ -19,6 +25,7 @@ export type Projection = {
 export function defineProjection<const Types extends readonly EventType[]>(projection: {
   name: string;
   schema: string;
+  queryIndexes?: string;
   handles: Types;
   apply(event: RecordedEvent<Extract<DomainEvent, { type: Types[number] }>>, db: ProjectionDatabase): void;
 }): Projection {

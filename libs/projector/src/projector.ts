@@ -70,6 +70,7 @@ export class Projector {
   /** Position reached by batches that only skipped events, not yet written to the checkpoint. */
   #unsavedPosition = 0;
   #checkpointTimer: NodeJS.Timeout | null = null;
+  #queryIndexesBuilt = false;
   #loop: Promise<void> | null = null;
   readonly #writeCheckpoint: (position: number) => void;
   readonly #applyInTransaction: (messages: JsMsg[]) => number;
@@ -93,6 +94,8 @@ export class Projector {
     this.db = openProjectionFile(options.file, schemaFingerprint(options.projections), this.#logger);
     for (const projection of options.projections) this.db.exec(projection.schema);
     this.#position = Number(readMeta(this.db, 'position') ?? 0);
+    // A file that has applied events keeps its indexes up to date as it goes; a fresh one builds them at catch-up.
+    if (this.#position > 0) this.#buildQueryIndexes();
     const setMeta = this.db.prepare('INSERT INTO projector_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
     this.#writeCheckpoint = (position) => setMeta.run('position', String(position));
     this.#applyInTransaction = this.db.transaction((messages: JsMsg[]) => {
@@ -288,9 +291,18 @@ export class Projector {
 
   #markCaughtUp(): void {
     if (!this.#caughtUp) {
+      this.#buildQueryIndexes();
       this.#caughtUp = true;
       this.#logger.info({ position: this.#position }, 'projection caught up');
     }
+  }
+
+  #buildQueryIndexes(): void {
+    if (this.#queryIndexesBuilt || !this.db.open) return;
+    this.#queryIndexesBuilt = true;
+    const started = performance.now();
+    for (const projection of this.#projections) if (projection.queryIndexes) this.db.exec(projection.queryIndexes);
+    this.#logger.debug({ ms: Math.round(performance.now() - started) }, 'query indexes ready');
   }
 
   /** A checkpoint from another stream (NATS data wiped, stream recreated) would silently skip events: start over. */

@@ -139,6 +139,29 @@ describe('projector on a real nats-server and real SQLite files', () => {
     await projector.stop();
   });
 
+  test('query-only indexes: a fresh file builds them at catch-up, a file with applied events has them at open', async () => {
+    const indexed = defineProjection({ ...ledger, name: 'ledger-indexed', queryIndexes: 'CREATE INDEX IF NOT EXISTS notes_by_user ON notes (user_id, position);' });
+    const indexNames = (db: ProjectionDatabase) => (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'notes_by_user'").all() as Array<{ name: string }>).map((r) => r.name);
+    const end = await writeNotes(30, 'indexed');
+    const file = join(dir, 'indexed.sqlite');
+    const fresh = new Projector({ store, file, projections: [indexed] });
+    assert.deepEqual(indexNames(fresh.db), [], 'not while the fresh file replays the stream');
+    fresh.start();
+    assert.ok(await fresh.waitFor(end, 5_000));
+    assert.ok(fresh.isCaughtUp());
+    assert.deepEqual(indexNames(fresh.db), ['notes_by_user'], 'built once caught up');
+    const plan = fresh.db.prepare('EXPLAIN QUERY PLAN SELECT note_id FROM notes WHERE user_id = ? ORDER BY position').all('indexed') as Array<{ detail: string }>;
+    assert.ok(plan.some((step) => step.detail.includes('notes_by_user')), JSON.stringify(plan));
+    await fresh.stop();
+
+    const reopened = new Projector({ store, file, projections: [indexed] });
+    reopened.db.exec('DROP INDEX notes_by_user');
+    await reopened.stop();
+    const again = new Projector({ store, file, projections: [indexed] });
+    assert.deepEqual(indexNames(again.db), ['notes_by_user'], 'a file that has applied events gets a missing index at open');
+    await again.stop();
+  });
+
   test('a rebuild from sequence 1 into a fresh file equals the live projection', async () => {
     const live = new Projector({ store, file: join(dir, 'live.sqlite'), projections: [ledger] });
     live.start();

@@ -28,18 +28,20 @@ export const auditProjection = defineProjection({
       outcome TEXT NOT NULL,
       details TEXT NOT NULL
     );
-    -- Every event is written here, so indexes are kept to the usual searches. The position is the event's
-    -- identity (the stream deduplicates event ids); a filter on actor kind alone walks the trail by position.
-    CREATE INDEX IF NOT EXISTS audit_events_by_user ON audit_events (user_id, position) WHERE user_id IS NOT NULL;
-    CREATE INDEX IF NOT EXISTS audit_events_by_client ON audit_events (client_id, position) WHERE client_id IS NOT NULL;
-    CREATE INDEX IF NOT EXISTS audit_events_by_grant ON audit_events (grant_id, position) WHERE grant_id IS NOT NULL;
-    CREATE INDEX IF NOT EXISTS audit_events_by_type ON audit_events (type, position);
-    CREATE INDEX IF NOT EXISTS audit_events_by_time ON audit_events (occurred_at);
     CREATE TABLE IF NOT EXISTS audit_grants (
       grant_id TEXT PRIMARY KEY,
       user_id TEXT NOT NULL,
       client_id TEXT NOT NULL
     );
+  `,
+  // Every event is written here, so indexes are kept to the usual searches. The position is the event's
+  // identity (the stream deduplicates event ids); a filter on actor kind alone walks the trail by position.
+  queryIndexes: `
+    CREATE INDEX IF NOT EXISTS audit_events_by_user ON audit_events (user_id, position) WHERE user_id IS NOT NULL;
+    CREATE INDEX IF NOT EXISTS audit_events_by_client ON audit_events (client_id, position) WHERE client_id IS NOT NULL;
+    CREATE INDEX IF NOT EXISTS audit_events_by_grant ON audit_events (grant_id, position) WHERE grant_id IS NOT NULL;
+    CREATE INDEX IF NOT EXISTS audit_events_by_type ON audit_events (type, position);
+    CREATE INDEX IF NOT EXISTS audit_events_by_time ON audit_events (occurred_at);
   `,
   handles: EVERY_EVENT_TYPE,
   apply(event, db) {
