@@ -8,7 +8,7 @@ export type UserStack = {
   urls: { registration: string; issuer: string; token: string; resource: string; mcp: string };
   dataDir: string;
   natsUrl: string;
-  ports: { registration: number; authorization: number; token: number; mcp: number };
+  ports: { registration: number; authorization: number; token: number; mcp: number; admin: number };
   output(): string;
   /** Ctrl-C, as a user stops it; resolves with the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
@@ -17,10 +17,10 @@ export type UserStack = {
 
 /**
  * The stack exactly as a user starts it (`node scripts/start.mjs`, what `npm start` runs after the build):
- * its own nats-server under the data folder and the four bundled services, on free ports here.
+ * its own nats-server under the data folder and the five bundled services, on free ports here.
  */
 export async function startUserStack({ dataDir, ports, env = {} }: { dataDir: string; ports?: UserStack['ports']; env?: Record<string, string> }): Promise<UserStack> {
-  const p = ports ?? { registration: await freePort(), authorization: await freePort(), token: await freePort(), mcp: await freePort() };
+  const p = ports ?? { registration: await freePort(), authorization: await freePort(), token: await freePort(), mcp: await freePort(), admin: await freePort() };
   const child = spawn(process.execPath, [join(REPO_ROOT, 'scripts', 'start.mjs')], {
     cwd: REPO_ROOT,
     env: {
@@ -32,6 +32,7 @@ export async function startUserStack({ dataDir, ports, env = {} }: { dataDir: st
       AUTHORIZATION_PORT: String(p.authorization),
       TOKEN_PORT: String(p.token),
       MCP_PORT: String(p.mcp),
+      ADMIN_PORT: String(p.admin),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
