@@ -2,6 +2,7 @@
 // throughput, and each service's memory idle and under load. Run by bench/run.mjs, or alone:
 //   node --import tsx bench/extra-metrics.ts
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BrowserlessUser, http, obtainTokens, registerPublicClient } from '@mcp-auth/testing';
@@ -23,8 +24,31 @@ const callEcho = (mcpUrl: string, token: string) =>
     json: { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { message: 'x' } } },
   });
 
+/** Busy and total jiffies of the whole machine, from /proc/stat. */
+function machineTicks(): { busy: number; total: number } {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+  const idle = fields[3]! + fields[4]!;
+  const total = fields.reduce((a, b) => a + b, 0);
+  return { busy: total - idle, total };
+}
+
+/**
+ * Waits (at most 15 s) until the machine is mostly idle: the runs before this one leave processes exiting and
+ * data folders being deleted, and a latency percentile taken meanwhile measures them, not us.
+ */
+async function settle(): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    const a = machineTicks();
+    await new Promise((r) => setTimeout(r, 500));
+    const b = machineTicks();
+    if ((b.busy - a.busy) / Math.max(1, b.total - a.total) < 0.15) return;
+  }
+}
+
 /** Time from the /revoke answer to the first refused call, on each of two MCP replicas. */
 export async function measureRevocationPropagation(revocations = 200) {
+  await settle();
   const stack = await startBenchStack({ mcpReplicas: 2 });
   try {
     const mcpUrls = stack.processes.filter((p) => p.name.startsWith('mcp-tools')).map((p) => `${p.url}/mcp`);

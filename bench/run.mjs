@@ -122,6 +122,29 @@ lines.push(`| M4 MCP SDK server without auth (P3), for scale | | ${fmt(opsPerSec
 lines.push(`| revocation → first refused call, 2 MCP replicas (${extra.revocation.observations} obs.) | p50 ${extra.revocation.p50Ms} / p99 ${extra.revocation.p99Ms} / max ${extra.revocation.maxMs} ms | target p99 < 20 ms | | |`);
 for (const [service, r] of Object.entries(extra.rebuild)) lines.push(`| rebuild of ${service}'s projections, ${fmt(r.events)} events | ${fmt(r.perSecond)} events/s | target 50,000 | | |`);
 for (const [service, mb] of Object.entries(extra.memory.idleMb)) lines.push(`| RSS of ${service}: idle / peak under M1-M4 | ${mb} / ${extra.memory.underLoadPeakMb[service]} MB | idle target < 100 MB | | |`);
+// Where the CPU goes: each process's CPU time per operation (from /proc, all threads), median over runs. With
+// every core busy, throughput is roughly the machine's CPU divided by the sum of a row.
+const cpuPerOp = (peer, metric) => {
+  const runs = samples(peer, metric).filter((s) => s.cpu?.byRole);
+  if (runs.length === 0) return null;
+  const roles = Object.keys(runs[0].cpu.byRole);
+  const us = (pct, s) => (pct == null ? null : (pct / 100) * 1e6 / s.result.opsPerSec);
+  const byRole = Object.fromEntries(roles.map((role) => [role, median(runs.map((s) => us(s.cpu.byRole[role], s)).filter((x) => x != null))]));
+  return { byRole, total: Object.values(byRole).reduce((a, b) => a + (b ?? 0), 0), loadgen: median(runs.map((s) => us(s.cpu.loadgenPct, s)).filter((x) => x != null)) };
+};
+lines.push('');
+lines.push('CPU time per operation, µs (all threads of each process, from /proc; medians over runs):');
+lines.push('');
+lines.push('| metric | server | µs per op, all server processes | by process | load generator |');
+lines.push('|---|---|---:|---|---:|');
+for (const [metric, peerList] of [['M1', ['OURS', 'P2']], ['M2', ['OURS', 'P2']], ['M3', ['OURS', 'P2']], ['M4', ['OURS', 'OURS-noauth', 'P3']]]) {
+  for (const peer of peerList) {
+    const c = cpuPerOp(peer, metric);
+    if (!c) continue;
+    const parts = Object.entries(c.byRole).filter(([, v]) => v != null && v >= 0.5).map(([role, v]) => `${role} ${fmt(v)}`).join(', ');
+    lines.push(`| ${metric} | ${peer} | ${fmt(c.total)} | ${parts} | ${fmt(c.loadgen)} |`);
+  }
+}
 const table = lines.join('\n');
 say(`\n${table}\n`);
 const out = join(resultsDir, `bench-${stamp}.json`);
