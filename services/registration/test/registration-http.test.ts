@@ -112,7 +112,7 @@ describe('registration service over HTTP, two replicas on one real NATS', () => 
     const hijack = await call(`${b.url}/register/${clientId}`, { method: 'PUT', headers: auth, json: { ...body, client_id: clientId, redirect_uris: ['https://evil.example/cb'] } });
     assert.equal(hijack.status, 403);
     assert.equal(hijack.body!.error, 'access_denied');
-    assert.match(hijack.body!.error_description, /shared by 30 registrations/);
+    assert.match(hijack.body!.error_description, /shared by several registrations/);
     const removal = await call(`${a.url}/register/${clientId}`, { method: 'DELETE', headers: auth });
     assert.equal(removal.status, 403);
     const still = await call(`${a.url}/register/${clientId}`, { headers: auth });

@@ -1,14 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import Database from 'better-sqlite3';
+import { hashSecret } from '@mcp-auth/oauth';
 import { ClientDeleted, ClientRegistered, ClientReregistered, newEvent, subjects, type DomainEvent, type RecordedEvent } from '@mcp-auth/contracts';
 import { registrationTokensProjection, RegistrationTokensReadModel } from '../src/clients/registration-tokens.ts';
 
 const actor = { kind: 'client', id: 'c1' } as const;
 const metadata = { redirect_uris: ['http://127.0.0.1/cb'], token_endpoint_auth_method: 'none', grant_types: ['authorization_code'], response_types: ['code'] };
-const registered = (hash: string) =>
-  newEvent(ClientRegistered, { clientId: 'c1', clientIdIssuedAt: 1, metadata: metadata as never, clientSecretHash: null, registrationTokenHash: hash, fingerprint: 'f' }, { actor });
-const reregistered = (hash: string) => newEvent(ClientReregistered, { clientId: 'c1', registrationTokenHash: hash }, { actor });
+// Each registrant's token is named t<n>; the events carry its hash, as the registration service writes them.
+const registered = (token: string) =>
+  newEvent(ClientRegistered, { clientId: 'c1', clientIdIssuedAt: 1, metadata: metadata as never, clientSecretHash: null, registrationTokenHash: hashSecret(token), fingerprint: 'f' }, { actor });
+const reregistered = (token: string) => newEvent(ClientReregistered, { clientId: 'c1', registrationTokenHash: hashSecret(token) }, { actor });
+const held = (model: RegistrationTokensReadModel, ...tokens: string[]) => tokens.filter((token) => model.holds('c1', token));
 const deleted = () => newEvent(ClientDeleted, { clientId: 'c1' }, { actor });
 
 function given(...events: DomainEvent[]): RegistrationTokensReadModel {
@@ -19,15 +22,27 @@ function given(...events: DomainEvent[]): RegistrationTokensReadModel {
 }
 
 describe('registration access tokens projection', () => {
-  test('every registrant of a client has its own token', () => {
-    assert.deepEqual(given(registered('h1'), reregistered('h2'), reregistered('h3')).hashes('c1').sort(), ['h1', 'h2', 'h3']);
+  test('every registrant of a client has its own token; another token or another client id is refused', () => {
+    const model = given(registered('t1'), reregistered('t2'), reregistered('t3'));
+    assert.deepEqual(held(model, 't1', 't2', 't3', 't4'), ['t1', 't2', 't3']);
+    assert.equal(model.holds('c2', 't1'), false);
+    assert.equal(model.holds('c1', hashSecret('t1')), false, 'the stored hash is not itself a token');
+  });
+
+  test('registrants are counted up to two: one alone, or shared', () => {
+    assert.equal(given(registered('t1')).registrantsUpToTwo('c1'), 1);
+    assert.equal(given(registered('t1'), reregistered('t2')).registrantsUpToTwo('c1'), 2);
+    assert.equal(given(registered('t1'), reregistered('t2'), reregistered('t3'), reregistered('t4')).registrantsUpToTwo('c1'), 2);
+    assert.equal(given().registrantsUpToTwo('c1'), 0);
   });
 
   test('deletion withdraws every token, and a re-registration that lands after it gets none', () => {
-    assert.deepEqual(given(registered('h1'), reregistered('h2'), deleted(), reregistered('h3')).hashes('c1'), []);
+    const model = given(registered('t1'), reregistered('t2'), deleted(), reregistered('t3'));
+    assert.deepEqual(held(model, 't1', 't2', 't3'), []);
+    assert.equal(model.registrantsUpToTwo('c1'), 0);
   });
 
   test('registering the freed id afresh starts with only the new registrant', () => {
-    assert.deepEqual(given(registered('h1'), deleted(), registered('h4'), reregistered('h5')).hashes('c1').sort(), ['h4', 'h5']);
+    assert.deepEqual(held(given(registered('t1'), deleted(), registered('t4'), reregistered('t5')), 't1', 't4', 't5'), ['t4', 't5']);
   });
 });

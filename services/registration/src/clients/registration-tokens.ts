@@ -1,3 +1,4 @@
+import { hashSecret } from '@mcp-auth/oauth';
 import { defineProjection, sql, type ProjectionDatabase } from '@mcp-auth/projector';
 
 /**
@@ -42,14 +43,25 @@ export const registrationTokensProjection = defineProjection({
 });
 
 export class RegistrationTokensReadModel {
-  readonly #hashes;
+  readonly #holds;
+  readonly #registrants;
 
   constructor(db: ProjectionDatabase) {
-    this.#hashes = db.prepare<[string], { token_hash: string }>('SELECT token_hash FROM client_registration_tokens WHERE client_id = ?');
+    this.#holds = db.prepare<[string, string], { found: number }>('SELECT 1 AS found FROM client_registration_tokens WHERE client_id = ? AND token_hash = ?');
+    this.#registrants = db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM (SELECT 1 FROM client_registration_tokens WHERE client_id = ? LIMIT 2)');
   }
 
-  /** One hash per registrant of the client. */
-  hashes(clientId: string): string[] {
-    return this.#hashes.all(clientId).map((r) => r.token_hash);
+  /**
+   * Whether the token is one of the client's registration access tokens: looked up by its hash, as refresh
+   * tokens are. A shared public client gains a token at every re-registration (every connection of every
+   * install), so reading and comparing all of them made each management request cost as much as their number.
+   */
+  holds(clientId: string, token: string): boolean {
+    return this.#holds.get(clientId, hashSecret(token)) !== undefined;
+  }
+
+  /** How many registrants hold a token for the client, counted up to 2: all that sharing needs to know. */
+  registrantsUpToTwo(clientId: string): number {
+    return this.#registrants.get(clientId)?.n ?? 0;
   }
 }

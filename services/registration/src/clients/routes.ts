@@ -118,11 +118,8 @@ export function clientRegistrationRoutes({ config, store, projector }: Registrat
     }
     if (!isSubjectToken(clientId)) throw new InvalidToken('The registration access token is not valid for this client.');
     const { client, version } = await loadClient(clientId);
-    const hashes = client?.status === 'active' ? registrationTokens.hashes(clientId) : [];
-    // Every stored hash is compared, in constant time, whatever matches first.
-    const valid = hashes.map((hash) => secretMatchesHash(token, hash)).includes(true);
-    if (!client || !valid) throw new InvalidToken('The registration access token is not valid for this client.');
-    return { client, version, registrants: hashes.length };
+    if (!client || client.status !== 'active' || !registrationTokens.holds(clientId, token)) throw new InvalidToken('The registration access token is not valid for this client.');
+    return { client, version, registrants: registrationTokens.registrantsUpToTwo(clientId) };
   }
 
   /**
@@ -134,7 +131,7 @@ export function clientRegistrationRoutes({ config, store, projector }: Registrat
     if (client.fingerprint === null || registrants < 2) return;
     throw new OAuthError(
       'access_denied',
-      `This public client is shared by ${registrants} registrations of the same software, so no one of them may change or delete it. Register the new metadata instead: it gets a client of its own.`,
+      'This public client is shared by several registrations of the same software, so no one of them may change or delete it. Register the new metadata instead: it gets a client of its own.',
       403,
     );
   }
