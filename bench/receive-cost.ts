@@ -1,0 +1,81 @@
+// What it costs a service to receive an event it has no use for: CPU per event of a process that only
+// receives the stream, at a steady ~2,000 events/s (a few per write, as under the benchmark's load), three ways:
+// the projector (ordered JetStream consumer, passing every event over by subject), a bare ordered consumer, and
+// a core NATS subscription (no JetStream at all). Every service of the stack pays the first for every event.
+// Run: node --import tsx bench/receive-cost.ts [seconds] [events per write] [ms between writes]
+// (defaults 4, 3, 1; 30 and 14 keep the rate and show how much of the cost is per wake-up rather than per event).
+// RECEIVER_PROF=<dir> writes a CPU profile of each receiving process there.
+import { fork } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { NoteCreated, STREAM_NAME, newEvent, subjects } from '@mcp-auth/contracts';
+import { EventStore } from '@mcp-auth/event-store';
+import { Projector, defineProjection } from '@mcp-auth/projector';
+import { startNats } from '@mcp-auth/testing';
+
+const RECEIVERS = ['projector', 'ordered-consumer', 'core-subscription'] as const;
+type Receiver = (typeof RECEIVERS)[number];
+const actor = { actor: { kind: 'system' as const, id: 'receive-cost' } };
+
+async function receive(natsUrl: string, receiver: Receiver): Promise<void> {
+  const store = await EventStore.connect({ servers: natsUrl, connectionName: `receive-cost-${receiver}` });
+  if (receiver === 'projector') {
+    // A projection of client events only: the note events published below are passed over by subject.
+    const clientsOnly = defineProjection({ name: 'clients-only', schema: 'CREATE TABLE IF NOT EXISTS seen (id TEXT)', handles: ['ClientRegistered'], apply() {} });
+    new Projector({ store, file: join(mkdtempSync(join(tmpdir(), 'receive-cost-')), 'projection.sqlite'), projections: [clientsOnly] }).start();
+  } else if (receiver === 'ordered-consumer') {
+    const { lastSequence } = await store.streamState();
+    await store.consumeFrom(lastSequence + 1, 500, () => {});
+  } else {
+    store.nc.subscribe('events.>', { callback: () => {} });
+  }
+  process.on('message', () => process.exit(0));
+  process.send!('ready');
+}
+
+function cpuTicks(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+async function measure(seconds: number, burst: number, gapMs: number): Promise<void> {
+  const nats = await startNats({ restartable: true });
+  const store = await EventStore.connect({ servers: nats.url, connectionName: 'receive-cost-publisher' });
+  let n = 0;
+  const publishBurst = () =>
+    Promise.all(
+      Array.from({ length: burst }, () => {
+        const noteId = `n${++n}`;
+        return store.append(subjects.note(noteId), newEvent(NoteCreated, { noteId, userId: 'u', title: 't', text: 'x'.repeat(100) }, actor));
+      }),
+    );
+  try {
+    await publishBurst();
+    console.log(`CPU per event of a process receiving events of ${STREAM_NAME} that it passes over, ${burst} per write every ${gapMs} ms (${seconds} s each):`);
+    for (const receiver of RECEIVERS) {
+      const child = fork(fileURLToPath(import.meta.url), ['--receiver', receiver, nats.url], { execArgv: ['--import', 'tsx', ...(process.env.RECEIVER_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.RECEIVER_PROF}`] : [])] });
+      await new Promise((resolve) => child.once('message', resolve));
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      const startTicks = cpuTicks(child.pid!);
+      const first = n;
+      const started = Date.now();
+      while (Date.now() - started < seconds * 1000) {
+        await publishBurst();
+        await new Promise((resolve) => setTimeout(resolve, gapMs));
+      }
+      const events = n - first;
+      const cpuMicros = ((cpuTicks(child.pid!) - startTicks) / 100) * 1e6;
+      console.log(`  ${receiver.padEnd(18)} ${(cpuMicros / events).toFixed(1).padStart(5)} µs per event (${Math.round(events / seconds)} events/s)`);
+      child.send('stop');
+      await new Promise((resolve) => child.once('exit', resolve));
+    }
+  } finally {
+    await store.close();
+    await nats.stop();
+  }
+}
+
+if (process.argv[2] === '--receiver') await receive(process.argv[4]!, process.argv[3] as Receiver);
+else await measure(Number(process.argv[2] ?? 4), Number(process.argv[3] ?? 3), Number(process.argv[4] ?? 1));
