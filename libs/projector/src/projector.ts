@@ -301,7 +301,15 @@ export class Projector {
     if (this.#queryIndexesBuilt || !this.db.open) return;
     this.#queryIndexesBuilt = true;
     const started = performance.now();
-    for (const projection of this.#projections) if (projection.queryIndexes) this.db.exec(projection.queryIndexes);
+    for (const projection of this.#projections) {
+      if (!projection.queryIndexes) continue;
+      try {
+        this.db.exec(projection.queryIndexes);
+      } catch (err) {
+        // Reads stay correct without them, only slower; the next start tries again.
+        this.#logger.error({ err: String(err), projection: projection.name }, 'query indexes could not be built');
+      }
+    }
     this.#logger.debug({ ms: Math.round(performance.now() - started) }, 'query indexes ready');
   }
 
