@@ -1,5 +1,5 @@
 // `npm run users -- add <username>`: adds a user to the running deployment's event stream.
-// The password is read from stdin (piped) or asked for without echo. NATS is NATS_URL, or the one `npm start` runs.
+// The password is read from stdin (piped: all of it, one line) or asked for without echo. NATS is NATS_URL, or the one `npm start` runs.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';

@@ -12,6 +12,9 @@ export async function createUser(store: EventStore, username: string, password: 
   if (password.length < PASSWORD_MIN_LENGTH || password.length > PASSWORD_MAX_LENGTH) {
     throw new InvalidUser(`the password must have ${PASSWORD_MIN_LENGTH} to ${PASSWORD_MAX_LENGTH} characters`);
   }
+  // No sign-in form can send a line break or another control character: such a password (two lines piped
+  // into the users CLI, say) would create an account nobody can sign in to.
+  if (/[\u0000-\u001f\u007f]/.test(password)) throw new InvalidUser('the password must be one line of printable characters');
   const userId = userIdFor(username);
   const subject = subjects.user(userId);
   if (await store.last(subject)) return 'exists';
