@@ -63,7 +63,8 @@ const EnvelopeShape = z.object({ type: z.string(), data: z.unknown(), metadata: 
 export function decodeEvent(payload: string | Uint8Array): DecodeOutcome {
   let raw: unknown;
   try {
-    raw = JSON.parse(typeof payload === 'string' ? payload : Buffer.from(payload).toString('utf8'));
+    // A view on the message's bytes, not a copy: every service decodes every event it applies.
+    raw = JSON.parse(typeof payload === 'string' ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('utf8'));
   } catch {
     return { kind: 'invalid', reason: 'payload is not JSON' };
   }

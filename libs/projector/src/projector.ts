@@ -281,7 +281,8 @@ export class Projector {
     }
     const handlers = this.#byType.get(outcome.event.type);
     if (!handlers) return;
-    const recorded = { ...outcome.event, position: message.seq, subject: message.subject } as RecordedEvent<DomainEvent>;
+    // The decoded event is this call's own: it becomes the recorded event in place instead of being copied.
+    const recorded = Object.assign(outcome.event, { position: message.seq, subject: message.subject }) as RecordedEvent<DomainEvent>;
     for (const projection of handlers) {
       projection.apply(recorded, this.db);
       this.#changes.set(projection.name, (this.#changes.get(projection.name) ?? 0) + 1);
