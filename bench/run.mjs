@@ -5,7 +5,7 @@
 //     MCP SDK server without auth (P3).
 //  2. bench/extra-metrics.ts: revocation propagation to two MCP replicas, projection rebuild, memory.
 // Prints a table and writes bench/results/bench-<time>.json. Options: --concurrency N (16), --runs N (2),
-// --duration S (8), --warmup S (3), --revocations N (200), --quick.
+// --duration S (8), --warmup S (3), --revocations N (200), --quick. NATS_SERVER_BIN=<path> runs the stack on another nats-server.
 import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -108,7 +108,14 @@ const rows = [
   ['M4 tools/call/s, with auth', opsPerSec('OURS', 'M4'), opsPerSec('OURS-noauth', 'M4'), 'OURS-noauth', 'M4'],
 ];
 const lines = [];
-lines.push(`Machine: ${cpus().length}× ${cpus()[0]?.model.trim()}, Node ${process.version}; concurrency ${settings.concurrency}, ${settings.runs} run(s) × ${settings.duration} s after ${settings.warmup} s warm-up; medians.`);
+const natsVersion = (() => {
+  try {
+    return execFileSync(process.env.NATS_SERVER_BIN || 'nats-server', ['--version'], { encoding: 'utf8' }).trim();
+  } catch {
+    return 'nats-server (version unknown)';
+  }
+})();
+lines.push(`Machine: ${cpus().length}× ${cpus()[0]?.model.trim()}, Node ${process.version}, ${natsVersion} (NATS_SERVER_BIN picks another); concurrency ${settings.concurrency}, ${settings.runs} run(s) × ${settings.duration} s after ${settings.warmup} s warm-up; medians.`);
 lines.push('');
 lines.push('| metric | ours | baseline (same run) | ratio of medians | ratio within each run, min–max |');
 lines.push('|---|---:|---:|---:|---:|');
