@@ -29,6 +29,9 @@ export function signInFormTargets(returnTo: string, deps: Pick<AuthorizationDeps
   return [formTargetFor(redirectUri)].filter(Boolean);
 }
 
+/** How long a sign-out waits for this replica's projection to apply it (the event is durable either way). */
+const SIGN_OUT_APPLY_MS = 2_000;
+
 export function signInRoutes(deps: AuthorizationDeps): Router {
   const { config, store, projector, users, csrf } = deps;
   const router = new Router();
@@ -100,7 +103,9 @@ export function signInRoutes(deps: AuthorizationDeps): Router {
     const session = await currentSession(ctx, deps);
     if (session) {
       const events = decide({ type: 'SignOut', data: { userId: session.userId, sessionHash: session.sessionHash } }, { accountFailures: [], addressFailures: [] });
-      await store.appendDecided(events, eventContextOf(ctx, { kind: 'user' as const, id: session.userId }));
+      const position = await store.appendDecided(events, eventContextOf(ctx, { kind: 'user' as const, id: session.userId }));
+      // This replica stops honouring the session before it says so; the others as soon as they apply the event.
+      if (position !== null) await projector.waitFor(position, SIGN_OUT_APPLY_MS);
     }
     clearSessionCookie(ctx, deps);
     ctx.status = 303;
