@@ -209,16 +209,36 @@ export class EventStore {
   }
 
   /**
-   * An ordered consumer over the whole stream from a position: what every projection reads. With a
-   * callback, messages are handed over synchronously (no async iterator turn per message, which is most of
-   * the cost of a replay); without one, the result is an async iterator.
+   * An ordered consumer over the stream from a position: what every projection reads. With a callback,
+   * messages are handed over synchronously (no async iterator turn per message, which is most of the cost of
+   * a replay); without one, the result is an async iterator. With subjects, only messages on them are sent:
+   * one subject works on every server, several need NATS 2.10 (see canFilterOnSeveralSubjects).
    */
-  async consumeFrom(startSequence: number, maxMessages = 500, callback?: (message: JsMsg) => void): Promise<ConsumerMessages> {
+  async consumeFrom(startSequence: number, maxMessages = 500, callback?: (message: JsMsg) => void, subjects?: readonly string[]): Promise<ConsumerMessages> {
     const consumer = await this.js.consumers.get(STREAM_NAME, {
       deliver_policy: DeliverPolicy.StartSequence,
       opt_start_seq: Math.max(1, startSequence),
+      ...(subjects && subjects.length > 0 ? { filter_subjects: subjects.length === 1 ? subjects[0]! : [...subjects] } : {}),
     });
     return consumer.consume({ max_messages: maxMessages, ...(callback ? { callback } : {}) });
+  }
+
+  /** Whether the server filters a consumer on several subjects (NATS 2.10 and later). */
+  get canFilterOnSeveralSubjects(): boolean {
+    const [major = 0, minor = 0] = (this.nc.info?.version ?? '0.0.0').split('.').map(Number);
+    return major > 2 || (major === 2 && minor >= 10);
+  }
+
+  /** The position of the first event at or after `from` on any of the subjects (wildcards allowed), or null if none. */
+  async firstPositionOn(subjects: readonly string[], from: number): Promise<number | null> {
+    const found = await Promise.all(
+      subjects.map((subject) =>
+        // next_by_subj is in the server's message-get request (2.9+), not in the client's type for it.
+        this.#read(() => this.jsm.streams.getMessage(STREAM_NAME, { seq: Math.max(1, from), next_by_subj: subject } as unknown as { seq: number })),
+      ),
+    );
+    const positions = found.filter((msg) => msg !== null).map((msg) => msg!.seq);
+    return positions.length > 0 ? Math.min(...positions) : null;
   }
 
   async close(): Promise<void> {

@@ -14,6 +14,8 @@ import type { Projection, ProjectionDatabase } from './projection.ts';
 import { PositionWaiters } from './waiters.ts';
 
 const KNOWN_AGGREGATES = new Set(Object.values(EVENT_AGGREGATES));
+/** How long a wait on a filtered projector lets events arrive before asking NATS whether any are due. */
+const PROOF_DELAY_MS = 20;
 
 export type ProjectorOptions = {
   store: EventStore;
@@ -53,6 +55,13 @@ export class Projector {
   readonly #aggregates = new Set<string>();
   /** Of those, the ones with event types no projection here applies. */
   readonly #partlyProjected = new Set<string>();
+  /** The subjects of those aggregates, when they are not all of them: what the consumer asks NATS for. */
+  readonly #subjects: readonly string[] | null;
+  /** Whether the current consumer is filtered: then events of other aggregates never arrive to move the position. */
+  #filtered = false;
+  #proofTarget = 0;
+  #proofTimer: NodeJS.Timeout | null = null;
+  #proving = false;
   readonly #batchSize: number;
   readonly #waiters = new PositionWaiters();
   readonly #changes = new Map<string, number>();
@@ -91,6 +100,7 @@ export class Projector {
     for (const [type, aggregate] of Object.entries(EVENT_AGGREGATES)) {
       if (this.#aggregates.has(aggregate) && !this.#byType.has(type)) this.#partlyProjected.add(aggregate);
     }
+    this.#subjects = this.#aggregates.size < KNOWN_AGGREGATES.size ? [...this.#aggregates].sort().map((aggregate) => `events.${aggregate}.>`) : null;
     this.db = openProjectionFile(options.file, schemaFingerprint(options.projections), this.#logger);
     for (const projection of options.projections) this.db.exec(projection.schema);
     this.#position = Number(readMeta(this.db, 'position') ?? 0);
@@ -147,7 +157,11 @@ export class Projector {
   waitFor(position: number, timeoutMs: number): Promise<boolean> {
     if (this.#position >= position) return Promise.resolve(true);
     if (this.#stopped) return Promise.resolve(false);
-    return this.#waiters.add(position, timeoutMs);
+    const waiting = this.#waiters.add(position, timeoutMs);
+    // A filtered consumer is told nothing of other aggregates' events: a position among them is proven instead.
+    if (this.#filtered) this.#proveLater(position);
+    else this.#proofTarget = Math.max(this.#proofTarget, position);
+    return waiting;
   }
 
   /** Starts the supervised consume loop; it survives NATS restarts and reconnects forever. */
@@ -157,6 +171,7 @@ export class Projector {
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    if (this.#proofTimer) clearTimeout(this.#proofTimer);
     this.#messages?.stop();
     await this.#loop;
     this.#flush();
@@ -173,8 +188,15 @@ export class Projector {
         this.#checkStreamIdentity(state);
         this.#target = state.lastSequence;
         if (this.#position >= this.#target) this.#markCaughtUp();
-        const messages = await this.#store.consumeFrom(this.#position + 1, this.#batchSize, (message) => this.#receive(message));
+        // Only the aggregates projected here, where the server can filter on all of them (one subject: any
+        // server; several: NATS 2.10); otherwise everything, passed over by subject below.
+        const subjects = this.#subjects && (this.#subjects.length === 1 || this.#store.canFilterOnSeveralSubjects) ? this.#subjects : undefined;
+        const messages = await this.#store.consumeFrom(this.#position + 1, this.#batchSize, (message) => this.#receive(message), subjects);
+        this.#filtered = subjects !== undefined;
         this.#messages = messages;
+        // The stream may end with events of other aggregates only: then no message comes to say we caught up
+        // (nor to release a wait that began before the consumer).
+        if (this.#filtered) this.#proveLater(this.#target, 0);
         if (this.#stopped) messages.stop();
         backoffMs = 100;
         const ended = await messages.closed();
@@ -288,6 +310,50 @@ export class Projector {
       this.#changes.set(projection.name, (this.#changes.get(projection.name) ?? 0) + 1);
     }
     this.#applied++;
+  }
+
+  /** Proves `position` after a moment, unless an applied event gets there first (the usual case for our own aggregates). */
+  #proveLater(position: number, delayMs = PROOF_DELAY_MS): void {
+    this.#proofTarget = Math.max(this.#proofTarget, position);
+    this.#proofTimer ??= setTimeout(() => {
+      this.#proofTimer = null;
+      void this.#proveThrough(this.#proofTarget);
+    }, delayMs);
+  }
+
+  /**
+   * With a filtered consumer, the position moves on to `target` without an event once NATS shows that no event
+   * of the aggregates projected here lies between the position and it: every event up to `target` that could
+   * change these projections has then been applied. One that does lie there is on its way and moves it itself.
+   */
+  async #proveThrough(target: number): Promise<void> {
+    if (this.#proving || this.#stopped || !this.#filtered || !this.#subjects || this.#position >= target) return;
+    this.#proving = true;
+    try {
+      const { lastSequence } = await this.#store.streamState();
+      // Never past the end of the stream: a position not written yet is not proven by the absence of events.
+      const upTo = Math.min(target, lastSequence);
+      const from = this.#position + 1;
+      if (upTo < from) return;
+      const next = await this.#store.firstPositionOn(this.#subjects, from);
+      if (next !== null && next <= upTo) return;
+      // No event of ours in [from, upTo]: whatever arrives next lies beyond upTo. (The position may have moved
+      // on meanwhile; it only ever grows.)
+      if (upTo > this.#position && this.db.open) {
+        this.#position = upTo;
+        this.#unsavedPosition = upTo;
+        this.#checkpointTimer ??= setTimeout(() => this.#saveSkippedPosition(), 1_000);
+        if (this.#position >= this.#target) this.#markCaughtUp();
+        this.#waiters.release(this.#position);
+      }
+    } catch (err) {
+      this.#logger.warn({ err: String(err) }, 'could not prove the projection position; waiting for events');
+    } finally {
+      this.#proving = false;
+      // Asked for more meanwhile (or this proof failed while someone waits): try again shortly.
+      if (!this.#stopped && this.#filtered && this.#proofTarget > this.#position && this.#waiters.size > 0) this.#proveLater(this.#proofTarget);
+      else if (this.#proofTarget <= this.#position) this.#proofTarget = 0;
+    }
   }
 
   #markCaughtUp(): void {

@@ -21,6 +21,10 @@ export class PositionWaiters {
     });
   }
 
+  get size(): number {
+    return this.#waiters.length;
+  }
+
   release(reached: number): void {
     let n = 0;
     while (n < this.#waiters.length && this.#waiters[n]!.position <= reached) n++;

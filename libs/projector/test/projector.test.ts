@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { headers } from '@nats-io/transport-node';
-import { NoteCreated, NoteDeleted, newEvent, subjects } from '@mcp-auth/contracts';
+import { ClientReregistered, NoteCreated, NoteDeleted, newEvent, subjects } from '@mcp-auth/contracts';
 import { EventStore } from '@mcp-auth/event-store';
 import { startNats, type NatsHandle } from '@mcp-auth/testing';
 import { Projector, defineProjection, rebuildProjections, sql, type ProjectionDatabase } from '../src/index.ts';
@@ -160,6 +160,34 @@ describe('projector on a real nats-server and real SQLite files', () => {
     const again = new Projector({ store, file, projections: [indexed] });
     assert.deepEqual(indexNames(again.db), ['notes_by_user'], 'a file that has applied events gets a missing index at open');
     await again.stop();
+  });
+
+  test('filtered to its own aggregates, it still reaches a position among other events, and skips none of its own', async () => {
+    // The ledger projects notes only, so its consumer asks NATS for events.mcp.note.> alone (one subject: any server).
+    const otherEvent = (i: number) => store.append(subjects.client(`client${i}`), newEvent(ClientReregistered, { clientId: `client${i}`, registrationTokenHash: `h${i}` }, { actor }));
+    const end = await writeNotes(3, 'filtered');
+    let last = 0;
+    for (let i = 0; i < 5; i++) ({ position: last } = await otherEvent(i));
+    const fresh = new Projector({ store, file: join(dir, 'filtered.sqlite'), projections: [ledger] });
+    fresh.start();
+    // The stream ends with events it is never sent: it learns it has caught up from NATS, not from a message.
+    assert.equal(await fresh.waitFor(last, 2_000), true, 'a position among other aggregates is reached');
+    assert.ok(fresh.isCaughtUp() && fresh.position >= last);
+    assert.ok(written.every((p) => p > end || fresh.db.prepare('SELECT 1 FROM notes WHERE position = ?').get(p)), 'every note up to there applied');
+
+    // Interleaved: a wait on another aggregate's position returns only once the notes before it are applied.
+    const { position: noteBefore } = await store.append(subjects.note('between'), newEvent(NoteCreated, { noteId: 'between', userId: 'filtered', title: 'b', text: '' }, { actor }));
+    const { position: other } = await otherEvent(99);
+    assert.equal(await fresh.waitFor(other, 2_000), true);
+    assert.ok(fresh.db.prepare('SELECT 1 FROM notes WHERE position = ?').get(noteBefore), 'the note before the other event is applied');
+
+    // After a position was moved on without an event, the next note is applied all the same.
+    const { position: after } = await store.append(subjects.note('after'), newEvent(NoteCreated, { noteId: 'after', userId: 'filtered', title: 'a', text: '' }, { actor }));
+    assert.equal(await fresh.waitFor(after, 2_000), true);
+    assert.ok(fresh.db.prepare('SELECT 1 FROM notes WHERE position = ?').get(after));
+    assert.equal(await fresh.waitFor(after + 1_000, 150), false, 'a position the stream has not reached is not proven');
+    await fresh.stop();
+    written.push(noteBefore, after);
   });
 
   test('a rebuild from sequence 1 into a fresh file equals the live projection', async () => {
