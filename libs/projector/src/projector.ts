@@ -347,7 +347,8 @@ export class Projector {
         this.#waiters.release(this.#position);
       }
     } catch (err) {
-      this.#logger.warn({ err: String(err) }, 'could not prove the projection position; waiting for events');
+      // NATS is away: the consume loop reports that; waiters keep waiting for events or the next try.
+      this.#logger.debug({ err: String(err) }, 'could not prove the projection position');
     } finally {
       this.#proving = false;
       // Asked for more meanwhile (or this proof failed while someone waits): try again shortly.
