@@ -232,8 +232,7 @@ export class Projector {
       // Nothing here for this service (other services' events, audit events): move on without a write.
       // The position is saved a moment later; replaying these after a crash would skip them again.
       reached = Math.max(this.#position, batch[batch.length - 1]!.seq);
-      this.#unsavedPosition = reached;
-      this.#checkpointTimer ??= setTimeout(() => this.#saveSkippedPosition(), 1_000);
+      this.#saveLater(reached);
     } else {
       try {
         reached = this.#applyInTransaction(batch);
@@ -265,6 +264,12 @@ export class Projector {
       this.#position = message.seq;
     }
     return this.#position;
+  }
+
+  /** A position reached without writing (nothing of ours up to it): saved a moment later; replaying to it after a crash changes nothing. */
+  #saveLater(position: number): void {
+    this.#unsavedPosition = position;
+    this.#checkpointTimer ??= setTimeout(() => this.#saveSkippedPosition(), 1_000);
   }
 
   #saveSkippedPosition(): void {
@@ -341,8 +346,7 @@ export class Projector {
       // on meanwhile; it only ever grows.)
       if (upTo > this.#position && this.db.open) {
         this.#position = upTo;
-        this.#unsavedPosition = upTo;
-        this.#checkpointTimer ??= setTimeout(() => this.#saveSkippedPosition(), 1_000);
+        this.#saveLater(upTo);
         if (this.#position >= this.#target) this.#markCaughtUp();
         this.#waiters.release(this.#position);
       }
@@ -353,7 +357,6 @@ export class Projector {
       this.#proving = false;
       // Asked for more meanwhile (or this proof failed while someone waits): try again shortly.
       if (!this.#stopped && this.#filtered && this.#proofTarget > this.#position && this.#waiters.size > 0) this.#proveLater(this.#proofTarget);
-      else if (this.#proofTarget <= this.#position) this.#proofTarget = 0;
     }
   }
 
