@@ -166,18 +166,20 @@ describe('the admin console in a real browser (headless Chromium)', () => {
       await page.getByRole('status').waitFor();
       assert.match(await page.locator('[data-secret]').innerText(), /^whsec_/, 'the signing secret is shown once');
 
-      await registerPublicClient(stack.urls, { client_name: 'Webhook Trigger Agent' });
-      const deadline = Date.now() + 15_000;
-      let row = '';
-      while (Date.now() < deadline) {
-        await page.goto(`${stack.urls.admin}/admin/webhooks?state=dead_lettered`);
-        const rows = page.getByRole('table', { name: 'Deliveries' }).getByRole('row').filter({ hasText: 'ClientRegistered' });
-        if ((await rows.count()) > 0) {
-          row = await rows.first().innerText();
-          break;
+      /** The text of the first ClientRegistered delivery the console lists in a state, reloading until one shows (or '' after 15 s). */
+      const deliveryRowIn = async (state: 'dead_lettered' | 'delivered'): Promise<string> => {
+        const deadline = Date.now() + 15_000;
+        while (Date.now() < deadline) {
+          await page.goto(`${stack.urls.admin}/admin/webhooks?state=${state}`);
+          const rows = page.getByRole('table', { name: 'Deliveries' }).getByRole('row').filter({ hasText: 'ClientRegistered' });
+          if ((await rows.count()) > 0) return rows.first().innerText();
+          await sleep(200);
         }
-        await sleep(200);
-      }
+        return '';
+      };
+
+      await registerPublicClient(stack.urls, { client_name: 'Webhook Trigger Agent' });
+      const row = await deliveryRowIn('dead_lettered');
       assert.match(row, /dead lettered\s+2\s+500/, 'the delivery is dead-lettered after 2 tries, last status 500');
       await page.screenshot({ path: join(ARTIFACTS, 'admin-console-webhooks.png'), fullPage: true });
       assert.equal(received.length, 2, 'two tries reached the receiver');
@@ -188,17 +190,7 @@ describe('the admin console in a real browser (headless Chromium)', () => {
       up = true;
       const deadRow = page.getByRole('table', { name: 'Deliveries' }).getByRole('row').filter({ hasText: 'ClientRegistered' }).first();
       await deadRow.getByRole('button', { name: 'Retry' }).click();
-      let delivered = '';
-      const retryDeadline = Date.now() + 15_000;
-      while (Date.now() < retryDeadline) {
-        await page.goto(`${stack.urls.admin}/admin/webhooks?state=delivered`);
-        const rows = page.getByRole('table', { name: 'Deliveries' }).getByRole('row').filter({ hasText: 'ClientRegistered' });
-        if ((await rows.count()) > 0) {
-          delivered = await rows.first().innerText();
-          break;
-        }
-        await sleep(200);
-      }
+      const delivered = await deliveryRowIn('delivered');
       assert.match(delivered, /delivered\s+3\s+204/, 'delivered on the third try overall');
       assert.equal(received.length, 3, 'exactly one more request');
       assert.equal(new Set(received.map((r) => r.id)).size, 1, 'still the same webhook-id');
