@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { headers } from '@nats-io/transport-node';
 import { ClientReregistered, NoteCreated, NoteDeleted, newEvent, subjects } from '@mcp-auth/contracts';
 import { EventStore } from '@mcp-auth/event-store';
@@ -109,6 +110,67 @@ describe('projector on a real nats-server and real SQLite files', () => {
     assert.ok(await second.waitFor(end, 5_000));
     assert.deepEqual(tableDump(second.db), live);
     await second.stop();
+  });
+
+  test('events applied together reach the file in one commit, within moments, and a crash before it loses nothing', async () => {
+    const file = join(dir, 'group.sqlite');
+    const projector = new Projector({ store, file, projections: [ledger] });
+    projector.start();
+    const end = await writeNotes(30, 'grouped');
+    assert.ok(await projector.waitFor(end, 5_000));
+    const count = (db: Database.Database) => (db.prepare("SELECT count(*) AS n FROM notes WHERE user_id = 'grouped'").get() as { n: number }).n;
+    // This connection, which the read models use, reads the events as soon as they are applied.
+    assert.equal(count(projector.db), 30);
+    // Another connection sees them once the group is committed, a few tens of milliseconds later.
+    const other = new Database(file, { readonly: true });
+    await eventually(() => count(other) === 30, 2_000);
+    other.close();
+
+    // A crash between applying and committing: the file keeps its last commit, and the stream gives back the rest.
+    const more = await writeNotes(10, 'grouped');
+    assert.ok(await projector.waitFor(more, 5_000));
+    projector.db.close(); // rolls back what is not committed, as a killed process would leave it
+    await projector.stop();
+    const resumed = new Projector({ store, file, projections: [ledger] });
+    assert.ok(resumed.position >= end && resumed.position <= more, `resumes from its last commit (${resumed.position})`);
+    resumed.start();
+    assert.ok(await resumed.waitFor(more, 5_000));
+    assert.equal(count(resumed.db), 40);
+    const twice = resumed.db.prepare('SELECT count(*) AS n FROM applications WHERE times > 1').get() as { n: number };
+    assert.equal(twice.n, 0, 'no event applied twice');
+    await resumed.stop();
+  });
+
+  test('an event a projection cannot apply is recorded as skipped; the rest of its batch and earlier batches are kept', async () => {
+    const fragile = defineProjection({
+      ...ledger,
+      name: 'ledger-fragile',
+      apply(event, db) {
+        if (event.type === 'NoteCreated' && event.data.title === 'poison') throw new Error('cannot apply this one');
+        ledger.apply(event as never, db);
+      },
+    });
+    const projector = new Projector({ store, file: join(dir, 'fragile.sqlite'), projections: [fragile] });
+    projector.start();
+    const before = await writeNotes(5, 'fragile');
+    assert.ok(await projector.waitFor(before, 5_000));
+    // One turn of the event loop: these arrive, and are applied, as one batch.
+    const appended = await Promise.all(
+      ['a', 'poison', 'b'].map((title) => {
+        const noteId = randomUUID();
+        return store.append(subjects.note(noteId), newEvent(NoteCreated, { noteId, userId: 'fragile', title, text: '' }, { actor }));
+      }),
+    );
+    const last = Math.max(...appended.map((a) => a.position));
+    assert.ok(await projector.waitFor(last, 5_000));
+    const titles = (projector.db.prepare("SELECT title FROM notes WHERE user_id = 'fragile' ORDER BY position").all() as Array<{ title: string }>).map((r) => r.title);
+    assert.deepEqual(titles.slice(0, 5), ['n0', 'n1', 'n2', 'n3', 'n4'], 'earlier, uncommitted batches survive the failed batch');
+    assert.deepEqual(titles.slice(5).sort(), ['a', 'b']);
+    const skipped = projector.db.prepare('SELECT type, reason FROM projector_skipped_events').all() as Array<{ type: string; reason: string }>;
+    assert.equal(skipped.length, 1);
+    assert.equal(skipped[0]!.type, 'NoteCreated');
+    assert.match(skipped[0]!.reason, /cannot apply this one/);
+    await projector.stop();
   });
 
   test('skips unknown types, newer versions and garbage without crashing, and goes on', async () => {
@@ -217,5 +279,13 @@ async function retry<T>(operation: () => Promise<T>, timeoutMs = 10_000): Promis
       if (Date.now() > deadline) throw err;
       await new Promise((r) => setTimeout(r, 100));
     }
+  }
+}
+
+async function eventually(check: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) assert.fail(`not true within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 10));
   }
 }

@@ -538,6 +538,8 @@ describe('audit trail of a running deployment', () => {
     const live = new Database(join(stack.admin!.dataDir, 'admin.sqlite'), { readonly: true, fileMustExist: true });
     const fresh = new Database(file, { readonly: true, fileMustExist: true });
     try {
+      // The service commits what it applied within moments (group commit); another connection reads the file.
+      await eventually('the live file to be committed', async () => Number((live.prepare("SELECT value FROM projector_meta WHERE key = 'position'").get() as { value: string }).value) >= last);
       for (const table of ['audit_events', 'audit_grants']) {
         const order = table === 'audit_events' ? 'position' : 'grant_id';
         const where = table === 'audit_events' ? `WHERE position <= ${last}` : '';
