@@ -23,6 +23,7 @@ import {
   type EventContext,
   type EventEnvelope,
 } from '@mcp-auth/contracts';
+import { AcknowledgedPublisher, PublishRefused } from './acknowledged-publisher.ts';
 import { ConcurrencyConflict, EventStoreUnavailable } from './errors.ts';
 import { silentLogger, type Logger } from './logger.ts';
 
@@ -60,6 +61,7 @@ export class EventStore {
   #reconnectWaiters: Array<() => void> = [];
   #publishTurn: Promise<void> | null = null;
   #highestKnownPosition = 0;
+  readonly #publisher: AcknowledgedPublisher;
 
   private constructor(
     readonly nc: NatsConnection,
@@ -67,6 +69,7 @@ export class EventStore {
     private readonly jsm: JetStreamManager,
     private readonly options: Required<Omit<EventStoreOptions, 'servers' | 'connectionName'>>,
   ) {
+    this.#publisher = new AcknowledgedPublisher(nc);
     void this.#watchStatus();
   }
 
@@ -142,22 +145,18 @@ export class EventStore {
       const h = natsHeaders();
       h.set(EVENT_TYPE_HEADER, event.type);
       h.set(SCHEMA_VERSION_HEADER, String(event.metadata.schemaVersion));
+      // The event id is the message id: JetStream stores a retried publish once.
+      h.set('Nats-Msg-Id', event.metadata.eventId);
+      if (options.expectedLastSubjectSequence !== undefined) h.set('Nats-Expected-Last-Subject-Sequence', String(options.expectedLastSubjectSequence));
       try {
-        const ack = await this.js.publish(subject, payload, {
-          msgID: event.metadata.eventId,
-          headers: h,
-          timeout: Math.max(100, Math.min(PUBLISH_TIMEOUT_MS, deadline - Date.now())),
-          ...(options.expectedLastSubjectSequence !== undefined
-            ? { expect: { lastSubjectSequence: options.expectedLastSubjectSequence } }
-            : {}),
-        });
+        const ack = await this.#publisher.publish(subject, payload, h, Math.max(100, Math.min(PUBLISH_TIMEOUT_MS, deadline - Date.now())));
         if (ack.seq > this.#highestKnownPosition) this.#highestKnownPosition = ack.seq;
         return { position: ack.seq, duplicate: ack.duplicate };
       } catch (err) {
-        if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamWrongLastSequence) {
+        if (err instanceof PublishRefused && err.errCode === JetStreamApiCodes.StreamWrongLastSequence) {
           throw new ConcurrencyConflict(subject, options.expectedLastSubjectSequence ?? -1);
         }
-        if (err instanceof JetStreamApiError) {
+        if (err instanceof PublishRefused) {
           throw new EventStoreUnavailable(`JetStream refused the event: ${err.message}`, { cause: err });
         }
         lastError = err;
@@ -244,7 +243,9 @@ export class EventStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    // Draining delivers the acknowledgements already on their way; what is still unanswered then fails.
     await this.nc.drain().catch(() => this.nc.close());
+    this.#publisher.close();
   }
 
   /**
