@@ -44,8 +44,8 @@ CREATE TABLE IF NOT EXISTS projector_skipped_events (position INTEGER PRIMARY KE
 
 /**
  * Applies the event stream to a service's SQLite projections: one ordered consumer from the checkpoint + 1;
- * each batch of events is applied together with the new checkpoint in one transaction, so after a crash
- * the projection resumes exactly where it stopped and never applies an event twice.
+ * events are committed together with the new checkpoint in one transaction, so after a crash the
+ * projection resumes exactly where its last commit stopped and never applies an event twice.
  */
 export class Projector {
   readonly db: ProjectionDatabase;
@@ -118,7 +118,6 @@ export class Projector {
         this.#applyOne(message);
         last = message.seq;
       }
-      if (last > this.#position) this.#writeCheckpoint(last);
       return last;
     });
   }
@@ -265,7 +264,6 @@ export class Projector {
         this.db
           .prepare('INSERT OR REPLACE INTO projector_skipped_events (position, type, reason) VALUES (?, ?, ?)')
           .run(message.seq, message.headers?.get(EVENT_TYPE_HEADER) ?? null, String(err).slice(0, 500));
-        this.#writeCheckpoint(message.seq);
       }
       this.#position = message.seq;
     }
@@ -277,7 +275,8 @@ export class Projector {
    * writes each page it changed to the WAL (a system call each), so under load one commit carries hundreds of
    * events instead of one. This connection, which every read model here uses, reads its own uncommitted
    * writes, so read-your-writes is unchanged; other connections see the file up to GROUP_COMMIT_MS behind.
-   * The checkpoint commits with its events, so a crash loses only work the stream gives back.
+   * The checkpoint is written once, as the group commits, in the same transaction as its events: a crash
+   * loses only work the stream gives back.
    */
   #openGroupCommit(): void {
     if (this.db.inTransaction) return;
@@ -288,7 +287,9 @@ export class Projector {
   #commitGroup(): void {
     if (this.#commitTimer) clearTimeout(this.#commitTimer);
     this.#commitTimer = null;
-    if (this.db.open && this.db.inTransaction) this.db.exec('COMMIT');
+    if (!this.db.open || !this.db.inTransaction) return;
+    this.#writeCheckpoint(this.#position);
+    this.db.exec('COMMIT');
   }
 
   /** A position reached without writing (nothing of ours up to it): saved a moment later; replaying to it after a crash changes nothing. */
