@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { generateKeyPair, SignJWT, exportJWK, decodeJwt } from 'jose';
 import { auth } from '@modelcontextprotocol/sdk/client/auth.js';
 import {
@@ -32,11 +35,15 @@ function challenge(header: string | null): Record<string, string> {
 
 describe('MCP tools service: OAuth-protected MCP over Streamable HTTP', () => {
   let stack: TestStack;
+  const waitToolLog = join(mkdtempSync(join(tmpdir(), 'wait-tool-')), 'log');
   let alice: BrowserlessUser;
   let resourceMetadata: string;
 
   before(async () => {
-    stack = await startStack({ mcpReplicas: 2, serviceEnv: { 'mcp-tools': { TOOL_MODULES: 'examples/tools/dice.mjs' } } });
+    stack = await startStack({
+      mcpReplicas: 2,
+      serviceEnv: { 'mcp-tools': { TOOL_MODULES: 'examples/tools/dice.mjs,services/mcp-tools/test/fixtures/wait-tool.mjs', WAIT_TOOL_LOG: waitToolLog } },
+    });
     alice = new BrowserlessUser(stack.urls.issuer, 'alice', 'password123');
     resourceMetadata = `${new URL(stack.urls.mcp).origin}/.well-known/oauth-protected-resource/mcp`;
   });
@@ -54,7 +61,7 @@ describe('MCP tools service: OAuth-protected MCP over Streamable HTTP', () => {
 
     const { tools } = await client.listTools();
     const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
-    assert.deepEqual(Object.keys(byName).sort(), ['echo', 'notes_create', 'notes_delete', 'notes_list', 'roll_dice', 'whoami']);
+    assert.deepEqual(Object.keys(byName).sort(), ['echo', 'notes_create', 'notes_delete', 'notes_list', 'roll_dice', 'wait_for_abort', 'whoami']);
     assert.deepEqual(byName.notes_create!._meta, { requiredScopes: ['notes:write'] });
     assert.match(byName.notes_create!.description!, /notes:write/);
 
@@ -293,6 +300,33 @@ describe('MCP tools service: OAuth-protected MCP over Streamable HTTP', () => {
       assert.equal(status, 401);
     }
     await client.close().catch(() => {});
+  });
+
+  test('a call whose agent goes away before the answer is aborted: the tool sees its signal; answered calls are not', async () => {
+    const tokens = await obtainTokens(stack.urls, alice, await registerPublicClient(stack.urls));
+    const headers = { Authorization: `Bearer ${tokens.access_token}`, Accept: 'application/json, text/event-stream', 'Content-Type': 'application/json', 'MCP-Protocol-Version': '2025-11-25' };
+    const log = () => (existsSync(waitToolLog) ? readFileSync(waitToolLog, 'utf8').split('\n').filter(Boolean) : []);
+    const until = async (line: string) => {
+      const deadline = Date.now() + 5_000;
+      while (!log().includes(line)) {
+        assert.ok(Date.now() < deadline, `"${line}" within 5 s; log: ${log().join(' | ')}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    const leaving = new AbortController();
+    const call = fetch(stack.urls.mcp, { method: 'POST', headers, body: JSON.stringify(callTool('wait_for_abort', { mark: 'left' })), signal: leaving.signal });
+    await until('left started');
+    leaving.abort();
+    await assert.rejects(call);
+    await until('left aborted');
+
+    // Answered calls of other tools around it leave nothing running and abort nothing.
+    for (let i = 0; i < 5; i++) {
+      const echoed = await mcpPost(stack.urls.mcp, callTool('echo', { message: `e${i}` }), { Authorization: headers.Authorization });
+      assert.equal(echoed.status, 200);
+      assert.equal(echoed.json!.result.isError, undefined, JSON.stringify(echoed.json));
+    }
+    assert.deepEqual(log(), ['left started', 'left aborted']);
   });
 
   test('a foreign Origin is refused with 403 before the token is looked at; GET and DELETE are 405', async () => {
