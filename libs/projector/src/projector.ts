@@ -83,6 +83,8 @@ export class Projector {
   #checkpointTimer: NodeJS.Timeout | null = null;
   #queryIndexesBuilt = false;
   #commitTimer: NodeJS.Timeout | null = null;
+  /** Counts consumers started: only the newest one's messages are taken. */
+  #consumers = 0;
   #loop: Promise<void> | null = null;
   readonly #writeCheckpoint: (position: number) => void;
   readonly #applyInTransaction: (messages: JsMsg[]) => number;
@@ -194,7 +196,10 @@ export class Projector {
         // Only the aggregates projected here, where the server can filter on all of them (one subject: any
         // server; several: NATS 2.10); otherwise everything, passed over by subject below.
         const subjects = this.#subjects && (this.#subjects.length === 1 || this.#store.canFilterOnSeveralSubjects) ? this.#subjects : undefined;
-        const messages = await this.#store.consumeFrom(this.#position + 1, this.#batchSize, (message) => this.#receive(message), subjects);
+        const consumer = ++this.#consumers;
+        const messages = await this.#store.consumeFrom(this.#position + 1, this.#batchSize, (message) => {
+          if (consumer === this.#consumers) this.#receive(message);
+        }, subjects);
         this.#filtered = subjects !== undefined;
         this.#messages = messages;
         // The stream may end with events of other aggregates only: then no message comes to say we caught up
@@ -288,8 +293,24 @@ export class Projector {
     if (this.#commitTimer) clearTimeout(this.#commitTimer);
     this.#commitTimer = null;
     if (!this.db.open || !this.db.inTransaction) return;
-    this.#writeCheckpoint(this.#position);
-    this.db.exec('COMMIT');
+    try {
+      this.#writeCheckpoint(this.#position);
+      this.db.exec('COMMIT');
+    } catch (err) {
+      // The file did not take the group (disk full, I/O error): undo it and read its events again from the
+      // last commit, with a fresh consumer; what is buffered belongs to the old one.
+      this.#logger.error({ err: String(err) }, 'projection commit failed; applying again from the last commit');
+      try {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      } catch (rollbackErr) {
+        this.#logger.error({ err: String(rollbackErr) }, 'projection rollback failed');
+      }
+      this.#buffer = [];
+      this.#consumers++; // whatever the current consumer still delivers is dropped
+      this.#position = Number(readMeta(this.db, 'position') ?? 0);
+      this.#resets++;
+      this.#messages?.stop();
+    }
   }
 
   /** A position reached without writing (nothing of ours up to it): saved a moment later; replaying to it after a crash changes nothing. */

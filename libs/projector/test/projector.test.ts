@@ -141,6 +141,33 @@ describe('projector on a real nats-server and real SQLite files', () => {
     await resumed.stop();
   });
 
+  test('a commit the file refuses (disk full, I/O error) is undone and its events applied again; nothing is lost or doubled', async () => {
+    const file = join(dir, 'refused-commit.sqlite');
+    const projector = new Projector({ store, file, projections: [ledger] });
+    // One injected failure at the next COMMIT; everything else is the real SQLite file.
+    const realExec = projector.db.exec.bind(projector.db);
+    let failures = 0;
+    projector.db.exec = ((source: string) => {
+      if (source === 'COMMIT' && failures === 0) {
+        failures++;
+        throw new Error('disk I/O error (injected)');
+      }
+      return realExec(source);
+    }) as typeof projector.db.exec;
+    projector.start();
+    const end = await writeNotes(20, 'refused');
+    const other = new Database(file, { readonly: true });
+    const committed = () => (other.prepare("SELECT count(*) AS n FROM notes WHERE user_id = 'refused'").get() as { n: number }).n;
+    await eventually(() => committed() === 20, 5_000);
+    assert.equal(failures, 1, 'the injected failure happened');
+    const twice = other.prepare('SELECT count(*) AS n FROM applications WHERE times > 1').get() as { n: number };
+    assert.equal(twice.n, 0, 'no event applied twice');
+    assert.equal(Number((other.prepare("SELECT value FROM projector_meta WHERE key = 'position'").get() as { value: string }).value) >= end, true);
+    other.close();
+    assert.ok(await projector.waitFor(end, 1_000));
+    await projector.stop();
+  });
+
   test('an event a projection cannot apply is recorded as skipped; the rest of its batch and earlier batches are kept', async () => {
     const fragile = defineProjection({
       ...ledger,
