@@ -3,6 +3,7 @@ import {
   DeliverPolicy,
   JetStreamApiCodes,
   JetStreamApiError,
+  PubHeaders,
   jetstream,
   jetstreamManager,
   type ConsumerMessages,
@@ -146,8 +147,8 @@ export class EventStore {
       h.set(EVENT_TYPE_HEADER, event.type);
       h.set(SCHEMA_VERSION_HEADER, String(event.metadata.schemaVersion));
       // The event id is the message id: JetStream stores a retried publish once.
-      h.set('Nats-Msg-Id', event.metadata.eventId);
-      if (options.expectedLastSubjectSequence !== undefined) h.set('Nats-Expected-Last-Subject-Sequence', String(options.expectedLastSubjectSequence));
+      h.set(PubHeaders.MsgIdHdr, event.metadata.eventId);
+      if (options.expectedLastSubjectSequence !== undefined) h.set(PubHeaders.ExpectedLastSubjectSequenceHdr, String(options.expectedLastSubjectSequence));
       try {
         const ack = await this.#publisher.publish(subject, payload, h, Math.max(100, Math.min(PUBLISH_TIMEOUT_MS, deadline - Date.now())));
         if (ack.seq > this.#highestKnownPosition) this.#highestKnownPosition = ack.seq;
