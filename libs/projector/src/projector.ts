@@ -259,6 +259,8 @@ export class Projector {
   }
 
   #applyOneByOne(batch: JsMsg[]): number {
+    // Usually the group is still open (only the batch's savepoint was undone); if it never opened, these too
+    // must commit with their checkpoint.
     this.#openGroupCommit();
     for (const message of batch) {
       if (message.seq <= this.#position) continue;

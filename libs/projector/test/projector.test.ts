@@ -36,6 +36,11 @@ const tableDump = (db: ProjectionDatabase) => ({
   applications: db.prepare('SELECT event_id, times FROM applications ORDER BY event_id').all(),
 });
 
+/** Notes a user has in a projection file, read through any connection. */
+const notesOf = (db: Database.Database, userId: string) => (db.prepare('SELECT count(*) AS n FROM notes WHERE user_id = ?').get(userId) as { n: number }).n;
+/** Events the file records as applied more than once: any is a double application. */
+const appliedTwice = (db: Database.Database) => (db.prepare('SELECT count(*) AS n FROM applications WHERE times > 1').get() as { n: number }).n;
+
 describe('projector on a real nats-server and real SQLite files', () => {
   let nats: NatsHandle;
   let store: EventStore;
@@ -118,12 +123,11 @@ describe('projector on a real nats-server and real SQLite files', () => {
     projector.start();
     const end = await writeNotes(30, 'grouped');
     assert.ok(await projector.waitFor(end, 5_000));
-    const count = (db: Database.Database) => (db.prepare("SELECT count(*) AS n FROM notes WHERE user_id = 'grouped'").get() as { n: number }).n;
     // This connection, which the read models use, reads the events as soon as they are applied.
-    assert.equal(count(projector.db), 30);
+    assert.equal(notesOf(projector.db, 'grouped'), 30);
     // Another connection sees them once the group is committed, a few tens of milliseconds later.
     const other = new Database(file, { readonly: true });
-    await eventually(() => count(other) === 30, 2_000);
+    await eventually(() => notesOf(other, 'grouped') === 30, 2_000);
     other.close();
 
     // A crash between applying and committing: the file keeps its last commit, and the stream gives back the rest.
@@ -135,9 +139,8 @@ describe('projector on a real nats-server and real SQLite files', () => {
     assert.ok(resumed.position >= end && resumed.position <= more, `resumes from its last commit (${resumed.position})`);
     resumed.start();
     assert.ok(await resumed.waitFor(more, 5_000));
-    assert.equal(count(resumed.db), 40);
-    const twice = resumed.db.prepare('SELECT count(*) AS n FROM applications WHERE times > 1').get() as { n: number };
-    assert.equal(twice.n, 0, 'no event applied twice');
+    assert.equal(notesOf(resumed.db, 'grouped'), 40);
+    assert.equal(appliedTwice(resumed.db), 0, 'no event applied twice');
     await resumed.stop();
   });
 
@@ -157,11 +160,9 @@ describe('projector on a real nats-server and real SQLite files', () => {
     projector.start();
     const end = await writeNotes(20, 'refused');
     const other = new Database(file, { readonly: true });
-    const committed = () => (other.prepare("SELECT count(*) AS n FROM notes WHERE user_id = 'refused'").get() as { n: number }).n;
-    await eventually(() => committed() === 20, 5_000);
+    await eventually(() => notesOf(other, 'refused') === 20, 5_000);
     assert.equal(failures, 1, 'the injected failure happened');
-    const twice = other.prepare('SELECT count(*) AS n FROM applications WHERE times > 1').get() as { n: number };
-    assert.equal(twice.n, 0, 'no event applied twice');
+    assert.equal(appliedTwice(other), 0, 'no event applied twice');
     assert.equal(Number((other.prepare("SELECT value FROM projector_meta WHERE key = 'position'").get() as { value: string }).value) >= end, true);
     other.close();
     assert.ok(await projector.waitFor(end, 1_000));
