@@ -10,6 +10,7 @@ import * as admin from './admin-events.ts';
 export const eventCatalogue = {
   ClientRegistered: registration.ClientRegistered,
   ClientReregistered: registration.ClientReregistered,
+  SharedClientReregistered: registration.SharedClientReregistered,
   ClientUpdated: registration.ClientUpdated,
   ClientDeleted: registration.ClientDeleted,
   ClientExpired: registration.ClientExpired,

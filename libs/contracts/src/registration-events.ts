@@ -37,9 +37,24 @@ export const ClientRegistered = defineEvent(
   }),
 );
 
-/** A public client sent the same metadata again; it gets the existing client and a registration token of its own. */
+/**
+ * A second registrant sent a public client's metadata again: it gets the existing client and a registration
+ * token of its own, and the client is shared from now on (no one registrant may change or delete it). On the
+ * client's subject, so an update or deletion decided before it fails its expected-sequence check.
+ */
 export const ClientReregistered = defineEvent(
   'ClientReregistered',
+  1,
+  z.object({ clientId: z.string(), registrationTokenHash: z.string() }),
+);
+
+/**
+ * A shared public client registered again (agents do so on every connection of every install): one more
+ * registration token. On a subject of its own, so that only the services that keep registration tokens (and
+ * the audit trail) receive it; it changes nothing the client's subject protects.
+ */
+export const SharedClientReregistered = defineEvent(
+  'SharedClientReregistered',
   1,
   z.object({ clientId: z.string(), registrationTokenHash: z.string() }),
 );
@@ -61,7 +76,8 @@ export const ClientExpired = defineEvent(
 
 export type ClientRegistered = EventOf<typeof ClientRegistered>;
 export type ClientReregistered = EventOf<typeof ClientReregistered>;
+export type SharedClientReregistered = EventOf<typeof SharedClientReregistered>;
 export type ClientUpdated = EventOf<typeof ClientUpdated>;
 export type ClientDeleted = EventOf<typeof ClientDeleted>;
 export type ClientExpired = EventOf<typeof ClientExpired>;
-export type ClientEvent = ClientRegistered | ClientReregistered | ClientUpdated | ClientDeleted | ClientExpired;
+export type ClientEvent = ClientRegistered | ClientReregistered | SharedClientReregistered | ClientUpdated | ClientDeleted | ClientExpired;

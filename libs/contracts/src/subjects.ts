@@ -23,6 +23,8 @@ function subject(context: string, aggregate: string, id: string): string {
 
 export const subjects = {
   client: (clientId: string) => subject('registration', 'client', clientId),
+  /** The further registrants of a shared public client: kept apart from the client so that few services receive them. */
+  clientRegistrants: (clientId: string) => subject('registration', 'registrants', clientId),
   user: (userId: string) => subject('authorization', 'user', userId),
   /** Sign-in attempts and sessions of one username (which may not exist: failures are recorded all the same). */
   signIn: (userKey: string) => subject('authorization', 'signin', userKey),
@@ -49,6 +51,8 @@ export function subjectOf(event: DecidedEvent): string {
     case 'ClientDeleted':
     case 'ClientExpired':
       return subjects.client(event.data.clientId);
+    case 'SharedClientReregistered':
+      return subjects.clientRegistrants(event.data.clientId);
     case 'UserCreated':
       return subjects.user(event.data.userId);
     case 'UserSignedIn':
@@ -91,6 +95,7 @@ export function subjectOf(event: DecidedEvent): string {
 export const EVENT_AGGREGATES: Record<EventType, string> = {
   ClientRegistered: 'registration.client',
   ClientReregistered: 'registration.client',
+  SharedClientReregistered: 'registration.registrants',
   ClientUpdated: 'registration.client',
   ClientDeleted: 'registration.client',
   ClientExpired: 'registration.client',

@@ -105,7 +105,7 @@ export class Projector {
     for (const [type, aggregate] of Object.entries(EVENT_AGGREGATES)) {
       if (this.#aggregates.has(aggregate) && !this.#byType.has(type)) this.#partlyProjected.add(aggregate);
     }
-    this.#subjects = this.#aggregates.size < KNOWN_AGGREGATES.size ? [...this.#aggregates].sort().map((aggregate) => `events.${aggregate}.>`) : null;
+    this.#subjects = this.#aggregates.size < KNOWN_AGGREGATES.size ? filterSubjects(this.#aggregates) : null;
     this.db = openProjectionFile(options.file, schemaFingerprint(options.projections), this.#logger);
     for (const projection of options.projections) this.db.exec(projection.schema);
     this.#position = Number(readMeta(this.db, 'position') ?? 0);
@@ -533,4 +533,15 @@ function removeDatabaseFiles(file: string): void {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * The subjects that carry the given aggregates ("<context>.<aggregate>"): a context all of whose aggregates are
+ * among them is one subject, since NATS before 2.10 filters a consumer on one subject only.
+ */
+export function filterSubjects(aggregates: ReadonlySet<string>): string[] {
+  const contextOf = (aggregate: string) => aggregate.slice(0, aggregate.indexOf('.'));
+  const wholeContexts = new Set([...aggregates].map(contextOf).filter((context) => [...KNOWN_AGGREGATES].every((known) => contextOf(known) !== context || aggregates.has(known))));
+  const subjects = new Set([...aggregates].map((aggregate) => (wholeContexts.has(contextOf(aggregate)) ? `events.${contextOf(aggregate)}.>` : `events.${aggregate}.>`)));
+  return [...subjects].sort();
 }

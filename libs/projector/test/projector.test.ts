@@ -9,7 +9,7 @@ import { headers } from '@nats-io/transport-node';
 import { ClientReregistered, NoteCreated, NoteDeleted, newEvent, subjects } from '@mcp-auth/contracts';
 import { EventStore } from '@mcp-auth/event-store';
 import { startNats, type NatsHandle } from '@mcp-auth/testing';
-import { Projector, defineProjection, rebuildProjections, sql, type ProjectionDatabase } from '../src/index.ts';
+import { Projector, defineProjection, filterSubjects, rebuildProjections, sql, type ProjectionDatabase } from '../src/index.ts';
 
 const actor = { kind: 'system', id: 'test' } as const;
 
@@ -40,6 +40,14 @@ const tableDump = (db: ProjectionDatabase) => ({
 const notesOf = (db: Database.Database, userId: string) => (db.prepare('SELECT count(*) AS n FROM notes WHERE user_id = ?').get(userId) as { n: number }).n;
 /** Events the file records as applied more than once: any is a double application. */
 const appliedTwice = (db: Database.Database) => (db.prepare('SELECT count(*) AS n FROM applications WHERE times > 1').get() as { n: number }).n;
+
+describe('the subjects a projector asks NATS for', () => {
+  test('a context whose every aggregate is projected is one subject (all NATS 2.9 can filter on); others each their own', () => {
+    assert.deepEqual(filterSubjects(new Set(['registration.client', 'registration.registrants'])), ['events.registration.>']);
+    assert.deepEqual(filterSubjects(new Set(['registration.client', 'token.grant', 'token.key'])), ['events.registration.client.>', 'events.token.>']);
+    assert.deepEqual(filterSubjects(new Set(['mcp.note'])), ['events.mcp.note.>']);
+  });
+});
 
 describe('projector on a real nats-server and real SQLite files', () => {
   let nats: NatsHandle;

@@ -78,6 +78,7 @@ function oneOfEveryType(tag: string, mustNotAppear: Set<string>) {
   const data: OneOfEveryType = {
     ClientRegistered: { clientId, clientIdIssuedAt: 1_577_836_800, metadata, clientSecretHash: hidden('clientSecretHash'), registrationTokenHash: hidden('registrationTokenHash'), fingerprint: hidden('fingerprint') },
     ClientReregistered: { clientId, registrationTokenHash: hidden('registrationTokenHash') },
+    SharedClientReregistered: { clientId, registrationTokenHash: hidden('registrationTokenHash') },
     ClientUpdated: { clientId, metadata: { ...metadata, client_name: `Fixture client ${tag} (renamed)` }, fingerprint: hidden('fingerprint') },
     ClientDeleted: { clientId },
     ClientExpired: { clientId, lastUsedAt: '2019-10-01T00:00:00.000Z', idleDays: 90 },
@@ -435,7 +436,7 @@ describe('audit trail of a running deployment', () => {
     // The fixture's events are one second apart from 2020-01-01T00:00:00Z; since is inclusive, until exclusive.
     const range = await walk('since=2020-01-01T00:00:05Z&until=2020-01-01T01:00:10%2B01:00', 500);
     assert.deepEqual(positions(range.entries), appended.slice(5, 10).map((a) => a.position));
-    const combined = await walk(`client=${clientId}&type=ClientRegistered,ClientDeleted,ToolDenied&until=2020-01-01T00:00:04Z`, 500);
+    const combined = await walk(`client=${clientId}&type=ClientRegistered,ClientDeleted,ToolDenied&until=2020-01-01T00:00:05Z`, 500);
     assert.deepEqual(combined.entries.map((e) => e.type), ['ClientDeleted', 'ClientRegistered']);
   });
 

@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import type { ClientMetadata, DecidedEvent } from '@mcp-auth/contracts';
 import { InvalidClientMetadata } from '@mcp-auth/oauth';
 import { deciderSpec } from '@mcp-auth/testing';
-import { ClientIdTaken, ClientNotFound, decide, evolve, initialState, type ClientCommand, type ClientState } from '../src/clients/decider.ts';
+import { ClientIdTaken, ClientNotFound, SharedClientLocked, decide, evolve, initialState, type ClientCommand, type ClientState } from '../src/clients/decider.ts';
 
 const spec = deciderSpec<ClientCommand, ClientState, DecidedEvent>({ decide, evolve, initialState });
 
@@ -28,8 +28,21 @@ describe('client registration decider', () => {
     spec.given([]).when(register({ registrationTokenHash: 'rt1', issuedAt: 1000 })).then([registered]);
   });
 
-  test('the same public client registering again gets the client back with a token of its own', () => {
+  test('the same public client registering again gets the client back with a token of its own, and is shared from then on', () => {
     spec.given([registered]).when(register()).then([{ type: 'ClientReregistered', data: { clientId: 'c1', registrationTokenHash: 'rt2' } }]);
+  });
+
+  test('a shared client registered again only gains a token, on the registrants subject', () => {
+    spec
+      .given([registered, { type: 'ClientReregistered', data: { clientId: 'c1', registrationTokenHash: 'rt2' } }])
+      .when(register({ registrationTokenHash: 'rt3' }))
+      .then([{ type: 'SharedClientReregistered', data: { clientId: 'c1', registrationTokenHash: 'rt3' } }]);
+  });
+
+  test('a shared client may be neither changed nor deleted by any one registrant', () => {
+    const shared = [registered, { type: 'ClientReregistered', data: { clientId: 'c1', registrationTokenHash: 'rt2' } }] satisfies DecidedEvent[];
+    spec.given(shared).when({ type: 'UpdateClient', data: { clientId: 'c1', metadata: { ...metadata, redirect_uris: ['https://evil.example/cb'] }, fingerprint: 'fp2' } }).thenThrows(SharedClientLocked);
+    spec.given(shared).when({ type: 'DeleteClient', data: { clientId: 'c1' } }).thenThrows(SharedClientLocked);
   });
 
   test('a public client id whose client changed since is taken: the caller must use a fresh id', () => {

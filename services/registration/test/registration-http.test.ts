@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { EventStore } from '@mcp-auth/event-store';
 import { clientsProjection } from '@mcp-auth/projections';
 import { rebuildProjections } from '@mcp-auth/projector';
@@ -106,6 +108,23 @@ describe('registration service over HTTP, two replicas on one real NATS', () => 
       const read = await call(`${a.url}/register/${clientId}`, { headers: { Authorization: `Bearer ${r.body!.registration_access_token}` } });
       assert.equal(read.status, 200);
     }
+
+    // The second registrant is recorded on the client's subject (it makes the client shared); the others on the
+    // registrants' subject, which services that keep no registration tokens are not sent.
+    const nc = await connect({ servers: nats.url });
+    const perSubject = (await (await jetstreamManager(nc)).streams.info('EVENTS', { subjects_filter: `events.registration.*.${clientId}` })).state.subjects ?? {};
+    assert.deepEqual(perSubject, { [`events.registration.client.${clientId}`]: 2, [`events.registration.registrants.${clientId}`]: 28 });
+    await nc.close();
+
+    // Each further registrant can use its own token at once, through the replica that did not register it.
+    const reads = await Promise.all(
+      Array.from({ length: 40 }, async (_, i) => {
+        const [answering, other] = i % 2 ? [a, b] : [b, a];
+        const registrant = await call(`${answering.url}/register`, { method: 'POST', json: { ...body, redirect_uris: ['http://localhost:41000/callback'] } });
+        return (await call(`${other.url}/register/${clientId}`, { headers: { Authorization: `Bearer ${registrant.body!.registration_access_token}` } })).status;
+      }),
+    );
+    assert.deepEqual(reads, Array(40).fill(200));
 
     // Anyone can obtain a token for the shared client by copying its metadata: it must not let them redirect or delete it for everyone.
     const auth = { Authorization: `Bearer ${results[0]!.body!.registration_access_token}` };

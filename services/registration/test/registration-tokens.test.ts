@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { hashSecret } from '@mcp-auth/oauth';
-import { ClientDeleted, ClientRegistered, ClientReregistered, newEvent, subjects, type DomainEvent, type RecordedEvent } from '@mcp-auth/contracts';
+import { ClientDeleted, ClientRegistered, ClientReregistered, SharedClientReregistered, newEvent, subjects, type DomainEvent, type RecordedEvent } from '@mcp-auth/contracts';
 import { registrationTokensProjection, RegistrationTokensReadModel } from '../src/clients/registration-tokens.ts';
 
 const actor = { kind: 'client', id: 'c1' } as const;
@@ -11,6 +11,7 @@ const metadata = { redirect_uris: ['http://127.0.0.1/cb'], token_endpoint_auth_m
 const registered = (token: string) =>
   newEvent(ClientRegistered, { clientId: 'c1', clientIdIssuedAt: 1, metadata: metadata as never, clientSecretHash: null, registrationTokenHash: hashSecret(token), fingerprint: 'f' }, { actor });
 const reregistered = (token: string) => newEvent(ClientReregistered, { clientId: 'c1', registrationTokenHash: hashSecret(token) }, { actor });
+const sharedReregistered = (token: string) => newEvent(SharedClientReregistered, { clientId: 'c1', registrationTokenHash: hashSecret(token) }, { actor });
 const held = (model: RegistrationTokensReadModel, ...tokens: string[]) => tokens.filter((token) => model.holds('c1', token));
 const deleted = () => newEvent(ClientDeleted, { clientId: 'c1' }, { actor });
 
@@ -23,7 +24,7 @@ function given(...events: DomainEvent[]): RegistrationTokensReadModel {
 
 describe('registration access tokens projection', () => {
   test('every registrant of a client has its own token; another token or another client id is refused', () => {
-    const model = given(registered('t1'), reregistered('t2'), reregistered('t3'));
+    const model = given(registered('t1'), reregistered('t2'), sharedReregistered('t3'));
     assert.deepEqual(held(model, 't1', 't2', 't3', 't4'), ['t1', 't2', 't3']);
     assert.equal(model.holds('c2', 't1'), false);
     assert.equal(model.holds('c1', hashSecret('t1')), false, 'the stored hash is not itself a token');
@@ -32,12 +33,14 @@ describe('registration access tokens projection', () => {
   test('registrants are counted up to two: one alone, or shared', () => {
     assert.equal(given(registered('t1')).registrantsUpToTwo('c1'), 1);
     assert.equal(given(registered('t1'), reregistered('t2')).registrantsUpToTwo('c1'), 2);
-    assert.equal(given(registered('t1'), reregistered('t2'), reregistered('t3'), reregistered('t4')).registrantsUpToTwo('c1'), 2);
+    assert.equal(given(registered('t1'), reregistered('t2'), sharedReregistered('t3'), sharedReregistered('t4')).registrantsUpToTwo('c1'), 2);
+    // Streams written before the shared client's further registrants had a subject of their own.
+    assert.equal(given(registered('t1'), reregistered('t2'), reregistered('t3')).registrantsUpToTwo('c1'), 2);
     assert.equal(given().registrantsUpToTwo('c1'), 0);
   });
 
   test('deletion withdraws every token, and a re-registration that lands after it gets none', () => {
-    const model = given(registered('t1'), reregistered('t2'), deleted(), reregistered('t3'));
+    const model = given(registered('t1'), reregistered('t2'), deleted(), sharedReregistered('t3'));
     assert.deepEqual(held(model, 't1', 't2', 't3'), []);
     assert.equal(model.registrantsUpToTwo('c1'), 0);
   });

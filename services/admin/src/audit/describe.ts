@@ -27,6 +27,7 @@ export const AUDIT_DESCRIPTIONS: { [T in EventType]: Describe<T> } = {
     details: { clientId: d.clientId, confidential: d.clientSecretHash !== null, ...clientMetadataDetails(d.metadata) },
   }),
   ClientReregistered: (d) => ({ ...concerning(null, d.clientId), details: { clientId: d.clientId } }),
+  SharedClientReregistered: (d) => ({ ...concerning(null, d.clientId), details: { clientId: d.clientId } }),
   ClientUpdated: (d) => ({ ...concerning(null, d.clientId), details: { clientId: d.clientId, ...clientMetadataDetails(d.metadata) } }),
   ClientDeleted: (d) => ({ ...concerning(null, d.clientId), details: { clientId: d.clientId } }),
   ClientExpired: (d) => ({ ...concerning(null, d.clientId), details: { clientId: d.clientId, lastUsedAt: d.lastUsedAt, idleDays: d.idleDays } }),

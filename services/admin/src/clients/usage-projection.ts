@@ -15,7 +15,7 @@ export const clientUsageProjection = defineProjection({
       last_used_at TEXT NOT NULL
     );
   `,
-  handles: ['ClientReregistered', 'ConsentGranted', 'AuthorizationCodeIssued', 'AuthorizationCodeRedeemed', 'RefreshTokenRotated', 'ToolInvoked'],
+  handles: ['ClientReregistered', 'SharedClientReregistered', 'ConsentGranted', 'AuthorizationCodeIssued', 'AuthorizationCodeRedeemed', 'RefreshTokenRotated', 'ToolInvoked'],
   apply(event, db) {
     const clientId = event.data.clientId;
     if (!clientId) return;

@@ -13,6 +13,7 @@ export function deliverableData(event: DomainEvent): Record<string, unknown> | n
       return { clientId, clientIdIssuedAt, metadata };
     }
     case 'ClientReregistered':
+    case 'SharedClientReregistered':
       return { clientId: event.data.clientId };
     case 'ClientUpdated':
       return { clientId: event.data.clientId, metadata: event.data.metadata };

@@ -18,10 +18,11 @@ export type ClientCommand = RegisterClient | UpdateClient | DeleteClient;
 
 export type ClientState =
   | { status: 'unregistered' }
-  | { status: 'active'; metadata: ClientMetadata; fingerprint: string | null }
+  /** shared: a public client registered by more than one registrant (every install of one agent). */
+  | { status: 'active'; metadata: ClientMetadata; fingerprint: string | null; shared: boolean }
   | { status: 'deleted' };
 
-type ClientEvent = EventOfType<'ClientRegistered' | 'ClientReregistered' | 'ClientUpdated' | 'ClientDeleted' | 'ClientExpired'>;
+type ClientEvent = EventOfType<'ClientRegistered' | 'ClientReregistered' | 'SharedClientReregistered' | 'ClientUpdated' | 'ClientDeleted' | 'ClientExpired'>;
 
 /** The deterministic id of a public client is taken by a client whose metadata has since changed. */
 export class ClientIdTaken extends Error {
@@ -36,6 +37,16 @@ export class ClientNotFound extends Error {
   }
 }
 
+/**
+ * A public client registered with identical metadata by several registrants is theirs in common: one of them,
+ * or anyone who copied the metadata, must not redirect or delete it for all the others.
+ */
+export class SharedClientLocked extends Error {
+  constructor(readonly clientId: string) {
+    super(`client ${clientId} is shared by several registrants`);
+  }
+}
+
 export const initialState = (): ClientState => ({ status: 'unregistered' });
 
 export function decide(command: ClientCommand, state: ClientState): DecidedEvent[] {
@@ -43,9 +54,11 @@ export function decide(command: ClientCommand, state: ClientState): DecidedEvent
     case 'RegisterClient': {
       const d = command.data;
       if (state.status === 'active') {
-        // Same public client registering again: one client, one more registration access token.
+        // Same public client registering again: one client, one more registration access token. The second
+        // registrant makes it shared, on the client's subject; the many after it change nothing there.
         if (d.fingerprint !== null && state.fingerprint === d.fingerprint) {
-          return [{ type: 'ClientReregistered', data: { clientId: d.clientId, registrationTokenHash: d.registrationTokenHash } }];
+          const data = { clientId: d.clientId, registrationTokenHash: d.registrationTokenHash };
+          return [state.shared ? { type: 'SharedClientReregistered', data } : { type: 'ClientReregistered', data }];
         }
         throw new ClientIdTaken(d.clientId);
       }
@@ -65,6 +78,7 @@ export function decide(command: ClientCommand, state: ClientState): DecidedEvent
     }
     case 'UpdateClient': {
       if (state.status !== 'active') throw new ClientNotFound(command.data.clientId);
+      if (state.shared) throw new SharedClientLocked(command.data.clientId);
       const { metadata } = command.data;
       if (metadata.token_endpoint_auth_method !== state.metadata.token_endpoint_auth_method) {
         // Changing between public and confidential would need a secret issued or withdrawn: register a new client instead.
@@ -75,6 +89,7 @@ export function decide(command: ClientCommand, state: ClientState): DecidedEvent
     }
     case 'DeleteClient':
       if (state.status !== 'active') throw new ClientNotFound(command.data.clientId);
+      if (state.shared) throw new SharedClientLocked(command.data.clientId);
       return [{ type: 'ClientDeleted', data: { clientId: command.data.clientId } }];
   }
 }
@@ -82,9 +97,11 @@ export function decide(command: ClientCommand, state: ClientState): DecidedEvent
 export function evolve(state: ClientState, event: ClientEvent | DecidedEvent): ClientState {
   switch (event.type) {
     case 'ClientRegistered':
-      return { status: 'active', metadata: event.data.metadata, fingerprint: event.data.fingerprint };
+      return { status: 'active', metadata: event.data.metadata, fingerprint: event.data.fingerprint, shared: false };
+    case 'ClientReregistered':
+      return state.status === 'active' ? { ...state, shared: true } : state;
     case 'ClientUpdated':
-      return state.status === 'active' ? { status: 'active', metadata: event.data.metadata, fingerprint: event.data.fingerprint } : state;
+      return state.status === 'active' ? { ...state, metadata: event.data.metadata, fingerprint: event.data.fingerprint } : state;
     case 'ClientDeleted':
     case 'ClientExpired':
       return { status: 'deleted' };

@@ -16,7 +16,7 @@ export const registrationTokensProjection = defineProjection({
     );
     CREATE TABLE IF NOT EXISTS client_registration_tokens_deleted (client_id TEXT PRIMARY KEY);
   `,
-  handles: ['ClientRegistered', 'ClientReregistered', 'ClientDeleted', 'ClientExpired'],
+  handles: ['ClientRegistered', 'ClientReregistered', 'SharedClientReregistered', 'ClientDeleted', 'ClientExpired'],
   apply(event, db) {
     switch (event.type) {
       case 'ClientRegistered':
@@ -26,6 +26,7 @@ export const registrationTokensProjection = defineProjection({
         sql(db, 'INSERT OR IGNORE INTO client_registration_tokens (client_id, token_hash) VALUES (?, ?)').run(event.data.clientId, event.data.registrationTokenHash);
         return;
       case 'ClientReregistered':
+      case 'SharedClientReregistered':
         // A re-registration racing a deletion may land after it: the deleted client gets no new token.
         sql(
           db,
@@ -60,7 +61,11 @@ export class RegistrationTokensReadModel {
     return this.#holds.get(clientId, hashSecret(token)) !== undefined;
   }
 
-  /** How many registrants hold a token for the client, counted up to 2: all that sharing needs to know. */
+  /**
+   * How many registrants hold a token for the client, counted up to 2: all that sharing needs to know. The
+   * second one's token comes with ClientReregistered on the client's subject, so a read made current with
+   * that subject counts it.
+   */
   registrantsUpToTwo(clientId: string): number {
     return this.#registrants.get(clientId)?.n ?? 0;
   }

@@ -11,7 +11,7 @@ import type { RegistrationConfig } from '../config.ts';
 import { clientInformation } from './client-response.ts';
 import { RegistrationTokensReadModel } from './registration-tokens.ts';
 import { publicClientFingerprint, validateClientMetadata } from './client-metadata.ts';
-import { ClientIdTaken, ClientNotFound, decide, type ClientCommand, type ClientState } from './decider.ts';
+import { ClientIdTaken, ClientNotFound, SharedClientLocked, decide, type ClientCommand, type ClientState } from './decider.ts';
 
 export type RegistrationDeps = {
   config: RegistrationConfig;
@@ -39,18 +39,23 @@ export function clientRegistrationRoutes({ config, store, projector }: Registrat
     const version = authoritative ? await catchUpWithSubject(store, projector, subjects.client(clientId)) : (clients.find(clientId)?.version ?? 0);
     const client = version === 0 ? null : clients.find(clientId);
     const state: ClientState =
-      client === null ? { status: 'unregistered' } : client.status === 'deleted' ? { status: 'deleted' } : { status: 'active', metadata: client.metadata, fingerprint: client.fingerprint };
+      client === null
+        ? { status: 'unregistered' }
+        : client.status === 'deleted'
+          ? { status: 'deleted' }
+          : { status: 'active', metadata: client.metadata, fingerprint: client.fingerprint, shared: registrationTokens.registrantsUpToTwo(clientId) > 1 };
     return { state, client, version };
   }
 
   /**
-   * Decides and appends. Reads of a client are authoritative (they catch up with its subject first), so a
-   * write need not wait for this replica's projection, except where the answer is read from it (PUT).
+   * Decides and appends. Whatever lands on the client's subject is exclusive on it (a creation, the second
+   * registrant, an update, a deletion); the further registrants of a shared client go to a subject of their
+   * own and are not. Reads of a client are authoritative (they catch up with its subject first), so a write
+   * need not wait for this replica's projection, except where the answer is read from it (PUT).
    */
-  async function execute(command: ClientCommand, ctx: Context, state: ClientState, version: number, exclusive: boolean): Promise<number | null> {
+  async function execute(command: ClientCommand, ctx: Context, state: ClientState, version: number): Promise<number | null> {
     const events: DecidedEvent[] = decide(command, state);
-    const subject = subjects.client(command.data.clientId);
-    return store.appendDecided(events, eventContext(ctx, command.data.clientId), exclusive ? { [subject]: version } : {});
+    return store.appendDecided(events, eventContext(ctx, command.data.clientId), { [subjects.client(command.data.clientId)]: version });
   }
 
   /** RFC 7591 §3: register a client. Public clients with identical metadata get the same client back. */
@@ -67,10 +72,11 @@ export function clientRegistrationRoutes({ config, store, projector }: Registrat
 
     for (let attempt = 1; ; attempt++) {
       // A public client is usually known here already (agents register again on every connection): the first try
-      // reads this replica's projection. Creating a client is exclusive on its subject, so a stale "unknown" ends in
-      // a conflict and a retry that reads the stream. Re-registrations are not exclusive (agents connect in
-      // parallel); one racing a deletion not yet applied here answers for a client that every projection keeps
-      // deleted, and /authorize refuses it, so the agent registers afresh.
+      // reads this replica's projection. Creating a client and its second registrant are exclusive on its subject,
+      // so a stale read ends in a conflict and a retry that reads the stream. The further registrants of a shared
+      // client are not (agents connect in parallel); one racing a deletion or an expiry not yet applied here
+      // answers for a client that every projection keeps deleted, and /authorize refuses it, so the agent
+      // registers afresh.
       const authoritative = attempt > 1;
       const { state, client, version } = fingerprint
         ? await loadClient(clientId, { authoritative })
@@ -89,7 +95,7 @@ export function clientRegistrationRoutes({ config, store, projector }: Registrat
       const again = state.status === 'active';
       await consume(again ? reregistrationLimiter : newClientLimiter, again ? `client:${clientId}` : `address:${ctx.ip}`);
       try {
-        await execute(command, ctx, state, version, !again);
+        await execute(command, ctx, state, version);
       } catch (err) {
         if (err instanceof ClientIdTaken) {
           clientId = randomToken(16);
@@ -110,30 +116,30 @@ export function clientRegistrationRoutes({ config, store, projector }: Registrat
   });
 
   /** RFC 7592 §2: every management request carries the registration access token as a Bearer token. */
-  async function authorizedClient(ctx: Context): Promise<{ client: RegisteredClient; version: number; registrants: number }> {
+  async function authorizedClient(ctx: Context): Promise<{ client: RegisteredClient; state: ClientState; version: number }> {
     const clientId = String(ctx.params.client_id ?? '');
     const token = bearerToken(ctx);
     if (!token) {
       throw new OAuthError('invalid_token', 'A registration access token is required.', 401, { 'WWW-Authenticate': 'Bearer realm="registration"' });
     }
     if (!isSubjectToken(clientId)) throw new InvalidToken('The registration access token is not valid for this client.');
-    const { client, version } = await loadClient(clientId);
+    // The token may be a further registrant's, on the registrants' subject: the projection must have it too.
+    const [{ client, state, version }] = await Promise.all([loadClient(clientId), catchUpWithSubject(store, projector, subjects.clientRegistrants(clientId))]);
     if (!client || client.status !== 'active' || !registrationTokens.holds(clientId, token)) throw new InvalidToken('The registration access token is not valid for this client.');
-    return { client, version, registrants: registrationTokens.registrantsUpToTwo(clientId) };
+    return { client, state, version };
   }
 
-  /**
-   * A public client registered with identical metadata by several registrants (every install of one agent) is
-   * theirs in common: one of them, or anyone who copied the metadata, must not redirect or delete it for all the
-   * others. RFC 7592 §2.2/§2.3 answer 403 when a client may not change or delete its record.
-   */
-  function refuseIfShared({ client, registrants }: { client: RegisteredClient; registrants: number }): void {
-    if (client.fingerprint === null || registrants < 2) return;
-    throw new OAuthError(
-      'access_denied',
-      'This public client is shared by several registrations of the same software, so no one of them may change or delete it. Register the new metadata instead: it gets a client of its own.',
-      403,
-    );
+  /** Refusals of the decider that are not the client's fault of form: RFC 7592 §2.2/§2.3 answer 403 when a client may not change or delete its record. */
+  function managementError(err: unknown): unknown {
+    if (err instanceof ClientNotFound) return new InvalidToken('The registration access token is not valid for this client.');
+    if (err instanceof SharedClientLocked) {
+      return new OAuthError(
+        'access_denied',
+        'This public client is shared by several registrations of the same software, so no one of them may change or delete it. Register the new metadata instead: it gets a client of its own.',
+        403,
+      );
+    }
+    return err;
   }
 
   router.get('/register/:client_id', async (ctx) => {
@@ -143,9 +149,7 @@ export function clientRegistrationRoutes({ config, store, projector }: Registrat
   });
 
   router.put('/register/:client_id', async (ctx) => {
-    const authorized = await authorizedClient(ctx);
-    refuseIfShared(authorized);
-    const { client, version } = authorized;
+    const { client, state, version } = await authorizedClient(ctx);
     const body = await readJsonObject(ctx, { limit: config.REGISTRATION_MAX_BODY, error: bodyError });
     if (body.client_id !== client.clientId) throw new InvalidRequest('client_id in the body must equal the client being updated.');
     if (body.client_secret !== undefined) {
@@ -159,11 +163,10 @@ export function clientRegistrationRoutes({ config, store, projector }: Registrat
       data: { clientId: client.clientId, metadata: verdict.metadata, fingerprint: publicClientFingerprint(verdict.metadata) },
     };
     try {
-      const position = await execute(command, ctx, { status: 'active', metadata: client.metadata, fingerprint: client.fingerprint }, version, true);
+      const position = await execute(command, ctx, state, version);
       if (position !== null) await waitForPosition(projector, position);
     } catch (err) {
-      if (err instanceof ClientNotFound) throw new InvalidToken('The registration access token is not valid for this client.');
-      throw err;
+      throw managementError(err);
     }
     const updated = clients.active(client.clientId) ?? client;
     ctx.set('Cache-Control', 'no-store');
@@ -171,14 +174,11 @@ export function clientRegistrationRoutes({ config, store, projector }: Registrat
   });
 
   router.delete('/register/:client_id', async (ctx) => {
-    const authorized = await authorizedClient(ctx);
-    refuseIfShared(authorized);
-    const { client, version } = authorized;
+    const { client, state, version } = await authorizedClient(ctx);
     try {
-      await execute({ type: 'DeleteClient', data: { clientId: client.clientId } }, ctx, { status: 'active', metadata: client.metadata, fingerprint: client.fingerprint }, version, true);
+      await execute({ type: 'DeleteClient', data: { clientId: client.clientId } }, ctx, state, version);
     } catch (err) {
-      if (err instanceof ClientNotFound) throw new InvalidToken('The registration access token is not valid for this client.');
-      throw err;
+      throw managementError(err);
     }
     ctx.status = 204;
   });
