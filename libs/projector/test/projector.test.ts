@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { headers } from '@nats-io/transport-node';
-import { ClientReregistered, NoteCreated, NoteDeleted, newEvent, subjects } from '@mcp-auth/contracts';
+import { ClientReregistered, NoteCreated, NoteDeleted, ToolDenied, newEvent, subjects } from '@mcp-auth/contracts';
 import { EventStore } from '@mcp-auth/event-store';
 import { startNats, type NatsHandle } from '@mcp-auth/testing';
 import { Projector, defineProjection, filterSubjects, rebuildProjections, sql, type ProjectionDatabase } from '../src/index.ts';
@@ -286,6 +286,28 @@ describe('projector on a real nats-server and real SQLite files', () => {
     assert.equal(await fresh.waitFor(after + 1_000, 150), false, 'a position the stream has not reached is not proven');
     await fresh.stop();
     written.push(noteBefore, after);
+  });
+
+  test('far behind, a projector filtered on several subjects catches up reading everything, then goes on filtered', async () => {
+    // Notes and clients: two subjects, which NATS 2.10 filters on together (2.9 cannot: it reads everything).
+    const notesAndClients = defineProjection({ ...ledger, name: 'notes-and-clients', handles: ['NoteCreated', 'NoteDeleted', 'ClientDeleted'] });
+    const denial = (i: number) => ({ invocationId: `far-${i}`, tool: 't', userId: null, clientId: null, grantId: null, reason: 'insufficient_scope' as const, requiredScopes: ['s'] });
+    for (let i = 0; i < 60; i++) await store.append(subjects.toolInvocation(`far-${i}`), newEvent(ToolDenied, denial(i), { actor }));
+    const before = await writeNotes(5, 'far-behind');
+    const projector = new Projector({ store, file: join(dir, 'far-behind.sqlite'), projections: [notesAndClients], unfilteredCatchUpBeyond: 20 });
+    projector.start();
+    try {
+      assert.equal(await projector.waitFor(before, 5_000), true);
+      // It switches once caught up; then what it is sent is only its own, on a server that can filter on both.
+      for (let i = 0; i < 50 && projector.stats().filtered !== store.canFilterOnSeveralSubjects; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(projector.stats().filtered, store.canFilterOnSeveralSubjects, `filtered after catching up on nats-server ${store.nc.info?.version}`);
+      const after = await writeNotes(3, 'far-behind');
+      assert.equal(await projector.waitFor(after, 2_000), true);
+      assert.equal(notesOf(projector.db, 'far-behind'), 8, 'every note applied, before and after the switch');
+      assert.equal(appliedTwice(projector.db), 0);
+    } finally {
+      await projector.stop();
+    }
   });
 
   test('a rebuild from sequence 1 into a fresh file equals the live projection', async () => {
