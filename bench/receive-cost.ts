@@ -2,7 +2,8 @@
 // receives the stream, at a steady ~2,000 events/s (a few per write, as under the benchmark's load): the projector
 // of one other aggregate (its consumer filtered on one subject: NATS sends nothing), the projector of every other
 // aggregate (filtered on NATS 2.10+; on 2.9 it reads every event and passes it over by subject, as most services
-// there do), a bare ordered consumer, and a core NATS subscription (no JetStream at all).
+// there do), a bare ordered consumer (pull, as the projector uses), an ordered push consumer, and a core NATS
+// subscription (no JetStream at all).
 // Run: node --import tsx bench/receive-cost.ts [seconds] [events per write] [ms between writes]
 // (defaults 4, 3, 1; 30 and 14 keep the rate and show how much of the cost is per wake-up rather than per event).
 // RECEIVER_PROF=<dir> writes a CPU profile of each receiving process there.
@@ -12,11 +13,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EVENT_AGGREGATES, NoteCreated, STREAM_NAME, eventCatalogue, newEvent, subjects, type EventType } from '@mcp-auth/contracts';
+import { DeliverPolicy, jetstream } from '@nats-io/jetstream';
 import { EventStore } from '@mcp-auth/event-store';
 import { Projector, defineProjection } from '@mcp-auth/projector';
 import { startNats } from '@mcp-auth/testing';
 
-const RECEIVERS = ['projector-one-aggregate', 'projector-several', 'ordered-consumer', 'core-subscription'] as const;
+const RECEIVERS = ['projector-one-aggregate', 'projector-several', 'ordered-consumer', 'ordered-push-consumer', 'core-subscription'] as const;
 type Receiver = (typeof RECEIVERS)[number];
 const actor = { actor: { kind: 'system' as const, id: 'receive-cost' } };
 
@@ -32,6 +34,10 @@ async function receive(natsUrl: string, receiver: Receiver): Promise<void> {
   } else if (receiver === 'ordered-consumer') {
     const { lastSequence } = await store.streamState();
     await store.consumeFrom(lastSequence + 1, 500, () => {});
+  } else if (receiver === 'ordered-push-consumer') {
+    const { lastSequence } = await store.streamState();
+    const consumer = await jetstream(store.nc).consumers.getPushConsumer(STREAM_NAME, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: lastSequence + 1 });
+    await consumer.consume({ callback: () => {} });
   } else {
     store.nc.subscribe('events.>', { callback: () => {} });
   }
