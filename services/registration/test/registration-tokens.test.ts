@@ -45,6 +45,27 @@ describe('registration access tokens projection', () => {
     assert.equal(model.registrantsUpToTwo('c1'), 0);
   });
 
+  test('a client found shared stays so only until the clients projection changes (it ends with the client)', () => {
+    const db = new Database(':memory:');
+    db.exec(registrationTokensProjection.schema);
+    let position = 0;
+    let clientsChanges = 0;
+    const apply = (event: DomainEvent) => registrationTokensProjection.apply({ ...event, position: ++position, subject: subjects.client('c1') } as RecordedEvent<DomainEvent>, db);
+    const model = new RegistrationTokensReadModel(db, { changes: () => clientsChanges });
+    apply(registered('t1'));
+    assert.equal(model.isShared('c1'), false);
+    apply(reregistered('t2'));
+    assert.equal(model.isShared('c1'), true, 'a second registrant makes it shared (not remembered as unshared)');
+    apply(sharedReregistered('t3'));
+    assert.equal(model.isShared('c1'), true);
+    apply(deleted());
+    clientsChanges++; // the clients projection applied the deletion too
+    assert.equal(model.isShared('c1'), false);
+    apply(registered('t4'));
+    clientsChanges++;
+    assert.equal(model.isShared('c1'), false, 'registered afresh: one registrant again');
+  });
+
   test('registering the freed id afresh starts with only the new registrant', () => {
     assert.deepEqual(held(given(registered('t1'), deleted(), registered('t4'), reregistered('t5')), 't1', 't4', 't5'), ['t4', 't5']);
   });

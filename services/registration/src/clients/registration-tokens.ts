@@ -1,4 +1,5 @@
 import { hashSecret } from '@mcp-auth/oauth';
+import { clientsProjection, type ChangeStamps } from '@mcp-auth/projections';
 import { defineProjection, sql, type ProjectionDatabase } from '@mcp-auth/projector';
 
 /**
@@ -43,11 +44,19 @@ export const registrationTokensProjection = defineProjection({
   },
 });
 
+/** Enough to hold every shared client a deployment is likely to see in use between two changes of the clients projection. */
+const REMEMBERED_SHARED_CLIENTS = 10_000;
+
 export class RegistrationTokensReadModel {
   readonly #holds;
   readonly #registrants;
+  readonly #stamps: ChangeStamps | null;
+  /** Clients known to be shared while the clients projection stays the same (see isShared). */
+  #shared = new Set<string>();
+  #sharedStamp = -1;
 
-  constructor(db: ProjectionDatabase) {
+  constructor(db: ProjectionDatabase, stamps: ChangeStamps | null = null) {
+    this.#stamps = stamps;
     this.#holds = db.prepare<[string, string], { found: number }>('SELECT 1 AS found FROM client_registration_tokens WHERE client_id = ? AND token_hash = ?');
     this.#registrants = db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM (SELECT 1 FROM client_registration_tokens WHERE client_id = ? LIMIT 2)');
   }
@@ -68,5 +77,24 @@ export class RegistrationTokensReadModel {
    */
   registrantsUpToTwo(clientId: string): number {
     return this.#registrants.get(clientId)?.n ?? 0;
+  }
+
+  /**
+   * Whether the client has more than one registrant. Asked at every registration, and a shared client stays
+   * shared until it ends (deleted, expired, or registered afresh), which changes the clients projection: a
+   * client found shared is remembered until then, without a query per registration.
+   */
+  isShared(clientId: string): boolean {
+    if (this.#stamps) {
+      const stamp = this.#stamps.changes(clientsProjection.name);
+      if (stamp !== this.#sharedStamp || this.#shared.size >= REMEMBERED_SHARED_CLIENTS) {
+        this.#shared = new Set();
+        this.#sharedStamp = stamp;
+      }
+      if (this.#shared.has(clientId)) return true;
+    }
+    const shared = this.registrantsUpToTwo(clientId) > 1;
+    if (shared && this.#stamps) this.#shared.add(clientId);
+    return shared;
   }
 }

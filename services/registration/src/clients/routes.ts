@@ -25,7 +25,7 @@ const MAX_ATTEMPTS = 4;
 export function clientRegistrationRoutes({ config, store, projector }: RegistrationDeps): Router {
   const router = new Router();
   const clients = new ClientsReadModel(projector.db, projector);
-  const registrationTokens = new RegistrationTokensReadModel(projector.db);
+  const registrationTokens = new RegistrationTokensReadModel(projector.db, projector);
   const newClientLimiter = limiter('register-new', config.REGISTRATION_RATE_LIMIT);
   const reregistrationLimiter = limiter('register-again', config.REREGISTRATION_RATE_LIMIT);
   const clientUri = (clientId: string) => `${config.REGISTRATION_BASE_URL}/register/${clientId}`;
@@ -43,7 +43,7 @@ export function clientRegistrationRoutes({ config, store, projector }: Registrat
         ? { status: 'unregistered' }
         : client.status === 'deleted'
           ? { status: 'deleted' }
-          : { status: 'active', metadata: client.metadata, fingerprint: client.fingerprint, shared: registrationTokens.registrantsUpToTwo(clientId) > 1 };
+          : { status: 'active', metadata: client.metadata, fingerprint: client.fingerprint, shared: registrationTokens.isShared(clientId) };
     return { state, client, version };
   }
 
