@@ -280,12 +280,18 @@ describe('registration rate limit and projection recovery', () => {
     const whileDown: Json[] = [];
     for (let i = 0; i < 20; i++) whileDown.push((await call(`${other.url}/register`, { method: 'POST', json: confidentialBody(`while down ${i}`) })).body!);
     const again = await startService('registration', { env, dataDir: first.dataDir, port: first.port });
-    const resumed = JSON.parse(again.output().split('\n').find((l) => l.includes('projection caught up')) ?? '{}');
-    assert.ok(resumed.position > 20, 'caught up from the checkpoint');
-    const read = await call(`${again.url}/register/${whileDown[19]!.client_id}`, { headers: { Authorization: `Bearer ${whileDown[19]!.registration_access_token}` } });
-    assert.equal(read.status, 200);
-    await again.stop();
-    await other.stop();
+    try {
+      // Ready means caught up; the log line saying so may still be in the pipe.
+      const caughtUpLine = () => again.output().split('\n').find((l) => l.includes('projection caught up'));
+      for (let i = 0; i < 40 && !caughtUpLine(); i++) await new Promise((r) => setTimeout(r, 50));
+      const resumed = JSON.parse(caughtUpLine() ?? '{}');
+      assert.ok(resumed.position > 20, `caught up from the checkpoint: ${caughtUpLine()}`);
+      const read = await call(`${again.url}/register/${whileDown[19]!.client_id}`, { headers: { Authorization: `Bearer ${whileDown[19]!.registration_access_token}` } });
+      assert.equal(read.status, 200);
+    } finally {
+      await again.stop();
+      await other.stop();
+    }
 
     const store = await EventStore.connect({ servers: nats.url, connectionName: 'rebuild-check' });
     const rebuiltFile = join(first.dataDir, 'rebuilt.sqlite');
