@@ -129,7 +129,7 @@ export function clientRegistrationRoutes({ config, store, projector }: Registrat
     return { client, state, version };
   }
 
-  /** Refusals of the decider that are not the client's fault of form: RFC 7592 §2.2/§2.3 answer 403 when a client may not change or delete its record. */
+  /** The decider's refusals of a management request, as RFC 7592 answers them: a client gone is an invalid token (401); one that may not be changed or deleted, 403 (§2.2/§2.3). */
   function managementError(err: unknown): unknown {
     if (err instanceof ClientNotFound) return new InvalidToken('The registration access token is not valid for this client.');
     if (err instanceof SharedClientLocked) {
