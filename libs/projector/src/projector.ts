@@ -276,9 +276,12 @@ export class Projector {
     const last = batch[batch.length - 1]!;
     const { pending } = last.info;
     this.#horizon = Math.max(this.#horizon, last.seq + pending);
-    if (pending === 0 || this.#position >= this.#target) this.#markCaughtUp();
+    const reachedEnd = pending === 0 || this.#position >= this.#target;
+    if (reachedEnd) this.#markCaughtUp();
     this.#waiters.release(this.#position);
-    if (this.#catchingUpUnfiltered && this.#caughtUp && this.#messages && !this.#switchingToFiltered) {
+    // The end as this consumer found it, not "caught up once": a projector that fell far behind again (a long
+    // outage) catches up unfiltered again.
+    if (this.#catchingUpUnfiltered && reachedEnd && this.#messages && !this.#switchingToFiltered) {
       this.#switchingToFiltered = true;
       this.#consumers++; // what the unfiltered consumer still sends is the filtered one's to deliver
       this.#messages.stop();
