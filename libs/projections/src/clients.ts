@@ -1,5 +1,6 @@
 import type { ClientMetadata } from '@mcp-auth/contracts';
 import { defineProjection, sql, type ProjectionDatabase } from '@mcp-auth/projector';
+import { ChangeScopedMemo, type ChangeStamps } from './change-scoped-memo.ts';
 
 /** Registered clients, as the registration, authorization and token services each see them. */
 export const clientsProjection = defineProjection({
@@ -75,37 +76,28 @@ type ClientRow = {
   version: number;
 };
 
-/** Tells when a projection may have changed (the Projector does): answers read since then are still true. */
-export type ChangeStamps = { changes(...projections: string[]): number };
-
 const CACHED_CLIENTS = 10_000;
 
 export class ClientsReadModel {
   readonly #byId;
   readonly #count;
-  readonly #stamps: ChangeStamps | null;
   /** Clients as read since the clients projection last changed: every token request reads its client. */
-  #cache = new Map<string, RegisteredClient | null>();
-  #cacheStamp = -1;
+  readonly #memo: ChangeScopedMemo<string, RegisteredClient | null> | null;
 
   constructor(db: ProjectionDatabase, stamps: ChangeStamps | null = null) {
-    this.#stamps = stamps;
+    this.#memo = stamps ? new ChangeScopedMemo(stamps, clientsProjection.name, CACHED_CLIENTS) : null;
     this.#byId = db.prepare<[string], ClientRow>('SELECT * FROM clients WHERE client_id = ?');
     this.#count = db.prepare<[], { n: number }>("SELECT count(*) AS n FROM clients WHERE status = 'active'");
   }
 
   /** The client in any state (including deleted), or null if it never existed. */
   find(clientId: string): RegisteredClient | null {
-    if (!this.#stamps) return this.#read(clientId);
-    const stamp = this.#stamps.changes(clientsProjection.name);
-    if (stamp !== this.#cacheStamp || this.#cache.size >= CACHED_CLIENTS) {
-      this.#cache = new Map();
-      this.#cacheStamp = stamp;
-    }
-    let client = this.#cache.get(clientId);
+    if (!this.#memo) return this.#read(clientId);
+    const known = this.#memo.current();
+    let client = known.get(clientId);
     if (client === undefined) {
       client = this.#read(clientId);
-      this.#cache.set(clientId, client);
+      known.set(clientId, client);
     }
     return client;
   }

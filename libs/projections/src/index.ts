@@ -1,3 +1,4 @@
+export * from './change-scoped-memo.ts';
 export * from './clients.ts';
 export * from './consents.ts';
 export * from './grants.ts';

@@ -1,5 +1,5 @@
 import { hashSecret } from '@mcp-auth/oauth';
-import { clientsProjection, type ChangeStamps } from '@mcp-auth/projections';
+import { ChangeScopedMemo, clientsProjection, type ChangeStamps } from '@mcp-auth/projections';
 import { defineProjection, sql, type ProjectionDatabase } from '@mcp-auth/projector';
 
 /**
@@ -50,13 +50,11 @@ const REMEMBERED_SHARED_CLIENTS = 10_000;
 export class RegistrationTokensReadModel {
   readonly #holds;
   readonly #registrants;
-  readonly #stamps: ChangeStamps | null;
   /** Clients known to be shared while the clients projection stays the same (see isShared). */
-  #shared = new Set<string>();
-  #sharedStamp = -1;
+  readonly #knownShared: ChangeScopedMemo<string, true> | null;
 
   constructor(db: ProjectionDatabase, stamps: ChangeStamps | null = null) {
-    this.#stamps = stamps;
+    this.#knownShared = stamps ? new ChangeScopedMemo(stamps, clientsProjection.name, REMEMBERED_SHARED_CLIENTS) : null;
     this.#holds = db.prepare<[string, string], { found: number }>('SELECT 1 AS found FROM client_registration_tokens WHERE client_id = ? AND token_hash = ?');
     this.#registrants = db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM (SELECT 1 FROM client_registration_tokens WHERE client_id = ? LIMIT 2)');
   }
@@ -85,16 +83,10 @@ export class RegistrationTokensReadModel {
    * client found shared is remembered until then, without a query per registration.
    */
   isShared(clientId: string): boolean {
-    if (this.#stamps) {
-      const stamp = this.#stamps.changes(clientsProjection.name);
-      if (stamp !== this.#sharedStamp || this.#shared.size >= REMEMBERED_SHARED_CLIENTS) {
-        this.#shared = new Set();
-        this.#sharedStamp = stamp;
-      }
-      if (this.#shared.has(clientId)) return true;
-    }
+    const known = this.#knownShared?.current();
+    if (known?.has(clientId)) return true;
     const shared = this.registrantsUpToTwo(clientId) > 1;
-    if (shared && this.#stamps) this.#shared.add(clientId);
+    if (shared) known?.set(clientId, true);
     return shared;
   }
 }
