@@ -283,8 +283,7 @@ export class Projector {
     // outage) catches up unfiltered again.
     if (this.#catchingUpUnfiltered && reachedEnd && this.#messages && !this.#switchingToFiltered) {
       this.#switchingToFiltered = true;
-      this.#consumers++; // what the unfiltered consumer still sends is the filtered one's to deliver
-      this.#messages.stop();
+      this.#endConsumer(); // what the unfiltered consumer still sends is the filtered one's to deliver
     }
   }
 
@@ -338,11 +337,16 @@ export class Projector {
         this.#logger.error({ err: String(rollbackErr) }, 'projection rollback failed');
       }
       this.#buffer = [];
-      this.#consumers++; // whatever the current consumer still delivers is dropped
       this.#position = Number(readMeta(this.db, 'position') ?? 0);
       this.#resets++;
-      this.#messages?.stop();
+      this.#endConsumer();
     }
+  }
+
+  /** Ends the current consumer: the consume loop starts the next from the position; what the old one still delivers is dropped. */
+  #endConsumer(): void {
+    this.#consumers++;
+    this.#messages?.stop();
   }
 
   /** A position reached without writing (nothing of ours up to it): saved a moment later; replaying to it after a crash changes nothing. */
