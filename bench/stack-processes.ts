@@ -12,6 +12,7 @@ export type BenchProcess = { name: string; pid: number; url: string; child: Chil
 export type BenchStack = {
   urls: { registration: string; issuer: string; token: string; resource: string; mcp: string };
   processes: BenchProcess[];
+  natsPid: number;
   stop(): Promise<void>;
 };
 
@@ -24,12 +25,20 @@ export { BENCH_USER };
 export async function startBenchStack({
   mcpReplicas = 1,
   env = {},
+  mcpReplicaEnv = () => ({}),
   nodeArgs = {},
-}: { mcpReplicas?: number; env?: Record<string, string>; nodeArgs?: Record<string, string[]> } = {}): Promise<BenchStack> {
+}: {
+  mcpReplicas?: number;
+  env?: Record<string, string>;
+  /** Extra environment of one mcp-tools replica (0 is the first). */
+  mcpReplicaEnv?: (replica: number) => Record<string, string>;
+  nodeArgs?: Record<string, string[]>;
+} = {}): Promise<BenchStack> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-stack-'));
   const children: ChildProcess[] = [];
   const natsPort = await freePort();
-  children.push(spawn(process.env.NATS_SERVER_BIN || 'nats-server', ['-js', '-a', '127.0.0.1', '-p', String(natsPort), '-sd', join(dir, 'nats')], { stdio: 'ignore' }));
+  const nats = spawn(process.env.NATS_SERVER_BIN || 'nats-server', ['-js', '-a', '127.0.0.1', '-p', String(natsPort), '-sd', join(dir, 'nats')], { stdio: 'ignore' });
+  children.push(nats);
   await waitForPort(natsPort, 10_000);
   const ports = { registration: await freePort(), authorization: await freePort(), token: await freePort(), 'mcp-tools': await freePort(), admin: await freePort() };
   const shared = { ...benchStackEnv({ natsPort, ports }), ...env };
@@ -41,9 +50,9 @@ export async function startBenchStack({
     mcp: shared.MCP_RESOURCE_URL,
   };
   const processes: BenchProcess[] = [];
-  const launch = async (name: string, port: number, replica: number) => {
+  const launch = async (name: string, port: number, replica: number, extraEnv: Record<string, string> = {}) => {
     const child = spawn(process.execPath, [...(nodeArgs[name] ?? []), join(ROOT, 'dist', `${name}.mjs`)], {
-      env: { ...process.env, ...shared, PORT: String(port), DATA_DIR: join(dir, `${name}-${replica}`) },
+      env: { ...process.env, ...shared, ...extraEnv, PORT: String(port), DATA_DIR: join(dir, `${name}-${replica}`) },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     children.push(child);
@@ -52,11 +61,12 @@ export async function startBenchStack({
     processes.push({ name: replica === 0 ? name : `${name}#${replica + 1}`, pid: child.pid!, url, child });
   };
   for (const name of ['registration', 'authorization', 'token'] as const) await launch(name, ports[name], 0);
-  for (let i = 0; i < mcpReplicas; i++) await launch('mcp-tools', i === 0 ? ports['mcp-tools'] : await freePort(), i);
+  for (let i = 0; i < mcpReplicas; i++) await launch('mcp-tools', i === 0 ? ports['mcp-tools'] : await freePort(), i, mcpReplicaEnv(i));
   await launch('admin', ports.admin, 0);
   return {
     urls,
     processes,
+    natsPid: nats.pid!,
     async stop() {
       await Promise.all(
         children.reverse().map(
