@@ -8,7 +8,7 @@ import { allowsLoopbackOrigins, type McpToolsConfig } from './config.ts';
 import { originPolicy } from './access/origin-guard.ts';
 import type { TokenVerifier } from './access/token-verifier.ts';
 import { mcpRoutes } from './mcp/http-route.ts';
-import { identityOf, type CallPolicy } from './mcp/server.ts';
+import type { CallPolicy } from './mcp/server.ts';
 import { protectedResourceRoutes, resourceMetadataUrl } from './protected-resource/metadata.ts';
 import type { ToolRegistry } from './tools/registry.ts';
 
@@ -31,7 +31,6 @@ export function createMcpToolsApp(deps: McpToolsDeps): Koa {
   const withoutAuth = config.UNSAFE_BENCHMARK_WITHOUT_AUTH;
   const mcp = mcpRoutes({
     path: new URL(config.MCP_RESOURCE_URL).pathname,
-    resource: config.MCP_RESOURCE_URL,
     resourceMetadataUrl: resourceMetadataUrl(config),
     defaultScopes: config.DEFAULT_SCOPES,
     registry: deps.registry,
@@ -41,7 +40,7 @@ export function createMcpToolsApp(deps: McpToolsDeps): Koa {
       extraOrigins: config.ALLOWED_ORIGINS,
       allowLoopback: allowsLoopbackOrigins(config),
     }),
-    policy: { ...deps.policy, identify: async (authInfo) => identityOf(authInfo) },
+    policy: deps.policy,
   });
   for (const router of [health, protectedResourceRoutes(config), mcp]) {
     app.use(router.routes());

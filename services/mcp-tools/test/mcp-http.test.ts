@@ -108,6 +108,10 @@ describe('MCP tools service: OAuth-protected MCP over Streamable HTTP', () => {
       ['garbage', 'Bearer not-a-jwt'],
       ['a wrong scheme', 'Basic YTpi'],
       ['three dots of nothing', 'Bearer a.b.c'],
+      ['the scheme alone', 'Bearer'],
+      ['the scheme and blanks', 'Bearer    '],
+      ['two tokens', 'Bearer a.b.c d.e.f'],
+      ['characters no token has', 'Bearer "a".b.c'],
     ];
     for (const [name, header] of cases) {
       const res = await mcpPost(stack.urls.mcp, MCP_INIT, { Authorization: header });
@@ -118,6 +122,10 @@ describe('MCP tools service: OAuth-protected MCP over Streamable HTTP', () => {
       assert.equal(c.scope, 'profile notes:read', name);
     }
     const tokens = await obtainTokens(stack.urls, alice, await registerPublicClient(stack.urls));
+    // RFC 6750 with RFC 7235's case-insensitive scheme: any case, one or more spaces, trailing blanks.
+    for (const header of [`Bearer ${tokens.access_token}`, `bearer ${tokens.access_token}`, `BEARER   ${tokens.access_token}  `]) {
+      assert.equal((await mcpPost(stack.urls.mcp, callTool('echo', { message: 'form' }), { Authorization: header })).status, 200, header.slice(0, 12));
+    }
     const inQuery = await mcpPost(`${stack.urls.mcp}?access_token=${tokens.access_token}`, MCP_INIT);
     assert.equal(inQuery.status, 400, 'tokens in the query string are refused');
     assert.equal(challenge(inQuery.headers.get('www-authenticate')).error, 'invalid_request');
@@ -136,6 +144,9 @@ describe('MCP tools service: OAuth-protected MCP over Streamable HTTP', () => {
     const attacker = await generateKeyPair('ES256');
     const unknownKid = await new SignJWT(claims).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: 'attacker-key' }).sign(attacker.privateKey);
     const sameKidOtherKey = await new SignJWT(claims).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: header.kid }).sign(attacker.privateKey);
+    // The real token is used first, so the verified tokens remembered by the service include its signature,
+    // which the tampered one reuses.
+    assert.equal((await mcpPost(stack.urls.mcp, callTool('echo', { message: 'real' }), { Authorization: `Bearer ${real.access_token}` })).status, 200);
     const tampered = real.access_token.split('.');
     tampered[1] = b64({ ...claims, scope: 'profile notes:read notes:write' });
     for (const [name, token] of Object.entries({ none, hs256, unknownKid, sameKidOtherKey, tampered: tampered.join('.') })) {
@@ -379,12 +390,48 @@ describe('MCP tools quotas and audit events', () => {
     assert.ok(results[3]._meta.retryAfterSeconds >= 1);
     await mcpPost(stack.urls.mcp, callTool('notes_create', { title: 'x' }), auth);
 
-    const { EventStore } = await import('@mcp-auth/event-store');
-    const { decodeEvent } = await import('@mcp-auth/contracts');
-    const store = await EventStore.connect({ servers: stack.nats.url, connectionName: 'audit-reader' });
-    const seen: Json[] = [];
-    const deadline = Date.now() + 5_000;
-    while (Date.now() < deadline && !(seen.filter((e) => e.type === 'ToolInvoked').length >= 3 && seen.filter((e) => e.type === 'ToolDenied').length >= 2)) {
+    const seen = await toolEvents(stack, (events) => events.filter((e) => e.type === 'ToolInvoked').length >= 3 && events.filter((e) => e.type === 'ToolDenied').length >= 2);
+    const invoked = seen.filter((e) => e.type === 'ToolInvoked');
+    const denied = seen.filter((e) => e.type === 'ToolDenied');
+    assert.equal(invoked.length, 3);
+    assert.ok(invoked.every((e) => e.data.tool === 'echo' && e.data.outcome === 'success' && e.data.clientId && e.data.userId && typeof e.data.durationMs === 'number'));
+    assert.ok(seen.every((e) => e.metadata.sourceAddress === '127.0.0.1' && e.metadata.requestId), 'each call is audited with where it came from');
+    assert.deepEqual(denied.map((e) => e.data.reason).sort(), ['insufficient_scope', 'quota_exceeded']);
+    assert.ok(seen.every((e) => !e.raw.includes(t.access_token.split('.')[2])), 'no event carries the token');
+  });
+});
+
+describe('the benchmark mode without the token check (UNSAFE_BENCHMARK_WITHOUT_AUTH)', () => {
+  let stack: TestStack;
+  before(async () => {
+    stack = await startStack({ serviceEnv: { 'mcp-tools': { UNSAFE_BENCHMARK_WITHOUT_AUTH: 'true' } } });
+  });
+  after(async () => stack?.stop());
+
+  test('serves the tools that need nobody, refuses the others, and audits each call with where it came from, as with the check', async () => {
+    const echoed = await mcpPost(stack.urls.mcp, callTool('echo', { message: 'open' }));
+    assert.equal(echoed.status, 200);
+    assert.equal(echoed.json!.result.content[0].text, 'open');
+    const notes = await mcpPost(stack.urls.mcp, callTool('notes_create', { title: 'x' }));
+    assert.equal(notes.json!.result.isError, true);
+    assert.match(notes.json!.result.content[0].text, /needs a signed-in user/);
+    const [invoked] = await toolEvents(stack, (events) => events.some((e) => e.type === 'ToolInvoked'));
+    assert.equal(invoked!.data.tool, 'echo');
+    assert.equal(invoked!.data.userId, null);
+    assert.equal(invoked!.metadata.sourceAddress, '127.0.0.1');
+    assert.ok(invoked!.metadata.requestId);
+  });
+});
+
+/** The ToolInvoked and ToolDenied events of the stack's stream (each with its raw bytes), once `enough` says so or after 5 s. */
+async function toolEvents(stack: TestStack, enough: (events: Json[]) => boolean): Promise<Json[]> {
+  const { EventStore } = await import('@mcp-auth/event-store');
+  const { decodeEvent } = await import('@mcp-auth/contracts');
+  const store = await EventStore.connect({ servers: stack.nats.url, connectionName: 'audit-reader' });
+  const seen: Json[] = [];
+  const deadline = Date.now() + 5_000;
+  try {
+    while (Date.now() < deadline && !enough(seen)) {
       seen.length = 0;
       const messages = await store.consumeFrom(1);
       const { lastSequence } = await store.streamState();
@@ -395,12 +442,8 @@ describe('MCP tools quotas and audit events', () => {
       }
       messages.stop();
     }
+  } finally {
     await store.close();
-    const invoked = seen.filter((e) => e.type === 'ToolInvoked');
-    const denied = seen.filter((e) => e.type === 'ToolDenied');
-    assert.equal(invoked.length, 3);
-    assert.ok(invoked.every((e) => e.data.tool === 'echo' && e.data.outcome === 'success' && e.data.clientId && e.data.userId && typeof e.data.durationMs === 'number'));
-    assert.deepEqual(denied.map((e) => e.data.reason).sort(), ['insufficient_scope', 'quota_exceeded']);
-    assert.ok(seen.every((e) => !e.raw.includes(t.access_token.split('.')[2])), 'no event carries the token');
-  });
-});
+  }
+  return seen;
+}

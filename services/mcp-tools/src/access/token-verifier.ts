@@ -25,6 +25,7 @@ const DESCRIPTIONS: Record<VerifyFailure | 'unknown_grant' | 'revoked', string> 
 const CACHE_SIZE = 10_000;
 
 type VerifiedToken = {
+  token: string;
   claims: AccessTokenClaims;
   identity: ToolIdentity | null;
   /** The last yes of the grants projection: as of which change stamp, and until when (the grant's expiry). */
@@ -58,9 +59,13 @@ export class TokenVerifier {
 
   async check(token: string): Promise<TokenCheck> {
     const now = Math.floor(Date.now() / 1000);
-    let verified = this.#verified.get(token);
+    // Keyed by the signature, the token compared in full: a Map hashes a new key string at every lookup,
+    // and each request brings the token as a new 600-character string.
+    const key = token.slice(token.lastIndexOf('.') + 1);
+    let verified = this.#verified.get(key);
+    if (verified && verified.token !== token) verified = undefined;
     if (verified && verified.claims.exp + 5 < now) {
-      this.#verified.delete(token);
+      this.#verified.delete(key);
       return { ok: false, description: DESCRIPTIONS.expired };
     }
     if (!verified) {
@@ -70,9 +75,9 @@ export class TokenVerifier {
         key: (kid) => this.#key(kid, token),
       });
       if (!outcome.ok) return { ok: false, description: DESCRIPTIONS[outcome.reason] };
-      verified = { claims: outcome.claims, identity: null, honouredAt: null };
+      verified = { token, claims: outcome.claims, identity: null, honouredAt: null };
       if (this.#verified.size >= CACHE_SIZE) this.#verified.delete(this.#verified.keys().next().value!);
-      this.#verified.set(token, verified);
+      this.#verified.set(key, verified);
     }
     const { claims } = verified;
 

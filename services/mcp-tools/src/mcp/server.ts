@@ -12,28 +12,24 @@ const sharedValidator = new AjvJsonSchemaValidator();
 
 export type CallPolicy = {
   /**
-   * Who calls: over HTTP the identity the transport layer verified (in the SDK's authInfo); over stdio the
-   * environment's token, checked again on each call so that a revocation applies. A string is a refusal.
+   * Who calls, asked at each tools/call: over HTTP the identity the route verified for this request; over
+   * stdio the environment's token, checked again on each call so that a revocation applies. A string is a
+   * refusal; null only in the benchmark mode without auth.
    */
-  identify(authInfo: { extra?: Record<string, unknown> } | undefined): Promise<ToolIdentity | null | string>;
+  identify(): ToolIdentity | null | string | Promise<ToolIdentity | null | string>;
   /** Seconds to wait when the identity is over its quota, else null. */
   quota(identity: ToolIdentity): Promise<number | null>;
   audit: AuditLog;
   logger: Logger;
 };
 
-/** The identity the transport layer verified, handed to the server through the SDK's authInfo. */
-export function identityOf(authInfo: { extra?: Record<string, unknown> } | undefined): ToolIdentity | null {
-  return (authInfo?.extra?.identity as ToolIdentity | undefined) ?? null;
-}
-
 /**
  * An MCP server over the tool registry. tools/list shows every tool with the scopes it needs; tools/call
  * checks scopes (the HTTP layer already answered 403 for these, stdio relies on this check), quota and
- * arguments, runs the handler and records the outcome. Errors an agent can act on are tool results with
- * isError, so the model reads them.
+ * arguments, runs the handler and records the outcome, with where the request came from (`origin`, over
+ * HTTP). Errors an agent can act on are tool results with isError, so the model reads them.
  */
-export function createMcpServer(registry: ToolRegistry, policy: CallPolicy): Server {
+export function createMcpServer(registry: ToolRegistry, policy: CallPolicy, origin: RequestOrigin = {}): Server {
   const server = new Server(SERVER_INFO, {
     // One validator for every per-request server: building an Ajv instance per request was a tenth of the CPU.
     jsonSchemaValidator: sharedValidator,
@@ -54,10 +50,9 @@ export function createMcpServer(registry: ToolRegistry, policy: CallPolicy): Ser
   server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
     const tool = registry.get(request.params.name);
     if (!tool) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${request.params.name.slice(0, 64)}`);
-    const identified = await policy.identify(extra.authInfo);
+    const identified = await policy.identify();
     if (typeof identified === 'string') return errorResult(identified);
     const identity = identified;
-    const origin = (extra.authInfo?.extra?.origin ?? {}) as RequestOrigin;
     if (!identity) {
       // Only the benchmark mode without auth gets here; it can run tools that need nobody.
       if (tool.requiredScopes.length > 0) return errorResult('This tool needs a signed-in user.');
