@@ -43,11 +43,11 @@ export function errorHandler(logger: Logger) {
     try {
       await next();
     } catch (err) {
-      const log = (ctx.state.log as Logger | undefined) ?? logger;
+      const requestId = ctx.state.requestId as string | undefined;
       if (err instanceof HttpError) {
         respond(ctx, err.status, err.body, err.headers);
       } else if (isEventStoreUnavailable(err)) {
-        log.warn({ err: String(err) }, 'event store unavailable');
+        logger.warn({ requestId, err: String(err) }, 'event store unavailable');
         respond(ctx, 503, { error: 'temporarily_unavailable', error_description: 'The event store is unreachable; retry shortly.' }, {
           'Retry-After': String(err.retryAfterSeconds ?? 2),
         });
@@ -59,7 +59,7 @@ export function errorHandler(logger: Logger) {
           const message = status === 413 ? 'Request body too large.' : status === 415 ? 'Unsupported content type.' : 'Malformed request.';
           respond(ctx, status, { error: 'invalid_request', error_description: message });
         } else {
-          log.error({ err }, 'unhandled error');
+          logger.error({ requestId, err }, 'unhandled error');
           respond(ctx, 500, { error: 'server_error', error_description: 'Internal error.' });
         }
       }

@@ -20,15 +20,15 @@ const httpDuration = new Histogram({
 
 /**
  * Gives each request an id (a well-formed incoming X-Request-Id is kept, so ids follow a request
- * through the edge proxy), a child logger carrying it, an access-log line and metrics.
- * Query strings are never logged: they can carry authorization codes and state.
+ * through the edge proxy), an access-log line carrying it, and metrics. The id goes into each line's
+ * fields rather than a child logger: making one per request cost 1-2% of a request's CPU (the redaction
+ * set-up), logged or not. Query strings are never logged: they can carry authorization codes and state.
  */
 export function requestContext(logger: Logger) {
   return async function withRequestContext(ctx: Context, next: Next): Promise<void> {
     const incoming = ctx.get('X-Request-Id');
     const requestId = REQUEST_ID.test(incoming) ? incoming : randomUUID();
     ctx.state.requestId = requestId;
-    ctx.state.log = logger.child({ requestId });
     ctx.set('X-Request-Id', requestId);
     const started = process.hrtime.bigint();
     try {
@@ -39,8 +39,8 @@ export function requestContext(logger: Logger) {
       httpRequests.inc({ method: ctx.method, route: String(route), status: String(ctx.status) });
       httpDuration.observe({ method: ctx.method, route: String(route) }, seconds);
       if (ctx.path !== '/healthz' && ctx.path !== '/readyz' && ctx.path !== '/metrics') {
-        (ctx.state.log as Logger).info(
-          { method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(seconds * 1e4) / 10 },
+        logger.info(
+          { requestId, method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(seconds * 1e4) / 10 },
           'request',
         );
       }
