@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import { isSubjectToken } from '@mcp-auth/contracts';
 import { readForm, eventContextOf } from '@mcp-auth/http';
-import { waitForPosition } from '@mcp-auth/projector';
+import { DEFAULT_CATCH_UP_MS, waitForCredentialPosition, waitForPosition } from '@mcp-auth/projector';
 import { currentSession } from '../sign-in/sessions.ts';
 import type { AuthorizationDeps } from '../web/context.ts';
 import { sendPage } from '@mcp-auth/web';
@@ -21,6 +21,10 @@ export function connectedAppsRoutes(deps: AuthorizationDeps): Router {
     if (!session) {
       return sendPage(ctx, { title: 'Sign in', body: signInPage({ csrf: csrf.tokenFor(ctx), returnTo: '/account', context: 'Sign in to see the applications connected to your account.' }) });
     }
+    // After a revocation on another replica, the page waits (bounded) until this one has applied it, so the app
+    // is not shown again. The position comes from the link: one beyond the stream's end is not waited for.
+    const at = typeof ctx.query.at === 'string' && /^[1-9][0-9]{0,15}$/.test(ctx.query.at) ? Number(ctx.query.at) : null;
+    if (at !== null) await waitForCredentialPosition(store, projector, at, DEFAULT_CATCH_UP_MS);
     const byClient = new Map<string, ConnectedApp>();
     for (const consent of consents.activeForUser(session.userId)) {
       const app = byClient.get(consent.clientId) ?? { clientId: consent.clientId, client: clients.active(consent.clientId), consents: [] };
@@ -53,7 +57,7 @@ export function connectedAppsRoutes(deps: AuthorizationDeps): Router {
     const position = await store.appendDecided(events, eventContextOf(ctx, { kind: 'user' as const, id: session.userId }));
     if (position !== null) await waitForPosition(projector, position);
     ctx.status = 303;
-    ctx.redirect(`/account?revoked=${encodeURIComponent(clientId)}`);
+    ctx.redirect(`/account?revoked=${encodeURIComponent(clientId)}${position !== null ? `&at=${position}` : ''}`);
   });
 
   return router;
