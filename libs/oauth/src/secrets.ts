@@ -58,7 +58,12 @@ export function splitPosition(credential: string): { secret: string; position: n
   const dot = credential.lastIndexOf('.');
   if (dot <= 0) return null;
   const secret = credential.slice(0, dot);
-  const digits = credential.slice(dot + 1);
-  if (!/^[A-Za-z0-9_-]{20,200}$/.test(secret) || !/^[1-9][0-9]{0,14}$/.test(digits)) return null;
-  return { secret, position: Number(digits) };
+  const position = parsePosition(credential.slice(dot + 1));
+  if (!/^[A-Za-z0-9_-]{20,200}$/.test(secret) || position === null) return null;
+  return { secret, position };
+}
+
+/** A stream position sent by a client (a credential's suffix, a link): a positive safe integer in digits, else null. */
+export function parsePosition(digits: string): number | null {
+  return /^[1-9][0-9]{0,14}$/.test(digits) ? Number(digits) : null;
 }

@@ -1,6 +1,7 @@
 import Router from '@koa/router';
 import { isSubjectToken } from '@mcp-auth/contracts';
 import { readForm, eventContextOf } from '@mcp-auth/http';
+import { parsePosition } from '@mcp-auth/oauth';
 import { DEFAULT_CATCH_UP_MS, waitForCredentialPosition, waitForPosition } from '@mcp-auth/projector';
 import { currentSession } from '../sign-in/sessions.ts';
 import type { AuthorizationDeps } from '../web/context.ts';
@@ -23,7 +24,7 @@ export function connectedAppsRoutes(deps: AuthorizationDeps): Router {
     }
     // After a revocation on another replica, the page waits (bounded) until this one has applied it, so the app
     // is not shown again. The position comes from the link: one beyond the stream's end is not waited for.
-    const at = typeof ctx.query.at === 'string' && /^[1-9][0-9]{0,14}$/.test(ctx.query.at) ? Number(ctx.query.at) : null;
+    const at = typeof ctx.query.at === 'string' ? parsePosition(ctx.query.at) : null;
     if (at !== null) await waitForCredentialPosition(store, projector, at, DEFAULT_CATCH_UP_MS);
     const byClient = new Map<string, ConnectedApp>();
     for (const consent of consents.activeForUser(session.userId)) {
