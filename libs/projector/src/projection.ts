@@ -4,10 +4,10 @@ import type { DomainEvent, EventType, RecordedEvent } from '@mcp-auth/contracts'
 export type ProjectionDatabase = Database.Database;
 
 /**
- * A projection is a small function from an event to SQL. It must be deterministic: it may read only
- * the event and its own tables (never the clock), so that a rebuild from sequence 1 equals the live one.
+ * A projection is a small function from events to SQL. It must be deterministic: it may read only
+ * the events and its own tables (never the clock), so that a rebuild from sequence 1 equals the live one.
  */
-export type Projection = {
+type ProjectionBase = {
   name: string;
   /** Idempotent DDL for its tables (CREATE TABLE IF NOT EXISTS …). */
   schema: string;
@@ -19,17 +19,43 @@ export type Projection = {
   queryIndexes?: string;
   /** The event types it applies; every other event is skipped without being parsed. */
   handles: readonly EventType[];
-  apply(event: RecordedEvent<DomainEvent>, db: ProjectionDatabase): void;
 };
 
-export function defineProjection<const Types extends readonly EventType[]>(projection: {
+/** Applies each event as it comes. */
+export type EventProjection = ProjectionBase & {
+  apply(event: RecordedEvent<DomainEvent>, db: ProjectionDatabase): void;
+  applyBatch?: never;
+};
+
+/**
+ * Applies events in groups (consecutive events of one batch, in its transaction): for a projection whose rows
+ * many events would each rewrite, so that each row is written once per group, or that writes many rows at once.
+ */
+export type BatchProjection = ProjectionBase & {
+  applyBatch(events: readonly RecordedEvent<DomainEvent>[], db: ProjectionDatabase): void;
+  apply?: never;
+};
+
+export type Projection = EventProjection | BatchProjection;
+
+type Definition<Types extends readonly EventType[]> = {
   name: string;
   schema: string;
   queryIndexes?: string;
   handles: Types;
-  apply(event: RecordedEvent<Extract<DomainEvent, { type: Types[number] }>>, db: ProjectionDatabase): void;
-}): Projection {
-  return projection as unknown as Projection;
+};
+type EventsOf<Types extends readonly EventType[]> = RecordedEvent<Extract<DomainEvent, { type: Types[number] }>>;
+
+export function defineProjection<const Types extends readonly EventType[]>(
+  projection: Definition<Types> & { apply(event: EventsOf<Types>, db: ProjectionDatabase): void },
+): EventProjection {
+  return projection as unknown as EventProjection;
+}
+
+export function defineBatchProjection<const Types extends readonly EventType[]>(
+  projection: Definition<Types> & { applyBatch(events: readonly EventsOf<Types>[], db: ProjectionDatabase): void },
+): BatchProjection {
+  return projection as unknown as BatchProjection;
 }
 
 const statementCache = new WeakMap<ProjectionDatabase, Map<string, Database.Statement>>();

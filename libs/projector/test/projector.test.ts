@@ -9,7 +9,7 @@ import { headers } from '@nats-io/transport-node';
 import { ClientReregistered, NoteCreated, NoteDeleted, ToolDenied, newEvent, subjects } from '@mcp-auth/contracts';
 import { EventStore } from '@mcp-auth/event-store';
 import { startNats, type NatsHandle } from '@mcp-auth/testing';
-import { Projector, defineProjection, filterSubjects, rebuildProjections, sql, type ProjectionDatabase } from '../src/index.ts';
+import { Projector, defineBatchProjection, defineProjection, filterSubjects, rebuildProjections, sql, type ProjectionDatabase } from '../src/index.ts';
 
 const actor = { kind: 'system', id: 'test' } as const;
 
@@ -207,6 +207,61 @@ describe('projector on a real nats-server and real SQLite files', () => {
     assert.equal(skipped[0]!.type, 'NoteCreated');
     assert.match(skipped[0]!.reason, /cannot apply this one/);
     await projector.stop();
+  });
+
+  test('a batch projection gets consecutive events in groups of at most 64, in order; a group it cannot apply is retried event by event', async () => {
+    const groups = defineBatchProjection({
+      name: 'groups',
+      schema: `
+        CREATE TABLE IF NOT EXISTS grouped_notes (position INTEGER PRIMARY KEY, title TEXT NOT NULL, group_no INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS note_groups (group_no INTEGER PRIMARY KEY AUTOINCREMENT, size INTEGER NOT NULL);
+      `,
+      handles: ['NoteCreated'],
+      applyBatch(events, db) {
+        if (events.length > 1 && events.some((e) => e.data.title === 'poison')) throw new Error('cannot apply this group');
+        if (events.length === 1 && events[0]!.data.title === 'poison') throw new Error('cannot apply this one');
+        const group = Number(sql(db, 'INSERT INTO note_groups (size) VALUES (?)').run(events.length).lastInsertRowid);
+        for (const e of events) sql(db, 'INSERT INTO grouped_notes (position, title, group_no) VALUES (?, ?, ?)').run(e.position, e.data.title, group);
+      },
+    });
+    const from = (await store.streamState()).lastSequence;
+    const appendNotes = async (titles: string[]) => {
+      const appended = await Promise.all(
+        titles.map((title) => {
+          const noteId = randomUUID();
+          return store.append(subjects.note(noteId), newEvent(NoteCreated, { noteId, userId: 'grouped', title, text: '' }, { actor }));
+        }),
+      );
+      return Math.max(...appended.map((a) => a.position));
+    };
+    const groupedTitles = (db: ProjectionDatabase) =>
+      db.prepare('SELECT position, title, group_no FROM grouped_notes WHERE position > ? ORDER BY position').all(from) as Array<{ position: number; title: string; group_no: number }>;
+    // A backlog: the projector, started after it, reads it in large batches.
+    const backlog = Array.from({ length: 300 }, (_, i) => `g${i}`);
+    const end = await appendNotes(backlog);
+    const projector = new Projector({ store, file: join(dir, 'groups.sqlite'), projections: [groups, ledger] });
+    try {
+      projector.start();
+      assert.ok(await projector.waitFor(end, 5_000));
+      const rows = groupedTitles(projector.db);
+      assert.deepEqual(rows.map((r) => r.title).sort(), [...backlog].sort());
+      const groupsInOrder = rows.map((r) => r.group_no);
+      assert.deepEqual(groupsInOrder, [...groupsInOrder].sort((a, b) => a - b), 'groups follow the stream order');
+      const sizes = (projector.db.prepare('SELECT size FROM note_groups').all() as Array<{ size: number }>).map((r) => r.size);
+      assert.ok(Math.max(...sizes) > 1, `events were grouped (sizes ${sizes.join(',')})`);
+      assert.ok(Math.max(...sizes) <= 64, 'no group is larger than 64');
+
+      // One turn of the event loop: these arrive as one batch, whose group fails, then event by event.
+      const last = await appendNotes(['a', 'poison', 'b']);
+      assert.ok(await projector.waitFor(last, 5_000));
+      assert.deepEqual(groupedTitles(projector.db).slice(300).map((r) => r.title).sort(), ['a', 'b']);
+      assert.equal(notesOf(projector.db, 'grouped'), 302, 'the event that cannot be applied is skipped by every projection, the rest are kept');
+      const skipped = projector.db.prepare('SELECT reason FROM projector_skipped_events WHERE position > ?').all(from) as Array<{ reason: string }>;
+      assert.equal(skipped.length, 1);
+      assert.match(skipped[0]!.reason, /cannot apply this one/);
+    } finally {
+      await projector.stop();
+    }
   });
 
   test('skips unknown types, newer versions and garbage without crashing, and goes on', async () => {

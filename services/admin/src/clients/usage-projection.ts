@@ -1,13 +1,14 @@
 import type { ClientMetadata } from '@mcp-auth/contracts';
-import { defineProjection, sql, type ProjectionDatabase } from '@mcp-auth/projector';
+import { defineBatchProjection, sql, type ProjectionDatabase } from '@mcp-auth/projector';
 import { LIVE_GRANT_SQL } from '../grants/grant-list.ts';
 import { escapeLike } from '../users/projection.ts';
 
 /**
  * When each client was last used: by an agent re-registering (it does so on every connection), asking for
  * consent or a code, redeeming, refreshing, or calling a tool. Idle-client reaping and the console read it.
+ * Applied per batch: an agent's tool calls arrive together, and its row is written once for all of them.
  */
-export const clientUsageProjection = defineProjection({
+export const clientUsageProjection = defineBatchProjection({
   name: 'client-usage',
   schema: `
     CREATE TABLE IF NOT EXISTS client_usage (
@@ -16,14 +17,19 @@ export const clientUsageProjection = defineProjection({
     );
   `,
   handles: ['ClientReregistered', 'SharedClientReregistered', 'ConsentGranted', 'AuthorizationCodeIssued', 'AuthorizationCodeRedeemed', 'RefreshTokenRotated', 'ToolInvoked'],
-  apply(event, db) {
-    const clientId = event.data.clientId;
-    if (!clientId) return;
-    sql(
+  applyBatch(events, db) {
+    const latest = new Map<string, string>();
+    for (const { data, metadata } of events) {
+      if (!data.clientId) continue;
+      const known = latest.get(data.clientId);
+      if (known === undefined || metadata.occurredAt > known) latest.set(data.clientId, metadata.occurredAt);
+    }
+    const upsert = sql(
       db,
       `INSERT INTO client_usage (client_id, last_used_at) VALUES (?, ?)
        ON CONFLICT (client_id) DO UPDATE SET last_used_at = max(last_used_at, excluded.last_used_at)`,
-    ).run(clientId, event.metadata.occurredAt);
+    );
+    for (const [clientId, usedAt] of latest) upsert.run(clientId, usedAt);
   },
 });
 
