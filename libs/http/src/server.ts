@@ -31,16 +31,29 @@ export async function listen(app: Koa, { port, host }: { port: number; host: str
   };
 }
 
-/** Stops cleanly on SIGINT/SIGTERM: no new requests, in-flight ones finish, then the given steps run in order. */
-export function stopOnSignals(logger: Logger, steps: Array<() => Promise<void> | void>): void {
+/** How long a graceful stop may take before the process exits anyway (orchestrators kill at 30 s). */
+const STOP_DEADLINE_MS = 10_000;
+
+/**
+ * Stops cleanly on SIGINT/SIGTERM: no new requests, in-flight ones finish, then the given steps run in order.
+ * A step that does not finish by the deadline is logged and the process exits with 1: nothing is lost (the
+ * stream has every acknowledged write, and the projections commit with their checkpoints), and a stop that
+ * never ends would only be killed later, without saying where it hung.
+ */
+export function stopOnSignals(logger: Logger, steps: Array<() => Promise<void> | void>, deadlineMs = STOP_DEADLINE_MS): void {
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'stopping');
-    for (const step of steps) {
+    let step = 0;
+    setTimeout(() => {
+      logger.error({ step: step + 1, steps: steps.length, deadlineMs }, 'stop step did not finish in time; exiting');
+      process.exit(1);
+    }, deadlineMs).unref();
+    for (; step < steps.length; step++) {
       try {
-        await step();
+        await steps[step]!();
       } catch (err) {
         logger.warn({ err: String(err) }, 'error while stopping');
       }
