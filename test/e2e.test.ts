@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +18,8 @@ import {
   registerPublicClient,
   startRedirectReceiver,
   startService,
+  startedTogether,
+  type ServiceProcess,
   startUserStack,
   type Json,
   type UserStack,
@@ -39,6 +41,7 @@ describe('end to end, on the stack as users start it (npm start)', () => {
   });
   after(async () => {
     await stack?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
   });
 
   test('npm start prints where to point an agent and how to sign in', () => {
@@ -104,7 +107,7 @@ describe('end to end, on the stack as users start it (npm start)', () => {
 
   test('two replicas each of token and mcp-tools share nothing but NATS: alternating flows work, revocation reaches both', async () => {
     const env = { NATS_URL: stack.natsUrl, ISSUER: stack.urls.issuer, REGISTRATION_BASE_URL: stack.urls.registration, TOKEN_BASE_URL: stack.urls.token, MCP_RESOURCE_URL: stack.urls.resource };
-    const [token2, mcp2] = await Promise.all([startService('token', { env }), startService('mcp-tools', { env })]);
+    const [token2, mcp2] = (await startedTogether(startService('token', { env }), startService('mcp-tools', { env }))) as [ServiceProcess, ServiceProcess];
     try {
       const tokenUrls = [stack.urls.token, token2.url];
       const mcpUrls = [stack.urls.mcp, `${mcp2.url}/mcp`];

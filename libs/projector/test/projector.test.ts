@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -72,6 +72,7 @@ describe('projector on a real nats-server and real SQLite files', () => {
   after(async () => {
     await store?.close();
     await nats?.stop();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   test('waitFor resolves once the position is applied, and times out when it is not', async () => {

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,10 +30,23 @@ export type StartServiceOptions = {
   timeoutMs?: number;
 };
 
+/**
+ * Data folders made here, removed when the test process exits: tests restart services on the same folder, so
+ * stopping one does not remove it. (Each run left ~15 MB of projection files behind.)
+ */
+const madeDataDirs = new Set<string>();
+process.once('exit', () => {
+  for (const dir of madeDataDirs) rmSync(dir, { recursive: true, force: true });
+});
+
 /** Starts a service from its TypeScript source as a real process on a free port, and waits until it is ready. */
 export async function startService(name: ServiceName, options: StartServiceOptions = {}): Promise<ServiceProcess> {
   const port = options.port ?? (await freePort());
-  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), `${name}-`));
+  let dataDir = options.dataDir;
+  if (dataDir === undefined) {
+    dataDir = mkdtempSync(join(tmpdir(), `${name}-`));
+    madeDataDirs.add(dataDir);
+  }
   const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'services', name, 'src', 'main.ts')], {
     cwd: REPO_ROOT,
     env: { ...process.env, LOG_LEVEL: 'info', HOST: '127.0.0.1', PORT: String(port), DATA_DIR: dataDir, ...options.env },
@@ -85,4 +98,17 @@ export async function waitUntilAnswers(url: string, timeoutMs: number, gaveUp: (
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`${url} did not answer 200 within ${timeoutMs} ms (${last})`);
+}
+
+/**
+ * Waits for services started together. If one fails, those that did start are stopped before the error is
+ * thrown: a before() hook that failed leaves no process behind to keep the test file from ending.
+ */
+export async function startedTogether(...starting: Array<Promise<ServiceProcess>>): Promise<ServiceProcess[]> {
+  const outcomes = await Promise.allSettled(starting);
+  const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+  const started = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+  if (!failed) return started;
+  await Promise.all(started.map((service) => service.stop('SIGKILL')));
+  throw failed.reason;
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -28,6 +28,7 @@ describe('client usage on a real nats-server and a real SQLite file', () => {
   after(async () => {
     await store?.close();
     await nats?.stop();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   /** Appends in one turn, so that the events arrive together; `at` is each event's time. */

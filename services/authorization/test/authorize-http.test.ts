@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { subjects, type DomainEvent } from '@mcp-auth/contracts';
 import { EventStore } from '@mcp-auth/event-store';
 import { hashSecret, s256 } from '@mcp-auth/oauth';
-import { freePort, startNats, startService, type NatsHandle, type ServiceProcess } from '@mcp-auth/testing';
+import { freePort, startNats, startService, startedTogether, type NatsHandle, type ServiceProcess } from '@mcp-auth/testing';
 import { userIdFor } from '../src/users/usernames.ts';
 
 // ---------------------------------------------------------------------------------------------------
@@ -251,7 +251,7 @@ describe('authorization service over HTTP, two replicas on one real NATS', () =>
       SIGNIN_MAX_FAILURES_PER_ADDRESS: '1000',
     };
     bFeed = await FeedProxy.start(nats.url);
-    [a, b] = await Promise.all([startService('authorization', { port: portA, env }), startService('authorization', { port: portB, env: { ...env, NATS_URL: bFeed.url } })]);
+    [a, b] = (await startedTogether(startService('authorization', { port: portA, env }), startService('authorization', { port: portB, env: { ...env, NATS_URL: bFeed.url } }))) as [ServiceProcess, ServiceProcess];
     store = await EventStore.connect({ servers: nats.url, connectionName: 'authorize-http-test' });
   });
 

@@ -7,7 +7,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { EventStore } from '@mcp-auth/event-store';
 import { clientsProjection } from '@mcp-auth/projections';
 import { rebuildProjections } from '@mcp-auth/projector';
-import { startNats, startService, type NatsHandle, type ServiceProcess } from '@mcp-auth/testing';
+import { startNats, startService, startedTogether, type NatsHandle, type ServiceProcess } from '@mcp-auth/testing';
 import { realClientBodies } from './real-client-bodies.ts';
 import { registrationTokensProjection } from '../src/clients/registration-tokens.ts';
 
@@ -38,7 +38,7 @@ describe('registration service over HTTP, two replicas on one real NATS', () => 
   before(async () => {
     nats = await startNats();
     const env = { NATS_URL: nats.url, REGISTRATION_RATE_LIMIT: '0' };
-    [a, b] = await Promise.all([startService('registration', { env }), startService('registration', { env })]);
+    [a, b] = (await startedTogether(startService('registration', { env }), startService('registration', { env }))) as [ServiceProcess, ServiceProcess];
   });
   after(async () => {
     await Promise.all([a?.stop(), b?.stop()]);
