@@ -5,6 +5,8 @@ import { createHash, randomBytes } from 'node:crypto';
 export type Json = Record<string, any>;
 export type HttpAnswer = { status: number; headers: Headers; text: string; json: Json | null };
 
+const HTTP_TIMEOUT_MS = 30_000;
+
 export async function http(url: string, init: RequestInit & { json?: unknown; form?: Record<string, string> } = {}): Promise<HttpAnswer> {
   const { json, form, ...rest } = init;
   const headers = new Headers(rest.headers);
@@ -16,8 +18,17 @@ export async function http(url: string, init: RequestInit & { json?: unknown; fo
     headers.set('Content-Type', 'application/x-www-form-urlencoded');
     body = new URLSearchParams(form).toString();
   }
-  const res = await fetch(url, { ...rest, headers, body, redirect: 'manual' });
-  const text = await res.text();
+  // A request that never ends fails here, naming itself, instead of holding the test file until its timeout.
+  const signal = rest.signal ?? AbortSignal.timeout(HTTP_TIMEOUT_MS);
+  let res: Response;
+  let text: string;
+  try {
+    res = await fetch(url, { ...rest, headers, body, redirect: 'manual', signal });
+    text = await res.text();
+  } catch (err) {
+    if (signal.aborted && !rest.signal) throw new Error(`${rest.method ?? 'GET'} ${url} got no complete answer within ${HTTP_TIMEOUT_MS / 1000} s`);
+    throw err;
+  }
   let parsed: Json | null = null;
   try {
     parsed = text ? (JSON.parse(text) as Json) : null;

@@ -89,7 +89,7 @@ export async function waitUntilAnswers(url: string, timeoutMs: number, gaveUp: (
   while (Date.now() < deadline) {
     if (gaveUp()) throw new Error('the process exited');
     try {
-      const res = await fetch(url);
+      const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
       if (res.ok) return;
       last = `HTTP ${res.status}`;
     } catch (err) {
