@@ -6,6 +6,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { NoteCreated, newEvent, subjects, type EventEnvelope } from '@mcp-auth/contracts';
 import { EventStore } from '@mcp-auth/event-store';
 import { startNats } from '@mcp-auth/testing';
+import { median } from './median.ts';
 
 const total = Number(process.argv[2] ?? 20_000);
 const nats = await startNats({ restartable: true });
@@ -35,7 +36,6 @@ for (let round = 0; round < 3; round++) {
   results['EventStore.append']!.push(await measure(ours));
   results['client js.publish']!.push(await measure(clients));
 }
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 for (const [name, xs] of Object.entries(results)) console.log(`${name.padEnd(18)} ${median(xs).toFixed(1)} µs CPU per append (median of ${xs.length} rounds of ${total})`);
 console.log(`ratio ${(median(results['client js.publish']!) / median(results['EventStore.append']!)).toFixed(2)}× the CPU with the client's publish`);
 await store.close();

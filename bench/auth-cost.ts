@@ -11,6 +11,7 @@ import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { median } from './median.ts';
 import { BENCH_USER, startBenchStack } from './stack-processes.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -98,10 +99,6 @@ try {
     ratios.push(got.check!.opsPerSec / got['check off']!.opsPerSec);
   }
 
-  const median = (xs: number[]) => {
-    const s = [...xs].sort((a, b) => a - b);
-    return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-  };
   // Per window: the mcp-tools under load (each side its own replica), the shared processes, the load generator.
   const loaded = (side: keyof typeof sides) => (side === 'check' ? 'mcp-tools with the check' : 'mcp-tools, check off');
   const figures: Array<[string, (w: Window, side: keyof typeof sides) => number]> = [

@@ -20,6 +20,7 @@ import { auditProjection } from '../services/admin/src/audit/projection.ts';
 import { clientUsageProjection } from '../services/admin/src/clients/usage-projection.ts';
 import { usersProjection as adminUsersProjection } from '../services/admin/src/users/projection.ts';
 import { webhooksProjection } from '../services/admin/src/webhooks/projection.ts';
+import { median } from './median.ts';
 
 export const SERVICE_PROJECTIONS: Record<string, Projection[]> = {
   registration: [clientsProjection, registrationTokensProjection],
@@ -101,9 +102,8 @@ export async function measureRebuild(events = 100_000, services = Object.keys(SE
         if (run > 0) measured.push(r);
       }
       const perSecond = measured.map((r) => Math.round(r.events / r.seconds));
-      const median = [...perSecond].sort((a, b) => a - b)[Math.floor(perSecond.length / 2)]!;
-      const seconds = measured.map((r) => r.seconds).sort((a, b) => a - b)[Math.floor(measured.length / 2)]!;
-      results[service] = { events: measured[0]!.events, perSecond: median, runs: perSecond, seconds: Math.round(seconds * 1000) / 1000 };
+      const seconds = median(measured.map((r) => r.seconds));
+      results[service] = { events: measured[0]!.events, perSecond: Math.round(median(perSecond)), runs: perSecond, seconds: Math.round(seconds * 1000) / 1000 };
     }
     rmSync(dir, { recursive: true, force: true });
     return results;
