@@ -330,6 +330,7 @@ describe('MCP tools service: OAuth-protected MCP over Streamable HTTP', () => {
     leaving.abort();
     await assert.rejects(call);
     await until('left aborted');
+    await until(`left closed; stack trace limit ${Error.stackTraceLimit}`);
 
     // Answered calls of other tools around it leave nothing running and abort nothing.
     for (let i = 0; i < 5; i++) {
@@ -337,7 +338,7 @@ describe('MCP tools service: OAuth-protected MCP over Streamable HTTP', () => {
       assert.equal(echoed.status, 200);
       assert.equal(echoed.json!.result.isError, undefined, JSON.stringify(echoed.json));
     }
-    assert.deepEqual(log(), ['left started', 'left aborted']);
+    assert.deepEqual(log(), ['left started', 'left aborted', `left closed; stack trace limit ${Error.stackTraceLimit}`]);
   });
 
   test('a foreign Origin is refused with 403 before the token is looked at; GET and DELETE are 405', async () => {
