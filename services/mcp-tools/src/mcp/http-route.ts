@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { requestOrigin } from '@mcp-auth/http';
+import type { Logger } from '@mcp-auth/event-store';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { readJsonBody } from './json-body.ts';
 import { bearerChallenge } from '../access/challenges.ts';
@@ -108,7 +109,7 @@ export function mcpRoutes(options: McpRouteOptions): Router {
     const server = createMcpServer(options.registry, { ...options.policy, identify: () => identity }, callOrigin);
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     ctx.respond = false;
-    ctx.res.on('close', () => closeWithoutStackTraces(transport));
+    ctx.res.on('close', () => closeWithoutStackTraces(transport, options.policy.logger));
     await server.connect(transport);
     await transport.handleRequest(ctx.req, ctx.res, body);
   });
@@ -148,11 +149,12 @@ function withoutCredentials(req: IncomingMessage): void {
  * are any or not: a stateless server never sends one, so the error is never seen, yet capturing its stack was
  * ~3% of a tool call's CPU. The close runs synchronously, so stack traces are off for exactly that long.
  */
-function closeWithoutStackTraces(transport: StreamableHTTPServerTransport): void {
+function closeWithoutStackTraces(transport: StreamableHTTPServerTransport, logger: Logger): void {
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = 0;
   try {
-    void transport.close();
+    // A failed close must not become an unhandled rejection, which would end the process.
+    transport.close().catch((err: unknown) => logger.warn({ err: String(err) }, 'closing an MCP transport failed'));
   } finally {
     Error.stackTraceLimit = limit;
   }
