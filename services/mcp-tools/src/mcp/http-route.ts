@@ -147,7 +147,8 @@ function withoutCredentials(req: IncomingMessage): void {
  * Ends a request's transport, and with it its server (the transport's close is the server's). On every close
  * the SDK makes a "Connection closed" error for the requests the server itself still awaits, whether there
  * are any or not: a stateless server never sends one, so the error is never seen, yet capturing its stack was
- * ~3% of a tool call's CPU. The close runs synchronously, so stack traces are off for exactly that long.
+ * ~3% of a tool call's CPU. The close runs synchronously, so stack traces are off for exactly that long (an
+ * aborted tool's abort listeners run inside it, and their errors carry no stack).
  */
 function closeWithoutStackTraces(transport: StreamableHTTPServerTransport, logger: Logger): void {
   const limit = Error.stackTraceLimit;
