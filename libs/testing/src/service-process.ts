@@ -17,9 +17,16 @@ export type ServiceProcess = {
   child: ChildProcess;
   /** Everything the process logged, for assertions and for diagnosing a failed test. */
   output(): string;
-  /** SIGTERM and wait (graceful), or SIGKILL (crash). */
-  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /**
+   * SIGTERM and wait (graceful), or SIGKILL (crash). A process still running STOP_DEADLINE_MS after the signal
+   * (its own stop deadline is 10 s) is killed, and the stop fails naming it, instead of holding the test file
+   * until the runner's timeout.
+   */
+  stop(signal?: NodeJS.Signals, options?: { deadlineMs?: number }): Promise<number | null>;
 };
+
+/** How long a stop waits for the process to exit: the services' own stop deadline (10 s) and a margin. */
+export const STOP_DEADLINE_MS = 15_000;
 
 export type StartServiceOptions = {
   env?: Record<string, string>;
@@ -67,11 +74,19 @@ export async function startService(name: ServiceName, options: StartServiceOptio
     dataDir,
     child,
     output: () => output,
-    async stop(signal = 'SIGTERM') {
+    async stop(signal = 'SIGTERM', { deadlineMs = STOP_DEADLINE_MS } = {}) {
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
       child.kill(signal);
-      return exited;
+      let killed = false;
+      const deadline = setTimeout(() => {
+        killed = true;
+        child.kill('SIGKILL');
+      }, deadlineMs);
+      const code = await exited;
+      clearTimeout(deadline);
+      if (killed) throw new Error(`${name} did not stop within ${deadlineMs} ms of ${signal}, and was killed\n--- output ---\n${output.slice(-3000)}`);
+      return code;
     },
   };
   try {

@@ -1,0 +1,26 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startNats, startService, type NatsHandle } from '@mcp-auth/testing';
+
+describe('the test harness stops a service process', () => {
+  let nats: NatsHandle;
+  before(async () => {
+    nats = await startNats({ restartable: true });
+  });
+  after(async () => nats?.stop());
+
+  test('gracefully: SIGTERM, and the exit code of its own clean stop', async () => {
+    const service = await startService('registration', { env: { NATS_URL: nats.url } });
+    assert.equal(await service.stop(), 0);
+  });
+
+  test('a process that does not exit in time is killed, and the stop fails naming it', { timeout: 30_000 }, async () => {
+    const service = await startService('registration', { env: { NATS_URL: nats.url } });
+    // Frozen, as a service whose event loop never comes back would be: SIGTERM stays pending.
+    process.kill(service.child.pid!, 'SIGSTOP');
+    const started = Date.now();
+    await assert.rejects(service.stop('SIGTERM', { deadlineMs: 1_000 }), /registration did not stop within 1000 ms of SIGTERM, and was killed/);
+    assert.ok(Date.now() - started < 5_000, 'gave up at the deadline, not at the test timeout');
+    assert.equal(service.child.signalCode, 'SIGKILL');
+  });
+});
