@@ -27,6 +27,9 @@ export async function http(url: string, init: RequestInit & { json?: unknown; fo
     text = await res.text();
   } catch (err) {
     if (signal.aborted && !rest.signal) throw new Error(`${rest.method ?? 'GET'} ${url} got no complete answer within ${HTTP_TIMEOUT_MS / 1000} s`);
+    // fetch says only "fetch failed"; the reason (refused, reset, closed) is in its cause, which the runner does not print.
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    if (cause) throw new Error(`${rest.method ?? 'GET'} ${url} failed: ${[cause.code, cause.message].filter(Boolean).join(' ')}`, { cause: err });
     throw err;
   }
   let parsed: Json | null = null;
