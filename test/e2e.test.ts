@@ -145,12 +145,14 @@ describe('end to end, on the stack as users start it (npm start)', () => {
 });
 
 test('npm start without nats-server says how to install it and exits non-zero', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'no-nats-'));
   const run = spawnSync(process.execPath, [join(REPO_ROOT, 'scripts', 'start.mjs')], {
     cwd: REPO_ROOT,
-    env: { ...process.env, NATS_URL: '', NATS_SERVER_BIN: '/nonexistent/nats-server', DATA_DIR: mkdtempSync(join(tmpdir(), 'no-nats-')) },
+    env: { ...process.env, NATS_URL: '', NATS_SERVER_BIN: '/nonexistent/nats-server', DATA_DIR: dataDir },
     encoding: 'utf8',
     timeout: 30_000,
   });
+  rmSync(dataDir, { recursive: true, force: true });
   assert.equal(run.status, 1);
   assert.match(run.stdout, /apt-get install -y nats-server/);
   assert.match(run.stdout, /brew install nats-server/);

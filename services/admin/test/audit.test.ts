@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -533,7 +533,8 @@ describe('audit trail of a running deployment', () => {
 
   test('a rebuild from sequence 1 into a fresh file reproduces the live trail exactly', async () => {
     const last = await trailCaughtUp();
-    const file = join(mkdtempSync(join(tmpdir(), 'audit-rebuild-')), 'rebuilt.sqlite');
+    const dir = mkdtempSync(join(tmpdir(), 'audit-rebuild-'));
+    const file = join(dir, 'rebuilt.sqlite');
     const rebuilt = await rebuildProjections({ store, file, projections: [auditProjection] });
     assert.ok(rebuilt.position >= last);
     const live = new Database(join(stack.admin!.dataDir, 'admin.sqlite'), { readonly: true, fileMustExist: true });
@@ -552,6 +553,7 @@ describe('audit trail of a running deployment', () => {
     } finally {
       live.close();
       fresh.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

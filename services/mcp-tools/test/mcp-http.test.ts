@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyPair, SignJWT, exportJWK, decodeJwt } from 'jose';
@@ -35,7 +35,8 @@ function challenge(header: string | null): Record<string, string> {
 
 describe('MCP tools service: OAuth-protected MCP over Streamable HTTP', () => {
   let stack: TestStack;
-  const waitToolLog = join(mkdtempSync(join(tmpdir(), 'wait-tool-')), 'log');
+  const waitToolDir = mkdtempSync(join(tmpdir(), 'wait-tool-'));
+  const waitToolLog = join(waitToolDir, 'log');
   let alice: BrowserlessUser;
   let resourceMetadata: string;
 
@@ -47,7 +48,10 @@ describe('MCP tools service: OAuth-protected MCP over Streamable HTTP', () => {
     alice = new BrowserlessUser(stack.urls.issuer, 'alice', 'password123');
     resourceMetadata = `${new URL(stack.urls.mcp).origin}/.well-known/oauth-protected-resource/mcp`;
   });
-  after(async () => stack?.stop());
+  after(async () => {
+    await stack?.stop();
+    rmSync(waitToolDir, { recursive: true, force: true });
+  });
 
   test('the MCP SDK client discovers, registers, authorizes, exchanges the code, lists tools and calls whoami', async () => {
     const provider = new TestOAuthProvider(alice, { clientName: 'SDK agent' });
