@@ -22,7 +22,8 @@ export type TestStack = {
   addReplica(name: ServiceName, env?: Record<string, string>, port?: number): Promise<ServiceProcess>;
   /** One more authorization service with its own ISSUER (its own URL), so that its forms and `iss` line up. */
   startAuthorization(env?: Record<string, string>): Promise<ServiceProcess>;
-  stop(): Promise<void>;
+  /** Stops every service (each within its stop deadline), then NATS; fails naming a service that had to be killed. */
+  stop(options?: { deadlineMs?: number }): Promise<void>;
 };
 
 export type StackOptions = {
@@ -118,9 +119,12 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
       env,
       addReplica: (name, extra, port) => start(name, port, extra),
       startAuthorization,
-      async stop() {
-        await Promise.all(started.map((s) => s.stop()));
+      async stop(options = {}) {
+        // Every service is stopped, and NATS after them, even when one fails to stop in time; then that is reported.
+        const stopped = await Promise.allSettled(started.map((s) => s.stop('SIGTERM', options)));
         await nats.stop();
+        const failed = stopped.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+        if (failed) throw failed.reason;
       },
     };
   } catch (err) {
