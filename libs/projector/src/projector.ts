@@ -101,6 +101,8 @@ export class Projector {
   #unsavedPosition = 0;
   #checkpointTimer: NodeJS.Timeout | null = null;
   #queryIndexesBuilt = false;
+  /** Whether the operator was told that this NATS cannot filter on several subjects (once per process). */
+  #toldUnfiltered = false;
   #commitTimer: NodeJS.Timeout | null = null;
   /** Counts consumers started: only the newest one's messages are taken. */
   #consumers = 0;
@@ -219,6 +221,13 @@ export class Projector {
         // Only the aggregates projected here, where the server can filter on all of them (one subject: any
         // server; several: NATS 2.10); otherwise everything, passed over by subject below.
         const filterable = this.#subjects !== null && (this.#subjects.length === 1 || this.#store.canFilterOnSeveralSubjects);
+        if (this.#subjects !== null && !filterable && !this.#toldUnfiltered) {
+          this.#toldUnfiltered = true;
+          this.#logger.info(
+            { nats: this.#store.serverVersion, subjects: this.#subjects },
+            'this NATS filters a consumer on one subject only: this service reads every event and passes over the ones not its own (NATS 2.10 or later sends it only its own)',
+          );
+        }
         this.#catchingUpUnfiltered = filterable && this.#subjects!.length > 1 && this.#target - this.#position > this.#unfilteredCatchUpBeyond;
         const subjects = filterable && !this.#catchingUpUnfiltered ? this.#subjects! : undefined;
         const consumer = ++this.#consumers;

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { headers } from '@nats-io/transport-node';
 import { ClientReregistered, NoteCreated, NoteDeleted, ToolDenied, newEvent, subjects } from '@mcp-auth/contracts';
-import { EventStore } from '@mcp-auth/event-store';
+import { EventStore, silentLogger } from '@mcp-auth/event-store';
 import { startNats, type NatsHandle } from '@mcp-auth/testing';
 import { Projector, defineBatchProjection, defineProjection, filterSubjects, rebuildProjections, sql, type ProjectionDatabase } from '../src/index.ts';
 
@@ -351,10 +351,15 @@ describe('projector on a real nats-server and real SQLite files', () => {
     const denial = (i: number) => ({ invocationId: `far-${i}`, tool: 't', userId: null, clientId: null, grantId: null, reason: 'insufficient_scope' as const, requiredScopes: ['s'] });
     for (let i = 0; i < 60; i++) await store.append(subjects.toolInvocation(`far-${i}`), newEvent(ToolDenied, denial(i), { actor }));
     const before = await writeNotes(5, 'far-behind');
-    const projector = new Projector({ store, file: join(dir, 'far-behind.sqlite'), projections: [notesAndClients], unfilteredCatchUpBeyond: 20 });
+    const told: string[] = [];
+    const logger = { ...silentLogger, info: (_: object, msg?: string) => void (msg && told.push(msg)) };
+    const projector = new Projector({ store, file: join(dir, 'far-behind.sqlite'), projections: [notesAndClients], unfilteredCatchUpBeyond: 20, logger });
     projector.start();
     try {
       assert.equal(await projector.waitFor(before, 5_000), true);
+      // The operator is told once when the server makes every service read everything (a choice to catch up is not that).
+      const unfilteredNotices = told.filter((m) => m.includes('filters a consumer on one subject only')).length;
+      assert.equal(unfilteredNotices, store.canFilterOnSeveralSubjects ? 0 : 1, `notices on nats-server ${store.serverVersion}`);
       // It switches once caught up; then what it is sent is only its own, on a server that can filter on both.
       for (let i = 0; i < 50 && projector.stats().filtered !== store.canFilterOnSeveralSubjects; i++) await new Promise((r) => setTimeout(r, 20));
       assert.equal(projector.stats().filtered, store.canFilterOnSeveralSubjects, `filtered after catching up on nats-server ${store.nc.info?.version}`);
