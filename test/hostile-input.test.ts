@@ -4,7 +4,7 @@
 // internal detail, and no service logs an error for it.
 import assert from 'node:assert/strict';
 import { after, before, describe, test, type TestContext } from 'node:test';
-import { BrowserlessUser, TEST_ADMIN_TOKEN, obtainTokens, registerPublicClient, startStack, type TestStack } from '@mcp-auth/testing';
+import { BrowserlessUser, TEST_ADMIN_TOKEN, http, obtainTokens, registerPublicClient, startStack, type TestStack } from '@mcp-auth/testing';
 
 type Hostile = { method: string; url: string; body?: string; headers?: Record<string, string> };
 
@@ -34,13 +34,12 @@ const CONTENT_TYPES: Array<Record<string, string>> = [JSON_TYPE, FORM_TYPE, { 'C
 async function send(request: Hostile): Promise<string | null> {
   const where = `${request.method} ${request.url.slice(0, 100)} ${JSON.stringify(request.headers ?? {}).slice(0, 80)} ${String(request.body ?? '').slice(0, 60)}`;
   try {
-    const res = await fetch(request.url, { method: request.method, headers: request.headers, body: request.body, redirect: 'manual', signal: AbortSignal.timeout(10_000) });
-    const text = await res.text();
-    if (res.status >= 500) return `${where} -> ${res.status} ${text.slice(0, 200)}`;
-    if (LEAKS.test(text)) return `${where} -> ${res.status} leaks: ${text.slice(0, 200)}`;
+    const res = await http(request.url, { method: request.method, headers: request.headers, body: request.body, signal: AbortSignal.timeout(10_000) });
+    if (res.status >= 500) return `${where} -> ${res.status} ${res.text.slice(0, 200)}`;
+    if (LEAKS.test(res.text)) return `${where} -> ${res.status} leaks: ${res.text.slice(0, 200)}`;
     return null;
   } catch (err) {
-    return `${where} -> no answer: ${String(err)} ${(err as { cause?: { code?: string } }).cause?.code ?? ''}`;
+    return `${where} -> no answer: ${String(err)}`;
   }
 }
 
