@@ -119,11 +119,11 @@ export async function waitUntilAnswers(url: string, timeoutMs: number, gaveUp: (
  * Waits for services started together. If one fails, those that did start are stopped before the error is
  * thrown: a before() hook that failed leaves no process behind to keep the test file from ending.
  */
-export async function startedTogether(...starting: Array<Promise<ServiceProcess>>): Promise<ServiceProcess[]> {
+export async function startedTogether<Starting extends Array<Promise<ServiceProcess>>>(...starting: Starting): Promise<{ [K in keyof Starting]: ServiceProcess }> {
   const outcomes = await Promise.allSettled(starting);
   const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
   const started = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
-  if (!failed) return started;
+  if (!failed) return started as { [K in keyof Starting]: ServiceProcess };
   await Promise.all(started.map((service) => service.stop('SIGKILL')));
   throw failed.reason;
 }

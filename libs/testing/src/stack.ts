@@ -1,6 +1,6 @@
 import { startNats, type NatsHandle } from './nats.ts';
 import { freePort } from './ports.ts';
-import { startService, type ServiceName, type ServiceProcess } from './service-process.ts';
+import { startService, startedTogether, type ServiceName, type ServiceProcess } from './service-process.ts';
 import type { DeploymentUrls } from './oauth-flow.ts';
 
 export type TestStack = {
@@ -94,7 +94,7 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
     // Nothing needs another service up, only NATS. Settled, so that nothing is left starting after a failure.
     const tokenReplicas = options.tokenReplicas ?? 1;
     const mcpReplicas = options.mcpReplicas ?? 1;
-    const outcomes = await Promise.allSettled([
+    const services: ServiceProcess[] = await startedTogether(
       start('registration', registrationPort),
       start('authorization', authorizationPort),
       ...Array.from({ length: tokenReplicas }, (_, i) => start('token', i === 0 ? tokenPort : undefined)),
@@ -102,10 +102,7 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
       ...Array.from({ length: mcpReplicas }, (_, i) => start('mcp-tools', i === 0 ? mcpPort : undefined)),
       ...(options.extraAuthorizations ?? []).map((extra) => startAuthorization(extra)),
       ...(options.admin ? [start('admin', adminPort, options.admin === true ? {} : options.admin)] : []),
-    ]);
-    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
-    if (failed) throw failed.reason;
-    const services = outcomes.map((o) => (o as PromiseFulfilledResult<ServiceProcess>).value);
+    );
     const tokenCount = tokenReplicas + (options.extraTokens ?? []).length;
     return {
       nats,

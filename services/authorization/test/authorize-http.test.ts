@@ -251,7 +251,7 @@ describe('authorization service over HTTP, two replicas on one real NATS', () =>
       SIGNIN_MAX_FAILURES_PER_ADDRESS: '1000',
     };
     bFeed = await FeedProxy.start(nats.url);
-    [a, b] = (await startedTogether(startService('authorization', { port: portA, env }), startService('authorization', { port: portB, env: { ...env, NATS_URL: bFeed.url } }))) as [ServiceProcess, ServiceProcess];
+    [a, b] = await startedTogether(startService('authorization', { port: portA, env }), startService('authorization', { port: portB, env: { ...env, NATS_URL: bFeed.url } }));
     store = await EventStore.connect({ servers: nats.url, connectionName: 'authorize-http-test' });
   });
 

@@ -38,7 +38,7 @@ describe('registration service over HTTP, two replicas on one real NATS', () => 
   before(async () => {
     nats = await startNats();
     const env = { NATS_URL: nats.url, REGISTRATION_RATE_LIMIT: '0' };
-    [a, b] = (await startedTogether(startService('registration', { env }), startService('registration', { env }))) as [ServiceProcess, ServiceProcess];
+    [a, b] = await startedTogether(startService('registration', { env }), startService('registration', { env }));
   });
   after(async () => {
     await Promise.all([a?.stop(), b?.stop()]);
