@@ -63,7 +63,7 @@ async function measure(seconds: number, burst: number, gapMs: number): Promise<v
     );
   try {
     await publishBurst();
-    const version = store.nc.info?.version ?? 'unknown';
+    const version = store.serverVersion;
     console.log(`CPU per event of a process receiving events of ${STREAM_NAME} that it passes over, ${burst} per write every ${gapMs} ms (${seconds} s each), nats-server ${version}:`);
     for (const receiver of RECEIVERS) {
       const child = fork(fileURLToPath(import.meta.url), ['--receiver', receiver, nats.url], { execArgv: ['--import', 'tsx', ...(process.env.RECEIVER_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.RECEIVER_PROF}`] : [])] });

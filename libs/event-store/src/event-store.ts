@@ -223,14 +223,14 @@ export class EventStore {
     return consumer.consume({ max_messages: maxMessages, ...(callback ? { callback } : {}) });
   }
 
-  /** The version the connected NATS server reports. */
+  /** The version the connected NATS server reports ('unknown' before it has; then it counts as old). */
   get serverVersion(): string {
     return this.nc.info?.version ?? 'unknown';
   }
 
   /** Whether the server filters a consumer on several subjects (NATS 2.10 and later). */
   get canFilterOnSeveralSubjects(): boolean {
-    const [major = 0, minor = 0] = (this.nc.info?.version ?? '0.0.0').split('.').map(Number);
+    const [major = 0, minor = 0] = this.serverVersion.split('.').map(Number);
     return major > 2 || (major === 2 && minor >= 10);
   }
 

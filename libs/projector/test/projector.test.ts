@@ -362,7 +362,7 @@ describe('projector on a real nats-server and real SQLite files', () => {
       assert.equal(unfilteredNotices, store.canFilterOnSeveralSubjects ? 0 : 1, `notices on nats-server ${store.serverVersion}`);
       // It switches once caught up; then what it is sent is only its own, on a server that can filter on both.
       for (let i = 0; i < 50 && projector.stats().filtered !== store.canFilterOnSeveralSubjects; i++) await new Promise((r) => setTimeout(r, 20));
-      assert.equal(projector.stats().filtered, store.canFilterOnSeveralSubjects, `filtered after catching up on nats-server ${store.nc.info?.version}`);
+      assert.equal(projector.stats().filtered, store.canFilterOnSeveralSubjects, `filtered after catching up on nats-server ${store.serverVersion}`);
       const after = await writeNotes(3, 'far-behind');
       assert.equal(await projector.waitFor(after, 2_000), true);
       assert.equal(notesOf(projector.db, 'far-behind'), 8, 'every note applied, before and after the switch');
