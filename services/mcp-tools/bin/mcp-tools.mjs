@@ -4,6 +4,10 @@
 // which needs no dev dependency; only in a source checkout that was never built does it run the source
 // through tsx, a dev dependency.
 import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+// An agent starts the stdio mode from any folder: it looks for the stack where `npm start` keeps it by default.
+if (process.argv.includes('--stdio') && !process.env.DATA_DIR) process.env.DATA_DIR = fileURLToPath(new URL('../../../data', import.meta.url));
 
 const bundle = new URL('../../../dist/mcp-tools.mjs', import.meta.url);
 if (existsSync(bundle)) {

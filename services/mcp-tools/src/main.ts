@@ -9,19 +9,13 @@ import { stdioSettingsSchema } from './stdio/settings.ts';
 import { adoptStackFile } from './stdio/stack-file.ts';
 
 const stdio = process.argv.includes('--stdio');
-if (stdio) {
-  // The deployment's URLs and NATS come from the stack file of DATA_DIR unless the environment gives them.
-  try {
-    adoptStackFile(process.env);
-  } catch (err) {
-    say(`${(err as Error).message}.`);
-    process.exit(2);
-  }
-}
+// Over stdio the deployment's URLs and NATS come from the stack file of DATA_DIR unless the environment gives them.
+const stackFile = stdio ? adoptStackFileOrExit() : null;
 const config = loadConfigOrExit(mcpToolsConfigSchema);
-const stdioSettings = stdio ? loadConfigOrExit(stdioSettingsSchema) : null;
 // Over stdio, stdout is the protocol channel: logs go to stderr.
 const logger = createLogger('mcp-tools', config.LOG_LEVEL, { toStderr: stdio });
+if (stackFile) logger.info(stackFile, stackFile.adopted ? 'deployment read from the stack file' : 'no stack file; the deployment comes from the environment');
+const stdioSettings = stdio ? loadConfigOrExit(stdioSettingsSchema) : null;
 // Over stdio the projection is in memory: never an HTTP replica's file, and never shared by two agents' processes.
 const runtime = await startRuntime(stdio ? { ...config, PROJECTION_FILE: IN_MEMORY_PROJECTION } : config, logger);
 
@@ -36,4 +30,13 @@ if (stdioSettings) {
   const server = await listen(createMcpToolsApp({ config, logger, ...runtime }), { port: config.PORT, host: config.HOST });
   logger.info({ url: server.url, resource: config.MCP_RESOURCE_URL, resourceMetadata: resourceMetadataUrl(config), tools: runtime.registry.all().map((t) => t.name) }, 'mcp-tools service listening');
   stopOnSignals(logger, [() => server.close(), () => runtime.projector.stop(), () => runtime.store.close()]);
+}
+
+function adoptStackFileOrExit() {
+  try {
+    return adoptStackFile(process.env);
+  } catch (err) {
+    say(`${(err as Error).message}.`);
+    process.exit(2);
+  }
 }

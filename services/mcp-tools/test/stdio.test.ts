@@ -178,9 +178,11 @@ describe('mcp-tools --stdio: a local agent\'s tools for as long as the user\'s g
     const run = (extra: Record<string, string>, credentials = join(work, `refusals-${Math.random()}`)) =>
       spawnSync(process.execPath, [BIN, '--stdio'], { env: { PATH: process.env.PATH ?? '', ...env(credentials, extra) }, encoding: 'utf8', timeout: 30_000, input: '' });
 
-    const accessToken = run({ MCP_ACCESS_TOKEN: 'eyJ.a.b' });
+    // Started by an agent from another folder, without DATA_DIR: it looks where npm start keeps the stack.
+    const accessToken = spawnSync(process.execPath, [BIN, '--stdio'], { cwd: tmpdir(), env: { PATH: process.env.PATH ?? '', MCP_ACCESS_TOKEN: 'eyJ.a.b', LOG_LEVEL: 'info' }, encoding: 'utf8', timeout: 30_000, input: '' });
     assert.equal(accessToken.status, 2);
     assert.match(accessToken.stderr, /MCP_ACCESS_TOKEN: mcp-tools --stdio does not take an access token.*STDIO_REFRESH_TOKEN/);
+    assert.ok(accessToken.stderr.includes(`"file":"${join(REPO_ROOT, 'data', 'stack.json')}"`), accessToken.stderr);
 
     const client = await registerPublicClient(stack.urls);
     const dead = run({ STDIO_REFRESH_TOKEN: 'not-a-refresh-token', STDIO_CLIENT_ID: client.client_id });

@@ -26,6 +26,8 @@ type HeldToken = { token: string; refreshAt: number; expiresAt: number };
  */
 export class GrantKeeper {
   #held: HeldToken | null = null;
+  /** The refresh token this process stored last: the one to forget when the grant turns out dead. */
+  #refreshToken: string | null = null;
   #refreshing: Promise<RefreshOutcome> | null = null;
   #timer: NodeJS.Timeout | null = null;
   #watcher: NodeJS.Timeout | null = null;
@@ -60,6 +62,7 @@ export class GrantKeeper {
     await this.deps.store.locked(async () => {
       this.deps.store.write({ resource: this.deps.resource, client, grant: { refreshToken: tokens.refresh_token!, seed: null, savedAt: new Date().toISOString() } });
     });
+    this.#refreshToken = tokens.refresh_token;
     this.#hold(tokens);
   }
 
@@ -136,7 +139,7 @@ export class GrantKeeper {
     const outcome = await this.#renew();
     if (outcome.kind !== 'refreshed' || !this.#held) return;
     const again = await this.deps.verifier.check(this.#held.token);
-    if (!again.ok && again.reason === 'revoked') await this.#finish(`the grant was revoked (${again.description})`, this.#held.token);
+    if (!again.ok && again.reason === 'revoked') await this.#finish(`the grant was revoked (${again.description})`, this.#refreshToken);
   }
 
   async #refresh(): Promise<RefreshOutcome> {
@@ -158,7 +161,9 @@ export class GrantKeeper {
           fetchFn: timedFetch,
         });
         // Stored before the access token is used: a crash now must not lose the only live refresh token.
-        store.write({ ...stored, grant: { ...stored.grant, refreshToken: tokens.refresh_token ?? stored.grant.refreshToken, savedAt: new Date().toISOString() } });
+        const refreshToken = tokens.refresh_token ?? stored.grant.refreshToken;
+        store.write({ ...stored, grant: { ...stored.grant, refreshToken, savedAt: new Date().toISOString() } });
+        this.#refreshToken = refreshToken;
         this.#hold(tokens);
         return { kind: 'refreshed' };
       });
@@ -166,7 +171,7 @@ export class GrantKeeper {
       if (err instanceof OAuthError && (err.errorCode === 'invalid_grant' || err.errorCode === 'invalid_client')) {
         const said = err.message.replace(/\.$/, '');
         outcome = { kind: 'ended', why: `the grant was revoked or has expired (${err.errorCode}${said ? `: ${said}` : ''})` };
-        await this.#forget(presented, err.errorCode === 'invalid_client');
+        if (presented) await this.#forget(presented, err.errorCode === 'invalid_client');
       } else {
         outcome = { kind: 'failed', why: describe(err) };
       }
@@ -200,11 +205,11 @@ export class GrantKeeper {
   }
 
   /** Removes a dead grant (and the client, when it is gone too) from the store, unless another process replaced it meanwhile. */
-  async #forget(refreshToken: string | null, clientGone: boolean): Promise<void> {
+  async #forget(refreshToken: string, clientGone: boolean): Promise<void> {
     const { store } = this.deps;
     await store.locked(async () => {
       const stored = store.read();
-      if (!stored.grant || (refreshToken !== null && stored.grant.refreshToken !== refreshToken)) return;
+      if (stored.grant?.refreshToken !== refreshToken) return;
       store.write({ ...stored, grant: null, client: clientGone ? null : stored.client });
     }).catch((err: unknown) => this.deps.logger.warn({ err: String(err) }, 'could not remove the dead credential'));
   }
