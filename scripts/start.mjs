@@ -2,7 +2,7 @@
 // `npm start`: the whole stack on one machine. A private nats-server (unless NATS_URL is set) with its store
 // under the data folder, then each service as its own process with its own SQLite file. Ctrl-C stops it all.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { createServer, connect } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -45,6 +45,21 @@ function adminSecrets() {
   const token = process.env.ADMIN_TOKEN ? { file: null, value: process.env.ADMIN_TOKEN } : kept('admin-token', () => randomBytes(32).toString('base64url'));
   const key = process.env.WEBHOOK_SECRETS_KEY ?? kept('webhook-secrets.key', () => randomBytes(32).toString('base64')).value;
   return { tokenFile: token.file, env: { ADMIN_TOKEN: token.value, WEBHOOK_SECRETS_KEY: key } };
+}
+
+/**
+ * data/stack.json: this stack's public URLs, its NATS and the settings every service must be given alike, in
+ * one place, for the processes that belong to it without being started here: `mcp-tools --stdio` reads it
+ * from its DATA_DIR (its own environment wins), so that one command works whatever the ports.
+ */
+function writeStackFile(natsUrl) {
+  const stack = { ...publicUrls, NATS_URL: natsUrl };
+  for (const key of ['SCOPES', 'DEFAULT_SCOPES', 'RESOURCE_NAME']) if (process.env[key]) stack[key] = process.env[key];
+  // The services run in the project folder, where relative tool paths are resolved; a reader may run anywhere.
+  if (process.env.TOOL_MODULES) stack.TOOL_MODULES = process.env.TOOL_MODULES.split(',').map((p) => p.trim()).filter(Boolean).map((p) => resolve(root, p)).join(',');
+  const file = join(dataDir, 'stack.json');
+  writeFileSync(`${file}.tmp`, `${JSON.stringify(stack, null, 2)}\n`, { mode: 0o600 });
+  renameSync(`${file}.tmp`, file);
 }
 
 const children = new Map();
@@ -188,6 +203,7 @@ async function main() {
   }
   // `npm run users -- add <name>` finds the stack's NATS here.
   writeFileSync(join(dataDir, 'nats.url'), `${natsUrl}\n`);
+  writeStackFile(natsUrl);
 
   const common = { NATS_URL: natsUrl, DATA_DIR: dataDir, HOST: process.env.HOST ?? '127.0.0.1', ...publicUrls };
   const admin = adminSecrets();

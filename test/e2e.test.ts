@@ -17,6 +17,7 @@ import {
   pkcePair,
   registerPublicClient,
   startRedirectReceiver,
+  startStdioMcp,
   startService,
   startedTogether,
   startUserStack,
@@ -140,6 +141,28 @@ describe('end to end, on the stack as users start it (npm start)', () => {
     assert.equal(call.status, 200);
     const old = await mcpPost(stack.urls.mcp, callTool('whoami'), tokens.access_token);
     assert.equal(old.status, 200, 'a token signed before the restart still verifies (its key stays published)');
+  });
+
+  test('the README\'s stdio command works on this stack\'s random ports: it reads data/stack.json, and an HTTP client allows it at the printed URL', async () => {
+    const credentials = mkdtempSync(join(tmpdir(), 'e2e-stdio-'));
+    const mcp = await startStdioMcp({
+      cwd: REPO_ROOT,
+      args: ['services/mcp-tools/bin/mcp-tools.mjs', '--stdio'],
+      env: { DATA_DIR: dataDir, STDIO_CREDENTIALS_DIR: join(credentials, 'mcp-tools'), STDIO_OPEN_BROWSER: 'false', LOG_LEVEL: 'warn' },
+    });
+    try {
+      const printed = new URL((await mcp.waitForStderr(/^ {2}(http\S+\/authorize\?\S+)$/m))[1]!);
+      assert.equal(printed.origin, new URL(stack.urls.issuer).origin);
+      const answer = await alice.authorize(printed.href);
+      const landed = await http(`${printed.searchParams.get('redirect_uri')}?${answer}`);
+      assert.equal(landed.status, 200, landed.text);
+      assert.match(landed.text, /mcp-tools is connected/);
+      const who = await mcp.client.callTool({ name: 'whoami', arguments: {} });
+      assert.equal((who.structuredContent as Json).user, 'alice');
+    } finally {
+      assert.equal(await mcp.close(), 0);
+      rmSync(credentials, { recursive: true, force: true });
+    }
   });
 });
 

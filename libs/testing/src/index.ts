@@ -6,5 +6,6 @@ export * from './service-process.ts';
 export * from './browser.ts';
 export * from './account-session.ts';
 export * from './mcp-client.ts';
+export * from './stdio-mcp.ts';
 export * from './stack.ts';
 export * from './user-stack.ts';

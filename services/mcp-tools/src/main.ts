@@ -1,22 +1,26 @@
 import { createLogger, gauge, listen, loadConfigOrExit, stopOnSignals } from '@mcp-auth/http';
+import { IN_MEMORY_PROJECTION } from '@mcp-auth/projector';
 import { createMcpToolsApp } from './app.ts';
 import { mcpToolsConfigSchema } from './config.ts';
-import { runStdio } from './mcp/stdio.ts';
 import { resourceMetadataUrl } from './protected-resource/metadata.ts';
 import { startRuntime } from './runtime.ts';
+import { runStdio, say } from './stdio/run.ts';
+import { stdioSettingsSchema } from './stdio/settings.ts';
+import { adoptStackFile } from './stdio/stack-file.ts';
 
 const stdio = process.argv.includes('--stdio');
+// Over stdio the deployment's URLs and NATS come from the stack file of DATA_DIR unless the environment gives them.
+const stackFile = stdio ? adoptStackFileOrExit() : null;
 const config = loadConfigOrExit(mcpToolsConfigSchema);
 // Over stdio, stdout is the protocol channel: logs go to stderr.
 const logger = createLogger('mcp-tools', config.LOG_LEVEL, { toStderr: stdio });
-if (stdio && !process.env.MCP_ACCESS_TOKEN) {
-  process.stderr.write('mcp-tools --stdio needs an access token in MCP_ACCESS_TOKEN (from the OAuth flow of this deployment).\n');
-  process.exit(2);
-}
-const runtime = await startRuntime(config, logger);
+if (stackFile) logger.info(stackFile, stackFile.adopted ? 'deployment read from the stack file' : 'no stack file; the deployment comes from the environment');
+const stdioSettings = stdio ? loadConfigOrExit(stdioSettingsSchema) : null;
+// Over stdio the projection is in memory: never an HTTP replica's file, and never shared by two agents' processes.
+const runtime = await startRuntime(stdio ? { ...config, PROJECTION_FILE: IN_MEMORY_PROJECTION } : config, logger);
 
-if (stdio) {
-  const code = await runStdio(config, runtime, logger);
+if (stdioSettings) {
+  const code = await runStdio(config, stdioSettings, runtime, logger);
   await runtime.projector.stop();
   await runtime.store.close();
   process.exit(code);
@@ -26,4 +30,13 @@ if (stdio) {
   const server = await listen(createMcpToolsApp({ config, logger, ...runtime }), { port: config.PORT, host: config.HOST });
   logger.info({ url: server.url, resource: config.MCP_RESOURCE_URL, resourceMetadata: resourceMetadataUrl(config), tools: runtime.registry.all().map((t) => t.name) }, 'mcp-tools service listening');
   stopOnSignals(logger, [() => server.close(), () => runtime.projector.stop(), () => runtime.store.close()]);
+}
+
+function adoptStackFileOrExit() {
+  try {
+    return adoptStackFile(process.env);
+  } catch (err) {
+    say(`${(err as Error).message}.`);
+    process.exit(2);
+  }
 }

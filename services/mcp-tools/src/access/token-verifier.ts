@@ -5,9 +5,12 @@ import type { EventStore } from '@mcp-auth/event-store';
 import type { NotesReadModel } from '../tools/notes-projection.ts';
 import type { ToolIdentity } from '../tools/tool.ts';
 
-export type TokenCheck = { ok: true; identity: ToolIdentity; claims: AccessTokenClaims } | { ok: false; description: string };
+/** Why a token is refused: `revoked` means its grant (or the token itself) was revoked; `expired` that a fresh token would do. */
+export type TokenRefusal = VerifyFailure | 'unknown_grant' | 'revoked';
 
-const DESCRIPTIONS: Record<VerifyFailure | 'unknown_grant' | 'revoked', string> = {
+export type TokenCheck = { ok: true; identity: ToolIdentity; claims: AccessTokenClaims } | { ok: false; reason: TokenRefusal; description: string };
+
+const DESCRIPTIONS: Record<TokenRefusal, string> = {
   malformed: 'The access token is malformed.',
   unknown_key: 'The access token is not signed by a key of this deployment.',
   bad_signature: 'The access token signature is invalid.',
@@ -66,7 +69,7 @@ export class TokenVerifier {
     if (verified && verified.token !== token) verified = undefined;
     if (verified && verified.claims.exp + 5 < now) {
       this.#verified.delete(key);
-      return { ok: false, description: DESCRIPTIONS.expired };
+      return refused('expired');
     }
     if (!verified) {
       const outcome = await verifyAccessToken(token, {
@@ -74,7 +77,7 @@ export class TokenVerifier {
         audience: this.deps.audience,
         key: (kid) => this.#key(kid, token),
       });
-      if (!outcome.ok) return { ok: false, description: DESCRIPTIONS[outcome.reason] };
+      if (!outcome.ok) return refused(outcome.reason);
       verified = { token, claims: outcome.claims, identity: null, honouredAt: null };
       if (this.#verified.size >= CACHE_SIZE) this.#verified.delete(this.#verified.keys().next().value!);
       this.#verified.set(key, verified);
@@ -89,8 +92,8 @@ export class TokenVerifier {
       const honours = () => this.deps.grants.honours(claims.grant_id, claims.jti, claims.sub, claims.client_id, now);
       let verdict = honours();
       if (verdict === null && (await waitForCredentialPosition(this.deps.store, this.deps.projector, claims.stream_position, this.deps.catchUpMs))) verdict = honours();
-      if (verdict === null) return { ok: false, description: DESCRIPTIONS.unknown_grant };
-      if (!verdict.honoured) return { ok: false, description: DESCRIPTIONS.revoked };
+      if (verdict === null) return refused('unknown_grant');
+      if (!verdict.honoured) return refused('revoked');
       // Read after any wait: the answer is as of the projection now, whatever it applied meanwhile.
       verified.honouredAt = { stamp: this.deps.projector.changes(grantsProjection.name, consentsProjection.name), until: verdict.grantExpiresAt };
     }
@@ -119,6 +122,10 @@ export class TokenVerifier {
     }
     return null;
   }
+}
+
+function refused(reason: TokenRefusal): TokenCheck {
+  return { ok: false, reason, description: DESCRIPTIONS[reason] };
 }
 
 /** The position claim read before verification: used only to decide how long to wait, never trusted otherwise. */
