@@ -1,0 +1,2 @@
+export * from './targets.ts';
+export * from './fetch-document.ts';
