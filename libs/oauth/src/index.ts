@@ -6,3 +6,4 @@ export * from './scopes.ts';
 export * from './secrets.ts';
 export * from './deployment.ts';
 export * from './access-token.ts';
+export * from './client-metadata-document.ts';
