@@ -7,3 +7,4 @@ export * from './secrets.ts';
 export * from './deployment.ts';
 export * from './access-token.ts';
 export * from './client-metadata-document.ts';
+export * from './client-assertion.ts';
