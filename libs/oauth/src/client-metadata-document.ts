@@ -1,3 +1,4 @@
+import { CLIENT_ASSERTION_ALGORITHMS } from './client-assertion.ts';
 import { classifyRedirectUri, isLoopbackHost, type RedirectUriKind } from './redirect-uris.ts';
 import { parseScope } from './scopes.ts';
 
@@ -64,6 +65,8 @@ export type ClientMetadataDocument = {
   client_id: string;
   redirect_uris: string[];
   token_endpoint_auth_method: CimdAuthMethod;
+  /** The one algorithm the client signs its assertions with, when it names one (ChatGPT names RS256). */
+  token_endpoint_auth_signing_alg?: string;
   grant_types: string[];
   response_types: ['code'];
   application_type: 'web' | 'native';
@@ -115,9 +118,11 @@ function refuse(reason: string): never {
 }
 
 function parseJsonObject({ contentType, body }: DocumentResponse): Record<string, unknown> {
-  // CIMD §4: JSON, as application/json or a more specific application/<name>+json.
+  // CIMD §4: JSON, as application/json or a more specific application/<name>+json. text/plain is accepted too:
+  // static hosts serve .json files that way, and what proves the client is the client_id inside, not the label.
   const mediaType = contentType?.split(';')[0]?.trim().toLowerCase();
-  if (mediaType !== undefined && mediaType !== '' && mediaType !== 'application/json' && !/^application\/[a-z0-9.+-]+\+json$/.test(mediaType)) {
+  const json = mediaType === undefined || mediaType === '' || mediaType === 'application/json' || mediaType === 'text/plain' || /^application\/[a-z0-9.+-]+\+json$/.test(mediaType);
+  if (!json) {
     refuse(`the document is served as ${printable(mediaType)}, not JSON`);
   }
   let parsed: unknown;
@@ -145,6 +150,10 @@ function normalise(clientId: string, raw: Record<string, unknown>): ClientMetada
   const jwksUri = optionalUri(field('jwks_uri'), 'jwks_uri', { httpsOnly: true });
   if (jwks && jwksUri) refuse('jwks and jwks_uri must not both be present (RFC 7591 §2)');
   if (authMethod === 'private_key_jwt' && !jwks && !jwksUri) refuse('private_key_jwt needs jwks or jwks_uri');
+  const signingAlg = optionalString(field('token_endpoint_auth_signing_alg'), 'token_endpoint_auth_signing_alg', 20);
+  if (signingAlg !== undefined && !(CLIENT_ASSERTION_ALGORITHMS as readonly string[]).includes(signingAlg)) {
+    refuse(`token_endpoint_auth_signing_alg must be one of ${CLIENT_ASSERTION_ALGORITHMS.join(', ')}`);
+  }
 
   const grantTypes = (stringArray(field('grant_types'), 'grant_types', 10, 200) ?? ['authorization_code']).filter((g, i, all) => SUPPORTED_GRANT_TYPES.includes(g) && all.indexOf(g) === i);
   if (!grantTypes.includes('authorization_code')) refuse('grant_types must include authorization_code');
@@ -170,6 +179,7 @@ function normalise(clientId: string, raw: Record<string, unknown>): ClientMetada
     client_id: clientId,
     redirect_uris: [...new Set(redirectUris)],
     token_endpoint_auth_method: authMethod as CimdAuthMethod,
+    ...(signingAlg !== undefined ? { token_endpoint_auth_signing_alg: signingAlg } : {}),
     grant_types: grantTypes,
     response_types: ['code'],
     application_type: applicationType ?? (kinds.every((k) => k !== 'https') ? 'native' : 'web'),

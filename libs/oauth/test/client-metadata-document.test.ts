@@ -123,6 +123,7 @@ describe('validateClientMetadataDocument', () => {
     assert.ok(validateClientMetadataDocument(CLIENT_ID, json(vscodeLike, 'application/cimd+json')).ok);
     assert.ok(validateClientMetadataDocument(CLIENT_ID, json(vscodeLike, 'application/json; charset=utf-8')).ok);
     assert.ok(validateClientMetadataDocument(CLIENT_ID, json(vscodeLike, undefined)).ok);
+    assert.ok(validateClientMetadataDocument(CLIENT_ID, json(vscodeLike, 'text/plain; charset=utf-8')).ok, 'as static hosts serve .json files');
   });
 
   test('shared secrets are impossible for a document (CIMD §4.1)', () => {
@@ -146,6 +147,28 @@ describe('validateClientMetadataDocument', () => {
     refusedWith(withField({ jwks: { keys: [] } }), /non-empty keys/);
     refusedWith(withField({ jwks: [publicKey] }), /JWK Set object/);
     refusedWith(withField({ jwks_uri: 'http://vscode.dev/jwks.json' }), /jwks_uri must be an https URL/);
+  });
+
+  test('given a ChatGPT-like document (private_key_jwt, RS256, jwks_uri), then it is accepted with its signing algorithm', () => {
+    const clientId = 'https://chatgpt.com/oauth/kDmjx77UnKOM/client.json';
+    const verdict = validateClientMetadataDocument(
+      clientId,
+      json({
+        client_id: clientId,
+        client_uri: 'https://chatgpt.com/',
+        redirect_uris: ['https://chatgpt.com/connector/oauth/kDmjx77UnKOM'],
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        client_name: 'ChatGPT',
+        token_endpoint_auth_method: 'private_key_jwt',
+        token_endpoint_auth_signing_alg: 'RS256',
+        jwks_uri: 'https://chatgpt.com/oauth/jwks.json',
+      }),
+    );
+    assert.ok(verdict.ok, JSON.stringify(verdict));
+    assert.equal(verdict.document.token_endpoint_auth_signing_alg, 'RS256');
+    assert.deepEqual(verdict.facts, { verifiedHost: 'chatgpt.com', localhostOnly: false });
+    refusedWith(withField({ token_endpoint_auth_method: 'private_key_jwt', jwks_uri: 'https://vscode.dev/jwks.json', token_endpoint_auth_signing_alg: 'HS256' }), /signing_alg must be one of/);
   });
 
   test('redirect URIs follow the rules of registered clients', () => {
