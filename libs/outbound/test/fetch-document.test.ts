@@ -48,14 +48,14 @@ function serve(server: Server, received: string[]): Promise<number> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
 }
 
-/** A resolver that answers every name with these addresses (as a rebinding DNS server would). */
-const resolvesTo =
-  (...addresses: string[]): Resolver =>
-  (_hostname, callback) =>
-    callback(
-      null,
-      addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 })),
-    );
+/** A DNS server with a fixed table (as a rebinding one would answer): any other name does not exist. */
+function dns(table: Record<string, string[]>): Resolver {
+  return (hostname, callback) => {
+    const found = table[hostname];
+    if (!found) return callback(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' }), []);
+    callback(null, found.map((address) => ({ address, family: address.includes(':') ? 6 : 4 })));
+  };
+}
 
 const development: OutboundPolicy = { allowPrivateTargets: true, timeoutMs: 1_000, maxBytes: 5_120 };
 const production: OutboundPolicy = { ...development, allowPrivateTargets: false };
@@ -94,11 +94,17 @@ describe('fetchDocument: only public targets, checked as the socket connects', (
   test('given the production policy, a name that resolves to a private address is refused when the socket connects (DNS rebinding)', async () => {
     const before = received.length;
     for (const addresses of [['127.0.0.1'], ['::1'], ['8.8.8.8', '127.0.0.1'], ['::ffff:127.0.0.1'], ['169.254.169.254'], ['10.1.2.3']]) {
-      const outcome = await fetchDocument(`https://client.example.test:${port}/doc`, { ...production, resolve: resolvesTo(...addresses) });
+      const outcome = await fetchDocument(`https://client.example.test:${port}/doc`, { ...production, resolve: dns({ 'client.example.test': addresses }) });
       assert.equal(!outcome.ok && outcome.reason, 'refused_target', addresses.join());
       assert.match(!outcome.ok ? outcome.description : '', /client\.example\.test resolves to/, addresses.join());
     }
     assert.equal(received.length, before, 'nothing reached the loopback server');
+  });
+
+  test('a name that does not resolve is unreachable', async () => {
+    const outcome = await fetchDocument('https://missing.example.test/doc', { ...production, resolve: dns({}) });
+    assert.equal(!outcome.ok && outcome.reason, 'unreachable');
+    assert.match(!outcome.ok ? outcome.description : '', /ENOTFOUND/);
   });
 
   test('plain http is refused for a public name unless private targets are allowed', async () => {

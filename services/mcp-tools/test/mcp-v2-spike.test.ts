@@ -53,25 +53,16 @@ describe('spike: MCP 2026-07-28 and 2025-11-25 at one /mcp with @modelcontextpro
     return client;
   };
 
-  test('the v1 client speaks 2025-11-25 (initialize, stateless) and calls a tool; the factory serves it as the legacy era', async () => {
-    const client = await v1Client('reader-token');
-    try {
-      assert.deepEqual((await client.listTools()).tools.map((t) => t.name), ['echo', 'notes_create']);
-      const result = await client.callTool({ name: 'echo', arguments: { text: 'hi' } });
-      assert.deepEqual(result.content, [{ type: 'text', text: 'legacy client-1 hi' }]);
-    } finally {
-      await client.close();
-    }
-  });
-
-  test('the v2 client pinned to 2026-07-28 (server/discover, no initialize) calls the same tool through the same factory as the modern era', async () => {
-    const client = await v2Client('reader-token');
-    try {
-      assert.deepEqual((await client.listTools()).tools.map((t) => t.name), ['echo', 'notes_create']);
-      const result = await client.callTool({ name: 'echo', arguments: { text: 'hi' } });
-      assert.deepEqual(result.content, [{ type: 'text', text: 'modern client-1 hi' }]);
-    } finally {
-      await client.close();
+  test('the v1 client (2025-11-25: initialize, stateless) and the v2 client pinned to 2026-07-28 (server/discover, no initialize) call the same tool through one factory, each in its era', async () => {
+    for (const [connect, era] of [[v1Client, 'legacy'], [v2Client, 'modern']] as const) {
+      const client = await connect('reader-token');
+      try {
+        assert.deepEqual((await client.listTools()).tools.map((t) => t.name), ['echo', 'notes_create'], era);
+        const result = await client.callTool({ name: 'echo', arguments: { text: 'hi' } });
+        assert.deepEqual(result.content, [{ type: 'text', text: `${era} client-1 hi` }]);
+      } finally {
+        await client.close();
+      }
     }
   });
 
