@@ -6,3 +6,5 @@ export * from './scopes.ts';
 export * from './secrets.ts';
 export * from './deployment.ts';
 export * from './access-token.ts';
+export * from './client-metadata-document.ts';
+export * from './client-assertion.ts';
