@@ -15,6 +15,8 @@ export const eventCatalogue = {
   ClientDeleted: registration.ClientDeleted,
   ClientExpired: registration.ClientExpired,
   UserCreated: authorization.UserCreated,
+  UserPasswordRehashed: authorization.UserPasswordRehashed,
+  SignInAttemptAdmitted: authorization.SignInAttemptAdmitted,
   UserSignedIn: authorization.UserSignedIn,
   UserSignInFailed: authorization.UserSignInFailed,
   UserSignedOut: authorization.UserSignedOut,

@@ -54,7 +54,9 @@ export function subjectOf(event: DecidedEvent): string {
     case 'SharedClientReregistered':
       return subjects.clientRegistrants(event.data.clientId);
     case 'UserCreated':
+    case 'UserPasswordRehashed':
       return subjects.user(event.data.userId);
+    case 'SignInAttemptAdmitted':
     case 'UserSignedIn':
     case 'UserSignInFailed':
     case 'UserSignedOut':
@@ -100,6 +102,8 @@ export const EVENT_AGGREGATES: Record<EventType, string> = {
   ClientDeleted: 'registration.client',
   ClientExpired: 'registration.client',
   UserCreated: 'authorization.user',
+  UserPasswordRehashed: 'authorization.user',
+  SignInAttemptAdmitted: 'authorization.signin',
   UserSignedIn: 'authorization.signin',
   UserSignInFailed: 'authorization.signin',
   UserSignedOut: 'authorization.signin',

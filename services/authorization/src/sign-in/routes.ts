@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import Router from '@koa/router';
 import { isSubjectToken, subjects } from '@mcp-auth/contracts';
 import { rateLimit, readForm, eventContextOf } from '@mcp-auth/http';
@@ -6,9 +7,11 @@ import { catchUpWithSubject } from '@mcp-auth/projector';
 import { formTargetFor, sendPage } from '@mcp-auth/web';
 import { signInPage } from '../web/pages.ts';
 import type { AuthorizationDeps } from '../web/context.ts';
-import { PASSWORD_MAX_LENGTH, burnPasswordCheck, verifyPassword } from '../users/passwords.ts';
+import { PASSWORD_MAX_LENGTH, burnPasswordCheck, needsRehash, verifyPassword } from '../users/passwords.ts';
+import { rehashPassword } from '../users/rehash-password.ts';
 import { isValidUsername, normaliseUsername, userIdFor } from '../users/usernames.ts';
-import { decide, throttleVerdict, type SignInPolicy } from './decider.ts';
+import { admitAttempt } from './admit-attempt.ts';
+import { decide, initialState, type SignInPolicy } from './decider.ts';
 import { clearSessionCookie, currentSession, newSessionSecret, setSessionCookie } from './sessions.ts';
 import { safeReturnTo } from './return-to.ts';
 
@@ -33,7 +36,7 @@ export function signInFormTargets(returnTo: string, deps: Pick<AuthorizationDeps
 const SIGN_OUT_APPLY_MS = 2_000;
 
 export function signInRoutes(deps: AuthorizationDeps): Router {
-  const { config, store, projector, users, csrf } = deps;
+  const { config, store, projector, users, csrf, logger } = deps;
   const router = new Router();
   const policy: SignInPolicy = {
     maxAccountFailures: config.SIGNIN_MAX_FAILURES_PER_ACCOUNT,
@@ -64,37 +67,26 @@ export function signInRoutes(deps: AuthorizationDeps): Router {
       return again(401, GENERIC_FAILURE);
     }
     const userId = userIdFor(username);
-    await Promise.all([
-      catchUpWithSubject(store, projector, subjects.user(userId)),
-      catchUpWithSubject(store, projector, subjects.signIn(userId)),
-    ]);
+    const userVersion = await catchUpWithSubject(store, projector, subjects.user(userId));
     const user = users.user(userId);
-    const state = { accountFailures: users.recentFailures('account', userId), addressFailures: users.recentFailures('address', ctx.ip) };
-    const nowMs = Date.now();
-    const throttle = throttleVerdict(state, policy, nowMs);
-    // While throttled the password is not even checked.
-    const passwordValid = throttle.throttled ? false : user ? await verifyPassword(password, user.passwordHash) : await burnPasswordCheck(password);
+    const attempt = { attemptId: randomUUID(), username: normaliseUsername(username), userId, userExists: user !== null, clientAddress: ctx.ip || null, policy };
+    const context = eventContextOf(ctx, { kind: 'user' as const, id: userId });
+
+    const admission = await admitAttempt({ store, projector, users, policy }, attempt, context);
+    if (!admission.admitted) {
+      ctx.set('Retry-After', String(admission.retryAfterSeconds));
+      return again(429, `Too many failed sign-in attempts. Try again in ${Math.ceil(admission.retryAfterSeconds / 60)} minute(s).`);
+    }
+    const passwordValid = user ? await verifyPassword(password, user.passwordHash) : await burnPasswordCheck(password);
     const session = newSessionSecret();
-    const events = decide(
-      {
-        type: 'SignIn',
-        data: { username: normaliseUsername(username), userId, userExists: user !== null, passwordValid, clientAddress: ctx.ip || null, sessionHash: session.hash, nowMs, policy },
-      },
-      state,
-    );
-    const position = await store.appendDecided(events, eventContextOf(ctx, { kind: 'user' as const, id: userId }));
-    const outcome = events[0]!;
-    if (outcome.type === 'UserSignedIn' && position !== null) {
-      setSessionCookie(ctx, deps, session.secret, position);
-      ctx.status = 303;
-      ctx.redirect(returnTo);
-      return;
-    }
-    if (throttle.throttled) {
-      ctx.set('Retry-After', String(throttle.retryAfterSeconds));
-      return again(429, `Too many failed sign-in attempts. Try again in ${Math.ceil(throttle.retryAfterSeconds / 60)} minute(s).`);
-    }
-    return again(401, GENERIC_FAILURE);
+    // The outcome only settles an attempt already counted: it needs no exclusivity.
+    const events = decide({ type: 'CompleteSignIn', data: { ...attempt, passwordValid, sessionHash: session.hash, nowMs: Date.now() } }, initialState());
+    const position = await store.appendDecided(events, context);
+    if (events[0]!.type !== 'UserSignedIn' || position === null) return again(401, GENERIC_FAILURE);
+    if (user && needsRehash(user.passwordHash)) await rehashPassword(store, { userId, password, version: userVersion }, context, logger);
+    setSessionCookie(ctx, deps, session.secret, position);
+    ctx.status = 303;
+    ctx.redirect(returnTo);
   });
 
   router.post('/signout', async (ctx) => {
@@ -102,7 +94,7 @@ export function signInRoutes(deps: AuthorizationDeps): Router {
     csrf.verify(ctx, form._csrf);
     const session = await currentSession(ctx, deps);
     if (session) {
-      const events = decide({ type: 'SignOut', data: { userId: session.userId, sessionHash: session.sessionHash } }, { accountFailures: [], addressFailures: [] });
+      const events = decide({ type: 'SignOut', data: { userId: session.userId, sessionHash: session.sessionHash } }, initialState());
       const position = await store.appendDecided(events, eventContextOf(ctx, { kind: 'user' as const, id: session.userId }));
       // This replica stops honouring the session before it says so; the others as soon as they apply the event.
       if (position !== null) await projector.waitFor(position, SIGN_OUT_APPLY_MS);
