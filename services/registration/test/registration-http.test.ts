@@ -271,6 +271,38 @@ describe('registration rate limit and projection recovery', () => {
     }
   });
 
+  test("one address re-registering a shared public client cannot spend the client's budget for every other install", async () => {
+    // Behind one trusted proxy, each address is the X-Forwarded-For the test sends.
+    const service = await startService('registration', {
+      env: { NATS_URL: nats.url, TRUSTED_PROXY_HOPS: '1', REGISTRATION_RATE_LIMIT: '0', REREGISTRATION_RATE_LIMIT: '10', REREGISTRATION_RATE_LIMIT_PER_ADDRESS: '5', REREGISTRATION_RATE_LIMIT_PER_CLIENT_AND_ADDRESS: '3' },
+    });
+    const register = (body: Json, from: string) => call(`${service.url}/register`, { method: 'POST', headers: { 'X-Forwarded-For': from }, json: body });
+    const popular = { ...realClientBodies['Claude Code'], client_name: 'Claude Code (budget)' };
+    const other = { ...realClientBodies['Claude Code'], client_name: 'Another agent (budget)' };
+    try {
+      assert.equal((await register(popular, '192.0.2.1')).status, 201, 'the first install registers the client');
+      assert.equal((await register(other, '192.0.2.1')).status, 201);
+
+      const attacker = '203.0.113.66';
+      const flood = [];
+      for (let i = 0; i < 20; i++) flood.push((await register(popular, attacker)).status);
+      assert.deepEqual(flood, [...Array(3).fill(201), ...Array(17).fill(429)], 'one address gets its own share of the client, no more');
+
+      // Every other install still registers: the attacker spent 3 of the client's 10.
+      for (let i = 0; i < 7; i++) assert.equal((await register(popular, `198.51.100.${i + 1}`)).status, 201, `install ${i + 1}`);
+      const overBudget = await register(popular, '198.51.100.200');
+      assert.equal(overBudget.status, 429, "the client's own budget still holds");
+      assert.equal(overBudget.body!.error, 'too_many_requests');
+      assert.ok(Number(overBudget.headers.get('retry-after')) >= 1);
+
+      // And one address cannot spread over many clients either: 3 (popular) + 2 (other) is its limit of 5.
+      assert.deepEqual([(await register(other, attacker)).status, (await register(other, attacker)).status, (await register(other, attacker)).status], [201, 201, 429]);
+      assert.equal((await register(other, '198.51.100.1')).status, 201, 'another address re-registers that client');
+    } finally {
+      await service.stop();
+    }
+  });
+
   test('after SIGKILL the service resumes from its checkpoint, and its projection equals a rebuild from sequence 1', async () => {
     const env = { NATS_URL: nats.url, REGISTRATION_RATE_LIMIT: '0' };
     const first = await startService('registration', { env });
