@@ -40,6 +40,7 @@ export const eventCatalogue = {
   WebhookDeliveryAttempted: admin.WebhookDeliveryAttempted,
   WebhookDeliveryDeadLettered: admin.WebhookDeliveryDeadLettered,
   WebhookDeliveryRetried: admin.WebhookDeliveryRetried,
+  AdminSessionEnded: admin.AdminSessionEnded,
 } as const satisfies Record<string, EventDefinition<string, z.ZodType>>;
 
 type Catalogue = typeof eventCatalogue;

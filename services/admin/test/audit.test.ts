@@ -165,6 +165,7 @@ function oneOfEveryType(tag: string, mustNotAppear: Set<string>) {
       eventPosition: 7,
     },
     WebhookDeliveryRetried: { deliveryId: `fx-delivery-${tag}`, webhookId, eventId: randomUUID(), eventType: 'ClientExpired', eventPosition: 7 },
+    AdminSessionEnded: { sessionHash: hidden('sessionHash'), expiresAt: 1_577_840_400 },
   };
   // In catalogue order, so the grant is redeemed before the events that name only the grant.
   const events = EVENT_TYPES.map((type) => ({ type, data: data[type] }) as DecidedEvent);

@@ -164,6 +164,8 @@ export const AUDIT_DESCRIPTIONS: { [T in EventType]: Describe<T> } = {
     outcome: 'success',
     details: { deliveryId: d.deliveryId, webhookId: d.webhookId, eventId: d.eventId, eventType: d.eventType },
   }),
+  // The session hash names a console session: only when it would have expired is shown.
+  AdminSessionEnded: (d) => ({ ...concerning(null, null), details: { sessionExpiresAt: d.expiresAt } }),
 };
 
 /** The audit description of a decoded event. */

@@ -94,6 +94,7 @@ export function deliverableData(event: DomainEvent): Record<string, unknown> | n
     case 'WebhookDeliveryAttempted':
     case 'WebhookDeliveryDeadLettered':
     case 'WebhookDeliveryRetried':
+    case 'AdminSessionEnded':
       return null;
   }
 }
