@@ -176,6 +176,10 @@ describe('registration service over HTTP, two replicas on one real NATS', () => 
       ['an unknown grant type', { method: 'POST', json: { redirect_uris: ['https://a.example/cb'], grant_types: ['password'] } }, 400, 'invalid_client_metadata'],
       ['an inconsistent grant/response pair', { method: 'POST', json: { redirect_uris: ['https://a.example/cb'], response_types: ['token'] } }, 400, 'invalid_client_metadata'],
       ['a non-string field', { method: 'POST', json: { redirect_uris: ['https://a.example/cb'], client_name: { a: 1 } } }, 400, 'invalid_client_metadata'],
+      ['a client_name with a right-to-left override', { method: 'POST', json: { redirect_uris: ['https://a.example/cb'], client_name: 'Trusted \u202Eppa' } }, 400, 'invalid_client_metadata'],
+      ['a client_name with a bidi isolate', { method: 'POST', json: { redirect_uris: ['https://a.example/cb'], client_name: 'Agent \u2067x\u2069' } }, 400, 'invalid_client_metadata'],
+      ['a client_name with a zero-width space', { method: 'POST', json: { redirect_uris: ['https://a.example/cb'], client_name: 'Claude\u200B Code' } }, 400, 'invalid_client_metadata'],
+      ['a client_name with a zero-width joiner', { method: 'POST', json: { redirect_uris: ['https://a.example/cb'], client_name: 'Cur\u200Dsor' } }, 400, 'invalid_client_metadata'],
     ];
     for (const [name, init, status, error] of cases) {
       const res = await call(`${a.url}/register`, init);
