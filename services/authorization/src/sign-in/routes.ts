@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Router from '@koa/router';
 import { isSubjectToken, subjects } from '@mcp-auth/contracts';
+import type { RegisteredClient } from '@mcp-auth/projections';
 import { rateLimit, readForm, eventContextOf } from '@mcp-auth/http';
 import { redirectUriMatches } from '@mcp-auth/oauth';
 import { catchUpWithSubject } from '@mcp-auth/projector';
@@ -17,19 +18,25 @@ import { safeReturnTo } from './return-to.ts';
 
 const GENERIC_FAILURE = 'Incorrect username or password.';
 
+/** The client whose authorization request a sign-in continues (return_to is /authorize for one of its registered redirect URIs), if any. */
+export function requestingClient(returnTo: string, deps: Pick<AuthorizationDeps, 'config' | 'clients'>): { client: RegisteredClient; redirectUri: string } | null {
+  const url = new URL(returnTo, deps.config.ISSUER);
+  if (url.pathname !== '/authorize') return null;
+  const clientId = url.searchParams.get('client_id') ?? '';
+  const redirectUri = url.searchParams.get('redirect_uri');
+  const client = isSubjectToken(clientId) ? deps.clients.active(clientId) : null;
+  if (!client || !redirectUri || !client.metadata.redirect_uris.some((registered) => redirectUriMatches(registered, redirectUri))) return null;
+  return { client, redirectUri };
+}
+
 /**
  * Where a sign-in form post may end up: a successful sign-in returns to /authorize, which may answer at
  * once (remembered consent) with a redirect to the client. Browsers apply CSP form-action to every
  * redirect after a form post, so the page must allow the client's (registered) redirect origin.
  */
 export function signInFormTargets(returnTo: string, deps: Pick<AuthorizationDeps, 'config' | 'clients'>): string[] {
-  const url = new URL(returnTo, deps.config.ISSUER);
-  if (url.pathname !== '/authorize') return [];
-  const clientId = url.searchParams.get('client_id') ?? '';
-  const redirectUri = url.searchParams.get('redirect_uri');
-  const client = isSubjectToken(clientId) ? deps.clients.active(clientId) : null;
-  if (!client || !redirectUri || !client.metadata.redirect_uris.some((registered) => redirectUriMatches(registered, redirectUri))) return [];
-  return [formTargetFor(redirectUri)].filter(Boolean);
+  const requesting = requestingClient(returnTo, deps);
+  return requesting ? [formTargetFor(requesting.redirectUri)].filter(Boolean) : [];
 }
 
 /** How long a sign-out waits for this replica's projection to apply it (the event is durable either way). */
@@ -60,7 +67,12 @@ export function signInRoutes(deps: AuthorizationDeps): Router {
     const username = (form.username ?? '').trim();
     const password = form.password ?? '';
     const again = (status: number, error: string) =>
-      sendPage(ctx, { title: 'Sign in', status, formTargets: signInFormTargets(returnTo, deps), body: signInPage({ csrf: csrf.tokenFor(ctx), returnTo, username, error }) });
+      sendPage(ctx, {
+        title: 'Sign in',
+        status,
+        formTargets: signInFormTargets(returnTo, deps),
+        body: signInPage({ csrf: csrf.tokenFor(ctx), returnTo, username, error, client: requestingClient(returnTo, deps)?.client ?? null }),
+      });
 
     if (!isValidUsername(username) || password.length === 0 || password.length > PASSWORD_MAX_LENGTH) {
       await burnPasswordCheck(password.slice(0, PASSWORD_MAX_LENGTH));
