@@ -302,7 +302,7 @@ describe('docker compose: docker-compose.yml against the code it deploys', () =>
       const env = containerEnv(name, {});
       const config = configOf(name, env);
       assert.equal(config.HOST, '0.0.0.0', `${name} listens on every interface of its container`);
-      assert.equal(config.TRUST_PROXY, true, `${name} trusts X-Forwarded-* from the edge`);
+      assert.equal(config.TRUSTED_PROXY_HOPS, 1, `${name} takes the client's address from the one X-Forwarded-For entry the edge appends`);
       assert.equal(config.NATS_URL, 'nats://nats:4222');
       assert.equal(config.NATS_STREAM_REPLICAS, 1);
       if (name === 'registration') {

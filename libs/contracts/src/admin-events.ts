@@ -66,8 +66,24 @@ export const WebhookDeliveryRetried = defineEvent(
   }),
 );
 
+/**
+ * An operator signed out of the console. Console sessions are signed cookies any replica can check; this is
+ * how every replica learns that one of them no longer counts, even when its cookie is presented again.
+ */
+export const AdminSessionEnded = defineEvent(
+  'AdminSessionEnded',
+  1,
+  z.object({
+    /** base64url SHA-256 of the session's random id (the cookie holds the id, never the log). */
+    sessionHash: z.string(),
+    /** When the session would have expired anyway (unix seconds): after it, nobody needs to remember its end. */
+    expiresAt: z.number().int(),
+  }),
+);
+
 export type WebhookRegistered = EventOf<typeof WebhookRegistered>;
 export type WebhookRemoved = EventOf<typeof WebhookRemoved>;
 export type WebhookDeliveryAttempted = EventOf<typeof WebhookDeliveryAttempted>;
 export type WebhookDeliveryDeadLettered = EventOf<typeof WebhookDeliveryDeadLettered>;
 export type WebhookDeliveryRetried = EventOf<typeof WebhookDeliveryRetried>;
+export type AdminSessionEnded = EventOf<typeof AdminSessionEnded>;

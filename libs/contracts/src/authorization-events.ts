@@ -7,10 +7,33 @@ export const UserCreated = defineEvent(
   z.object({ userId: z.string(), username: z.string(), passwordHash: z.string() }),
 );
 
+/**
+ * A sign-in attempt was let through to the password check. Appended exclusively on the account's sign-in
+ * subject before the password is compared, so that replicas checking guesses at once all count each other's:
+ * an attempt counts towards the account's limit from here until it ends in UserSignedIn or UserSignInFailed.
+ */
+export const SignInAttemptAdmitted = defineEvent(
+  'SignInAttemptAdmitted',
+  1,
+  z.object({
+    attemptId: z.string(),
+    /** The id the username maps to, whether or not such a user exists. */
+    userId: z.string(),
+    username: z.string(),
+    clientAddress: z.string().nullable(),
+  }),
+);
+
 export const UserSignedIn = defineEvent(
   'UserSignedIn',
   1,
-  z.object({ userId: z.string(), sessionHash: z.string(), expiresAt: z.number().int() }),
+  z.object({
+    userId: z.string(),
+    sessionHash: z.string(),
+    expiresAt: z.number().int(),
+    /** The admitted attempt this sign-in ends (absent on sign-ins recorded before attempts were admitted). */
+    attemptId: z.string().optional(),
+  }),
 );
 
 export const UserSignInFailed = defineEvent(
@@ -25,7 +48,19 @@ export const UserSignInFailed = defineEvent(
     clientAddress: z.string().nullable(),
     /** bad_credentials counts towards throttling; throttled records an attempt refused while throttled. */
     reason: z.enum(['bad_credentials', 'throttled']),
+    /** The admitted attempt a bad_credentials failure ends (absent for throttled ones, which were never admitted). */
+    attemptId: z.string().optional(),
   }),
+);
+
+/**
+ * The user's password hash, recomputed with today's parameters at a successful sign-in because the stored one
+ * used weaker ones. Exclusive on the user's subject.
+ */
+export const UserPasswordRehashed = defineEvent(
+  'UserPasswordRehashed',
+  1,
+  z.object({ userId: z.string(), passwordHash: z.string() }),
 );
 
 export const UserSignedOut = defineEvent(
@@ -84,8 +119,10 @@ export const AuthorizationDenied = defineEvent(
 );
 
 export type UserCreated = EventOf<typeof UserCreated>;
+export type SignInAttemptAdmitted = EventOf<typeof SignInAttemptAdmitted>;
 export type UserSignedIn = EventOf<typeof UserSignedIn>;
 export type UserSignInFailed = EventOf<typeof UserSignInFailed>;
+export type UserPasswordRehashed = EventOf<typeof UserPasswordRehashed>;
 export type UserSignedOut = EventOf<typeof UserSignedOut>;
 export type ConsentGranted = EventOf<typeof ConsentGranted>;
 export type ConsentRevoked = EventOf<typeof ConsentRevoked>;

@@ -15,6 +15,8 @@ export const eventCatalogue = {
   ClientDeleted: registration.ClientDeleted,
   ClientExpired: registration.ClientExpired,
   UserCreated: authorization.UserCreated,
+  UserPasswordRehashed: authorization.UserPasswordRehashed,
+  SignInAttemptAdmitted: authorization.SignInAttemptAdmitted,
   UserSignedIn: authorization.UserSignedIn,
   UserSignInFailed: authorization.UserSignInFailed,
   UserSignedOut: authorization.UserSignedOut,
@@ -38,6 +40,7 @@ export const eventCatalogue = {
   WebhookDeliveryAttempted: admin.WebhookDeliveryAttempted,
   WebhookDeliveryDeadLettered: admin.WebhookDeliveryDeadLettered,
   WebhookDeliveryRetried: admin.WebhookDeliveryRetried,
+  AdminSessionEnded: admin.AdminSessionEnded,
 } as const satisfies Record<string, EventDefinition<string, z.ZodType>>;
 
 type Catalogue = typeof eventCatalogue;

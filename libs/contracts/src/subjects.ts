@@ -37,6 +37,8 @@ export const subjects = {
   note: (noteId: string) => subject('mcp', 'note', noteId),
   webhook: (webhookId: string) => subject('admin', 'webhook', webhookId),
   webhookDelivery: (deliveryId: string) => subject('admin', 'delivery', deliveryId),
+  /** One admin console session, by the hash of its id: where its end is recorded. */
+  adminSession: (sessionHash: string) => subject('admin', 'session', sessionHash),
 };
 
 /**
@@ -54,7 +56,9 @@ export function subjectOf(event: DecidedEvent): string {
     case 'SharedClientReregistered':
       return subjects.clientRegistrants(event.data.clientId);
     case 'UserCreated':
+    case 'UserPasswordRehashed':
       return subjects.user(event.data.userId);
+    case 'SignInAttemptAdmitted':
     case 'UserSignedIn':
     case 'UserSignInFailed':
     case 'UserSignedOut':
@@ -88,6 +92,8 @@ export function subjectOf(event: DecidedEvent): string {
     case 'WebhookDeliveryDeadLettered':
     case 'WebhookDeliveryRetried':
       return subjects.webhookDelivery(event.data.deliveryId);
+    case 'AdminSessionEnded':
+      return subjects.adminSession(event.data.sessionHash);
   }
 }
 
@@ -100,6 +106,8 @@ export const EVENT_AGGREGATES: Record<EventType, string> = {
   ClientDeleted: 'registration.client',
   ClientExpired: 'registration.client',
   UserCreated: 'authorization.user',
+  UserPasswordRehashed: 'authorization.user',
+  SignInAttemptAdmitted: 'authorization.signin',
   UserSignedIn: 'authorization.signin',
   UserSignInFailed: 'authorization.signin',
   UserSignedOut: 'authorization.signin',
@@ -123,6 +131,7 @@ export const EVENT_AGGREGATES: Record<EventType, string> = {
   WebhookDeliveryAttempted: 'admin.delivery',
   WebhookDeliveryDeadLettered: 'admin.delivery',
   WebhookDeliveryRetried: 'admin.delivery',
+  AdminSessionEnded: 'admin.session',
 };
 
 /** "<context>.<aggregate>" of a subject events.<context>.<aggregate>.<id>, or null for anything else. */

@@ -4,7 +4,7 @@ import { EVENT_AGGREGATES, aggregateOfSubject, decodeEvent, eventCatalogue, newE
 
 /** One well-formed example of every event type, with ids that fill the subject. */
 function example(type: keyof typeof eventCatalogue): DecidedEvent {
-  const ids = { clientId: 'c1', userId: 'u1', consentId: 'k1', codeHash: 'h1', denialId: 'd1', grantId: 'g1', kid: 'key1', invocationId: 'i1', noteId: 'n1' };
+  const ids = { clientId: 'c1', userId: 'u1', consentId: 'k1', codeHash: 'h1', denialId: 'd1', grantId: 'g1', kid: 'key1', invocationId: 'i1', noteId: 'n1', webhookId: 'w1', deliveryId: 'v1', sessionHash: 's1' };
   return { type, data: ids } as unknown as DecidedEvent;
 }
 

@@ -1,20 +1,25 @@
 import Koa from 'koa';
 import helmet from 'koa-helmet';
 import type { Logger } from 'pino';
+import { trustedProxyHops, type ProxySettings } from './config.ts';
 import { errorHandler } from './errors.ts';
 import { requestContext } from './request-context.ts';
 
 export type ServiceAppOptions = {
   logger: Logger;
-  /** Trust X-Forwarded-* from the edge proxy. Only true behind a proxy you run. */
-  trustProxy: boolean;
+  /** The service's TRUSTED_PROXY_HOPS (and the TRUST_PROXY it supersedes): which X-Forwarded-For entry is the client. */
+  proxy: ProxySettings;
   /** Serve Strict-Transport-Security: the public origin is https. */
   https: boolean;
 };
 
 /** The Koa app every service starts from: request ids and logs, JSON errors, security headers. */
-export function createServiceApp({ logger, trustProxy, https }: ServiceAppOptions): Koa {
-  const app = new Koa({ proxy: trustProxy });
+export function createServiceApp({ logger, proxy, https }: ServiceAppOptions): Koa {
+  const { hops, warning } = trustedProxyHops(proxy);
+  if (warning) logger.warn(warning);
+  // Koa keeps the last maxIpsCount entries of X-Forwarded-For, and ctx.ip is the first of them: the entry the
+  // outermost trusted proxy appended. The entries further left are the client's own to write.
+  const app = new Koa({ proxy: hops > 0, maxIpsCount: hops });
   app.silent = true;
   app.use(requestContext(logger));
   app.use(errorHandler(logger));

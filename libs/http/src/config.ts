@@ -70,8 +70,31 @@ export function serviceConfig(defaultPort: number) {
     DATA_DIR: z.string().default('./data'),
     /** This replica's projection file; defaults to DATA_DIR/<service>.sqlite. */
     PROJECTION_FILE: z.string().optional(),
-    /** Trust X-Forwarded-For/-Proto from a reverse proxy in front (the compose edge). */
+    /**
+     * How many reverse proxies you run in front of the service, each appending the address it received the request
+     * from to X-Forwarded-For: the client's address is the entry this many from the right (what the client wrote
+     * further left is never read). 0: no proxy, X-Forwarded-* are ignored. Unset: see TRUST_PROXY.
+     */
+    TRUSTED_PROXY_HOPS: z.coerce.number().int().min(0).max(16).optional(),
+    /** Superseded by TRUSTED_PROXY_HOPS: true counts as one hop (see trustedProxyHops). */
     TRUST_PROXY: env.bool(false),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   };
+}
+
+export type ProxySettings = { TRUSTED_PROXY_HOPS?: number | undefined; TRUST_PROXY: boolean };
+
+/**
+ * The number of trusted proxies, and what to warn about. TRUST_PROXY=true, which TRUSTED_PROXY_HOPS replaces,
+ * is read as the one proxy it almost always stands for: never as "the leftmost X-Forwarded-For entry is the
+ * client", since that entry is whatever the client wrote there.
+ */
+export function trustedProxyHops(settings: ProxySettings): { hops: number; warning: string | null } {
+  if (settings.TRUSTED_PROXY_HOPS !== undefined) {
+    return { hops: settings.TRUSTED_PROXY_HOPS, warning: settings.TRUST_PROXY ? 'TRUST_PROXY is ignored: TRUSTED_PROXY_HOPS is set' : null };
+  }
+  if (settings.TRUST_PROXY) {
+    return { hops: 1, warning: 'TRUST_PROXY=true is read as TRUSTED_PROXY_HOPS=1 (the client is the last X-Forwarded-For entry); set TRUSTED_PROXY_HOPS to the number of proxies in front instead' };
+  }
+  return { hops: 0, warning: null };
 }

@@ -5,6 +5,7 @@ export * from './resources.ts';
 export * from './scopes.ts';
 export * from './secrets.ts';
 export * from './deployment.ts';
+export * from './display-text.ts';
 export * from './access-token.ts';
 export * from './client-metadata-document.ts';
 export * from './client-assertion.ts';

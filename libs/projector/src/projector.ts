@@ -10,6 +10,7 @@ import {
   type Logger,
   type StreamState,
 } from '@mcp-auth/event-store';
+import { makePrivateDatabaseFile } from './private-files.ts';
 import type { BatchProjection, Projection, ProjectionDatabase } from './projection.ts';
 import { PositionWaiters } from './waiters.ts';
 
@@ -550,6 +551,7 @@ function openProjectionFile(file: string, fingerprint: string, logger: Logger): 
 }
 
 function openDatabase(file: string): ProjectionDatabase {
+  makePrivateDatabaseFile(file);
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   // A projection is a disposable copy of the stream, so it is written without fsync: commits cost a few

@@ -1,7 +1,7 @@
-import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { EventStore, type Logger } from '@mcp-auth/event-store';
+import { makePrivateFolder } from './private-files.ts';
 import type { Projection } from './projection.ts';
 import { Projector } from './projector.ts';
 
@@ -21,7 +21,10 @@ export const IN_MEMORY_PROJECTION = ':memory:';
  */
 export async function startEventSourcedRuntime(service: string, settings: RuntimeSettings, projections: readonly Projection[], logger: Logger) {
   const file = settings.PROJECTION_FILE ?? join(settings.DATA_DIR, `${service}.sqlite`);
-  if (file !== IN_MEMORY_PROJECTION) mkdirSync(settings.DATA_DIR, { recursive: true });
+  if (file !== IN_MEMORY_PROJECTION) {
+    makePrivateFolder(settings.DATA_DIR);
+    makePrivateFolder(dirname(file));
+  }
   const store = await EventStore.connect({
     servers: settings.NATS_URL,
     replicas: settings.NATS_STREAM_REPLICAS,

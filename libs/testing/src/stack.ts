@@ -72,6 +72,8 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
     MCP_RESOURCE_URL: urls.resource,
     REGISTRATION_RATE_LIMIT: '0',
     REREGISTRATION_RATE_LIMIT: '0',
+    REREGISTRATION_RATE_LIMIT_PER_ADDRESS: '0',
+    REREGISTRATION_RATE_LIMIT_PER_CLIENT_AND_ADDRESS: '0',
     SIGNIN_RATE_LIMIT: '0',
     SEED_USERS: 'alice:password123,bob:password456',
     ADMIN_BASE_URL: urls.admin,

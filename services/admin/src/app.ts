@@ -16,7 +16,7 @@ import { webhookRoutes } from './webhooks/routes.ts';
 export function createAdminApp(deps: AdminDeps): Koa {
   const app = createServiceApp({
     logger: deps.logger,
-    trustProxy: deps.config.TRUST_PROXY,
+    proxy: deps.config,
     https: deps.config.ADMIN_BASE_URL.startsWith('https:'),
   });
   const health = new Router();

@@ -15,6 +15,7 @@ import { createAdminApp } from './app.ts';
 import { AuditReadModel } from './audit/read-model.ts';
 import { auditProjection } from './audit/projection.ts';
 import { ClientUsageReadModel, clientUsageProjection } from './clients/usage-projection.ts';
+import { endedSessionsProjection } from './console/ended-sessions.ts';
 import { adminConfigSchema } from './config.ts';
 import { GrantListReadModel } from './grants/grant-list.ts';
 import type { AdminDeps } from './deps.ts';
@@ -29,7 +30,17 @@ const logger = createLogger('admin', config.LOG_LEVEL);
 const { store, projector } = await startEventSourcedRuntime(
   'admin',
   config,
-  [clientsProjection, consentsProjection, grantsProjection, signingKeysProjection, usersProjection, clientUsageProjection, auditProjection, webhooksProjection],
+  [
+    clientsProjection,
+    consentsProjection,
+    grantsProjection,
+    signingKeysProjection,
+    usersProjection,
+    clientUsageProjection,
+    auditProjection,
+    webhooksProjection,
+    endedSessionsProjection,
+  ],
   logger,
 );
 const db = projector.db;

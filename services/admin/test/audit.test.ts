@@ -83,7 +83,9 @@ function oneOfEveryType(tag: string, mustNotAppear: Set<string>) {
     ClientDeleted: { clientId },
     ClientExpired: { clientId, lastUsedAt: '2019-10-01T00:00:00.000Z', idleDays: 90 },
     UserCreated: { userId, username: `fixture-${tag}`, passwordHash: hidden('passwordHash') },
-    UserSignedIn: { userId, sessionHash: hidden('sessionHash'), expiresAt: 1_577_840_400 },
+    UserPasswordRehashed: { userId, passwordHash: hidden('passwordHash') },
+    SignInAttemptAdmitted: { attemptId: `fx-attempt-${tag}`, userId, username: `fixture-${tag}`, clientAddress: '192.0.2.10' },
+    UserSignedIn: { userId, sessionHash: hidden('sessionHash'), expiresAt: 1_577_840_400, attemptId: `fx-attempt-${tag}` },
     UserSignInFailed: { username: `fixture-${tag}`, userId, userExists: true, clientAddress: '192.0.2.10', reason: 'bad_credentials' },
     UserSignedOut: { userId, sessionHash: hidden('sessionHash') },
     ConsentGranted: { consentId, userId, clientId, resource, scopes: ['profile', 'notes:read'], redirectUrisFingerprint: hidden('redirectUrisFingerprint') },
@@ -163,6 +165,7 @@ function oneOfEveryType(tag: string, mustNotAppear: Set<string>) {
       eventPosition: 7,
     },
     WebhookDeliveryRetried: { deliveryId: `fx-delivery-${tag}`, webhookId, eventId: randomUUID(), eventType: 'ClientExpired', eventPosition: 7 },
+    AdminSessionEnded: { sessionHash: hidden('sessionHash'), expiresAt: 1_577_840_400 },
   };
   // In catalogue order, so the grant is redeemed before the events that name only the grant.
   const events = EVENT_TYPES.map((type) => ({ type, data: data[type] }) as DecidedEvent);

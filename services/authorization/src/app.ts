@@ -13,7 +13,7 @@ import { errorPage } from './web/pages.ts';
 import { STYLESHEET } from './web/style.ts';
 
 export function createAuthorizationApp(deps: AuthorizationDeps): Koa {
-  const app = createServiceApp({ logger: deps.logger, trustProxy: deps.config.TRUST_PROXY, https: deps.cookies.secure });
+  const app = createServiceApp({ logger: deps.logger, proxy: deps.config, https: deps.cookies.secure });
   app.use(publicCors((path) => path.startsWith('/.well-known/')));
   app.use(pageErrors);
 

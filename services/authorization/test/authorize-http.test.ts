@@ -1089,11 +1089,11 @@ describe('sign-in throttling and rate limits', () => {
     // Behind a trusted proxy, each test speaks from addresses of its own (X-Forwarded-For).
     proxied = await startService('authorization', {
       port: p1,
-      env: { ...base, ISSUER: proxiedIssuer, TRUST_PROXY: 'true', SIGNIN_MAX_FAILURES_PER_ACCOUNT: '3', SIGNIN_MAX_FAILURES_PER_ADDRESS: '5', SIGNIN_RATE_LIMIT: '6' },
+      env: { ...base, ISSUER: proxiedIssuer, TRUSTED_PROXY_HOPS: '1', SIGNIN_MAX_FAILURES_PER_ACCOUNT: '3', SIGNIN_MAX_FAILURES_PER_ADDRESS: '5', SIGNIN_RATE_LIMIT: '6' },
     });
     direct = await startService('authorization', {
       port: p2,
-      env: { ...base, ISSUER: directIssuer, TRUST_PROXY: 'false', SIGNIN_MAX_FAILURES_PER_ACCOUNT: '100', SIGNIN_MAX_FAILURES_PER_ADDRESS: '3', SIGNIN_RATE_LIMIT: '0' },
+      env: { ...base, ISSUER: directIssuer, TRUSTED_PROXY_HOPS: '0', SIGNIN_MAX_FAILURES_PER_ACCOUNT: '100', SIGNIN_MAX_FAILURES_PER_ADDRESS: '3', SIGNIN_RATE_LIMIT: '0' },
     });
   });
 

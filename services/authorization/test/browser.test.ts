@@ -125,7 +125,10 @@ describe('a real browser (headless Chromium) through sign-in and consent', () =>
     try {
       await page.goto(url);
       await page.getByRole('heading', { name: 'Sign in' }).waitFor();
-      assert.match(await page.locator('main').innerText(), /Browser Test Agent wants to access your account/);
+      const signInText = await page.locator('main').innerText();
+      assert.match(signInText, /Browser Test Agent wants to access your account/);
+      // The sign-in page names the client too, so it carries the consent page's caution about that name.
+      assert.match(signInText, /Browser Test Agent registered itself with this server\. Its name has not been verified/);
       const signInShot = join(ARTIFACTS, 'authorization-sign-in.png');
       await page.screenshot({ path: signInShot, fullPage: true });
       t.diagnostic(`sign-in page screenshot: ${signInShot}`);
@@ -223,6 +226,7 @@ describe('a real browser (headless Chromium) through sign-in and consent', () =>
       await page.getByRole('alert').waitFor();
       assert.equal((await page.getByRole('alert').innerText()).trim(), 'Incorrect username or password.');
       assert.equal(await page.getByLabel('Username').inputValue(), 'alice', 'the username is kept');
+      assert.match(await page.locator('main').innerText(), /Browser Test Agent registered itself with this server\. Its name has not been verified/, 'the form shown again still says whose request it is');
       await signIn(page);
       // alice already consented to profile notes:read in the first test: remembered, the sign-in form post
       // leads (through /authorize) straight back to the client, which the page's CSP form-action must allow.

@@ -16,7 +16,17 @@ import {
   type AuthorizationState,
 } from '../src/authorize/decider.ts';
 import { decide as decideRevocation } from '../src/connected-apps/decider.ts';
-import { decide as decideSignIn, initialState as signInInitialState, throttleVerdict, type SignInCommand, type SignInPolicy, type SignInState } from '../src/sign-in/decider.ts';
+import {
+  KEPT_GUESSES,
+  decide as decideSignIn,
+  evolveAccount,
+  initialState as signInInitialState,
+  throttleVerdict,
+  type CountedGuess,
+  type SignInCommand,
+  type SignInPolicy,
+  type SignInState,
+} from '../src/sign-in/decider.ts';
 import { safeReturnTo } from '../src/sign-in/return-to.ts';
 
 // ---------------------------------------------------------------------------------------------------
@@ -385,21 +395,25 @@ const NOW = 1_800_000_000_000;
 const WINDOW = 15 * 60 * 1000;
 const signInPolicy: SignInPolicy = { maxAccountFailures: 3, maxAddressFailures: 5, windowMs: WINDOW, sessionTtlSeconds: 3600 };
 const ago = (ms: number) => NOW - ms;
+/** Guesses counted against an account at these times (settled failures). */
+const guessesAt = (...times: number[]): CountedGuess[] => times.map((atMs, i) => ({ attemptId: `t${i}`, atMs, pending: false }));
 
 describe('throttleVerdict', () => {
   const cases: Array<[string, SignInState, SignInPolicy, ReturnType<typeof throttleVerdict>]> = [
-    ['no failures', { accountFailures: [], addressFailures: [] }, signInPolicy, { throttled: false }],
-    ['fewer account failures than the limit', { accountFailures: [ago(1000), ago(500)], addressFailures: [] }, signInPolicy, { throttled: false }],
-    ['as many account failures as the limit: wait until the oldest counted leaves the window', { accountFailures: [ago(3000), ago(2000), ago(1000)], addressFailures: [] }, signInPolicy, { throttled: true, retryAfterSeconds: (WINDOW - 3000) / 1000 }],
-    ['more failures than the limit: the limit-th newest counts', { accountFailures: [ago(9000), ago(3000), ago(2000), ago(1000)], addressFailures: [] }, signInPolicy, { throttled: true, retryAfterSeconds: (WINDOW - 3000) / 1000 }],
-    ['failures older than the window do not count', { accountFailures: [ago(WINDOW), ago(WINDOW + 1), ago(1000), ago(500)], addressFailures: [] }, signInPolicy, { throttled: false }],
-    ['a failure just inside the window counts', { accountFailures: [ago(WINDOW - 1), ago(2000), ago(1000)], addressFailures: [] }, signInPolicy, { throttled: true, retryAfterSeconds: 1 }],
-    ['address failures under their (higher) limit', { accountFailures: [], addressFailures: [ago(4), ago(3), ago(2), ago(1)] }, signInPolicy, { throttled: false }],
-    ['address failures at their limit', { accountFailures: [], addressFailures: [ago(5000), ago(4000), ago(3000), ago(2000), ago(1000)] }, signInPolicy, { throttled: true, retryAfterSeconds: (WINDOW - 5000) / 1000 }],
-    ['both throttled: the longer wait wins', { accountFailures: [ago(3000), ago(2000), ago(1000)], addressFailures: [ago(1000), ago(900), ago(800), ago(700), ago(600)] }, signInPolicy, { throttled: true, retryAfterSeconds: (WINDOW - 1000) / 1000 }],
-    ['Retry-After rounds up to whole seconds', { accountFailures: [ago(2500), ago(2000), ago(1000)], addressFailures: [] }, signInPolicy, { throttled: true, retryAfterSeconds: Math.ceil((WINDOW - 2500) / 1000) }],
-    ['a limit of 0 turns the account check off', { accountFailures: Array(50).fill(ago(1)), addressFailures: [] }, { ...signInPolicy, maxAccountFailures: 0 }, { throttled: false }],
-    ['a limit of 0 turns the address check off', { accountFailures: [], addressFailures: Array(50).fill(ago(1)) }, { ...signInPolicy, maxAddressFailures: 0 }, { throttled: false }],
+    ['no failures', { accountGuesses: [], addressFailures: [] }, signInPolicy, { throttled: false }],
+    ['fewer account guesses than the limit', { accountGuesses: guessesAt(ago(1000), ago(500)), addressFailures: [] }, signInPolicy, { throttled: false }],
+    ['as many account guesses as the limit: wait until the oldest counted leaves the window', { accountGuesses: guessesAt(ago(3000), ago(2000), ago(1000)), addressFailures: [] }, signInPolicy, { throttled: true, retryAfterSeconds: (WINDOW - 3000) / 1000 }],
+    ['more guesses than the limit: the limit-th newest counts', { accountGuesses: guessesAt(ago(9000), ago(3000), ago(2000), ago(1000)), addressFailures: [] }, signInPolicy, { throttled: true, retryAfterSeconds: (WINDOW - 3000) / 1000 }],
+    ['guesses still being checked count like failures', { accountGuesses: guessesAt(ago(3000), ago(2000), ago(1000)).map((g) => ({ ...g, pending: true })), addressFailures: [] }, signInPolicy, { throttled: true, retryAfterSeconds: (WINDOW - 3000) / 1000 }],
+    ['guesses older than the window do not count', { accountGuesses: guessesAt(ago(WINDOW), ago(WINDOW + 1), ago(1000), ago(500)), addressFailures: [] }, signInPolicy, { throttled: false }],
+    ['a guess just inside the window counts', { accountGuesses: guessesAt(ago(WINDOW - 1), ago(2000), ago(1000)), addressFailures: [] }, signInPolicy, { throttled: true, retryAfterSeconds: 1 }],
+    ['address failures under their (higher) limit', { accountGuesses: [], addressFailures: [ago(4), ago(3), ago(2), ago(1)] }, signInPolicy, { throttled: false }],
+    ['address failures at their limit', { accountGuesses: [], addressFailures: [ago(5000), ago(4000), ago(3000), ago(2000), ago(1000)] }, signInPolicy, { throttled: true, retryAfterSeconds: (WINDOW - 5000) / 1000 }],
+    ['both throttled: the longer wait wins', { accountGuesses: guessesAt(ago(3000), ago(2000), ago(1000)), addressFailures: [ago(1000), ago(900), ago(800), ago(700), ago(600)] }, signInPolicy, { throttled: true, retryAfterSeconds: (WINDOW - 1000) / 1000 }],
+    ['Retry-After rounds up to whole seconds', { accountGuesses: guessesAt(ago(2500), ago(2000), ago(1000)), addressFailures: [] }, signInPolicy, { throttled: true, retryAfterSeconds: Math.ceil((WINDOW - 2500) / 1000) }],
+    ['a limit of 0 turns the account check off', { accountGuesses: guessesAt(...Array<number>(50).fill(ago(1))), addressFailures: [] }, { ...signInPolicy, maxAccountFailures: 0 }, { throttled: false }],
+    ['a limit of 0 turns the address check off', { accountGuesses: [], addressFailures: Array(50).fill(ago(1)) }, { ...signInPolicy, maxAddressFailures: 0 }, { throttled: false }],
+    [`a limit above the ${KEPT_GUESSES} kept guesses counts as ${KEPT_GUESSES}`, { accountGuesses: guessesAt(...Array<number>(KEPT_GUESSES).fill(ago(1))), addressFailures: [] }, { ...signInPolicy, maxAccountFailures: 1000 }, { throttled: true, retryAfterSeconds: WINDOW / 1000 }],
   ];
   for (const [name, state, p, expected] of cases) {
     test(name, () => {
@@ -411,68 +425,109 @@ describe('throttleVerdict', () => {
 describe('sign-in decider', () => {
   const ALICE = 'usr_alice';
   const ADDRESS = '198.51.100.1';
-  const signIn = (overrides: Partial<Extract<SignInCommand, { type: 'SignIn' }>['data']> = {}): SignInCommand => ({
-    type: 'SignIn',
-    data: { username: 'alice', userId: ALICE, userExists: true, passwordValid: true, clientAddress: ADDRESS, sessionHash: 'session-hash', nowMs: NOW, policy: signInPolicy, ...overrides },
+  type Attempt = Extract<SignInCommand, { type: 'CompleteSignIn' }>['data'];
+  const attempt = (attemptId: string, overrides: Partial<Attempt> = {}): Attempt => ({
+    attemptId,
+    username: 'alice',
+    userId: ALICE,
+    userExists: true,
+    passwordValid: true,
+    clientAddress: ADDRESS,
+    sessionHash: 'session-hash',
+    nowMs: NOW,
+    policy: signInPolicy,
+    ...overrides,
   });
-  const failed = (reason: 'bad_credentials' | 'throttled', overrides: Partial<{ username: string; userId: string; userExists: boolean; clientAddress: string | null }> = {}): DecidedEvent => ({
+  const admit = (attemptId: string, overrides: Partial<Attempt> = {}): SignInCommand => {
+    const { passwordValid: _p, sessionHash: _s, ...data } = attempt(attemptId, overrides);
+    return { type: 'AdmitSignIn', data };
+  };
+  const complete = (attemptId: string, overrides: Partial<Attempt> = {}): SignInCommand => ({ type: 'CompleteSignIn', data: attempt(attemptId, overrides) });
+  const admitted = (attemptId: string, overrides: Partial<{ username: string; userId: string; clientAddress: string | null }> = {}): DecidedEvent => ({
+    type: 'SignInAttemptAdmitted',
+    data: { attemptId, userId: ALICE, username: 'alice', clientAddress: ADDRESS, ...overrides },
+  });
+  const failed = (attemptId: string | null, overrides: Partial<{ username: string; userId: string; userExists: boolean; clientAddress: string | null }> = {}): DecidedEvent => ({
     type: 'UserSignInFailed',
-    data: { username: 'alice', userId: ALICE, userExists: true, clientAddress: ADDRESS, reason, ...overrides },
+    data: { username: 'alice', userId: ALICE, userExists: true, clientAddress: ADDRESS, reason: 'bad_credentials', ...(attemptId === null ? {} : { attemptId }), ...overrides },
   });
-  const signedIn: DecidedEvent = { type: 'UserSignedIn', data: { userId: ALICE, sessionHash: 'session-hash', expiresAt: NOW / 1000 + 3600 } };
+  const throttled: DecidedEvent = { type: 'UserSignInFailed', data: { username: 'alice', userId: ALICE, userExists: true, clientAddress: ADDRESS, reason: 'throttled' } };
+  const signedIn = (attemptId: string): DecidedEvent => ({ type: 'UserSignedIn', data: { userId: ALICE, sessionHash: 'session-hash', expiresAt: NOW / 1000 + 3600, attemptId } });
+  /** A wrong guess from start to end: admitted, then failed. */
+  const wrongGuess = (attemptId: string, overrides: Parameters<typeof failed>[1] = {}) => [admitted(attemptId, overrides), failed(attemptId, overrides)];
 
   /**
-   * The users projection, in miniature, for alice signing in from ADDRESS: it folds past attempts
-   * (all of which happened a minute ago) into her account's and her address's recent failures.
+   * The users projection, in miniature, for alice signing in from ADDRESS: her account's sign-in subject folded by
+   * the decider's own evolveAccount, her address's bad-credential failures from every account; all a minute ago.
    */
   const spec = deciderSpec<SignInCommand, SignInState, DecidedEvent>({
     decide: decideSignIn,
     initialState: signInInitialState,
     evolve(state, event) {
-      if (event.type === 'UserSignedIn' && event.data.userId === ALICE) return { ...state, accountFailures: [] };
-      if (event.type !== 'UserSignInFailed' || event.data.reason !== 'bad_credentials') return state;
+      const isAccountEvent = (e: DecidedEvent): e is Parameters<typeof evolveAccount>[1] => e.type === 'SignInAttemptAdmitted' || e.type === 'UserSignedIn' || e.type === 'UserSignInFailed';
+      if (!isAccountEvent(event)) return state;
+      const addressFailure = event.type === 'UserSignInFailed' && event.data.reason === 'bad_credentials' && event.data.clientAddress === ADDRESS;
       return {
-        accountFailures: event.data.userId === ALICE ? [...state.accountFailures, ago(60_000)] : state.accountFailures,
-        addressFailures: event.data.clientAddress === ADDRESS ? [...state.addressFailures, ago(60_000)] : state.addressFailures,
+        accountGuesses: event.data.userId === ALICE ? evolveAccount(state.accountGuesses, event, ago(60_000)) : state.accountGuesses,
+        addressFailures: addressFailure ? [...state.addressFailures, ago(60_000)] : state.addressFailures,
       };
     },
   });
 
-  test('the right password opens a session that expires after the session lifetime', () => {
-    spec.given([]).when(signIn()).then([signedIn]);
+  test('a guess is admitted to the password check, then the right password opens a session that expires after the session lifetime', () => {
+    spec.given([]).when(admit('a1')).then([admitted('a1')]);
+    spec.given([admitted('a1')]).when(complete('a1')).then([signedIn('a1')]);
   });
 
-  test('a wrong password and an unknown user are both bad credentials (the audit trail tells them apart)', () => {
-    spec.given([]).when(signIn({ passwordValid: false })).then([failed('bad_credentials')]);
-    spec.given([]).when(signIn({ userExists: false, passwordValid: false })).then([failed('bad_credentials', { userExists: false })]);
+  test('a wrong password and an unknown user are both bad credentials, ending their attempt (the audit trail tells them apart)', () => {
+    spec.given([admitted('a1')]).when(complete('a1', { passwordValid: false })).then([failed('a1')]);
+    spec.given([admitted('a1')]).when(complete('a1', { userExists: false, passwordValid: false })).then([failed('a1', { userExists: false })]);
     // Even if the edge said "valid" for a user that does not exist, there is no session.
-    spec.given([]).when(signIn({ userExists: false, passwordValid: true })).then([failed('bad_credentials', { userExists: false })]);
+    spec.given([admitted('a1')]).when(complete('a1', { userExists: false, passwordValid: true })).then([failed('a1', { userExists: false })]);
   });
 
-  test('after the account limit of failures, even the right password is refused as throttled', () => {
-    const three = [failed('bad_credentials'), failed('bad_credentials'), failed('bad_credentials')];
-    spec.given(three.slice(0, 2)).when(signIn()).then([signedIn]);
-    spec.given(three).when(signIn()).then([failed('throttled')]);
+  test('after the account limit of wrong guesses, even the right password is refused unchecked', () => {
+    const three = [...wrongGuess('a1'), ...wrongGuess('a2'), ...wrongGuess('a3')];
+    spec.given(three.slice(0, 4)).when(admit('a4')).then([admitted('a4')]);
+    spec.given(three).when(admit('a4')).then([throttled]);
   });
 
-  test('attempts refused while throttled do not count as more failures', () => {
-    spec.given([failed('bad_credentials'), failed('bad_credentials'), failed('throttled'), failed('throttled'), failed('throttled')]).when(signIn()).then([signedIn]);
+  test('guesses admitted and not yet answered count: parallel guesses stop at the limit', () => {
+    spec.given([admitted('a1'), admitted('a2')]).when(admit('a3')).then([admitted('a3')]);
+    spec.given([admitted('a1'), admitted('a2'), admitted('a3')]).when(admit('a4')).then([throttled]);
   });
 
-  test("another account's failures do not throttle alice, unless they come from her address", () => {
-    const bobElsewhere = Array.from({ length: 10 }, () => failed('bad_credentials', { username: 'bob', userId: 'usr_bob', clientAddress: '203.0.113.9' }));
-    spec.given(bobElsewhere).when(signIn()).then([signedIn]);
-    const strangersHere = Array.from({ length: 5 }, (_, i) => failed('bad_credentials', { username: `u${i}`, userId: `usr_u${i}`, userExists: false }));
-    spec.given(strangersHere.slice(0, 4)).when(signIn()).then([signedIn]);
-    spec.given(strangersHere).when(signIn()).then([failed('throttled')]);
+  test('a guess counts once: admitted, then failed, is one guess', () => {
+    spec.given([...wrongGuess('a1'), ...wrongGuess('a2')]).when(admit('a3')).then([admitted('a3')]);
   });
 
-  test('a successful sign-in clears the account failures', () => {
-    spec.given([failed('bad_credentials'), failed('bad_credentials'), signedIn, failed('bad_credentials'), failed('bad_credentials')]).when(signIn()).then([signedIn]);
+  test('a failure recorded without an admission (before admissions existed) counts too', () => {
+    spec.given([failed(null), failed(null), failed(null)]).when(admit('a1')).then([throttled]);
+  });
+
+  test('attempts refused while throttled do not count as more guesses', () => {
+    spec.given([...wrongGuess('a1'), ...wrongGuess('a2'), throttled, throttled, throttled]).when(admit('a3')).then([admitted('a3')]);
+  });
+
+  test("another account's guesses do not throttle alice, unless their failures come from her address", () => {
+    const bobElsewhere = Array.from({ length: 10 }, (_, i) => wrongGuess(`b${i}`, { username: 'bob', userId: 'usr_bob', clientAddress: '203.0.113.9' })).flat();
+    spec.given(bobElsewhere).when(admit('a1')).then([admitted('a1')]);
+    const strangersHere = Array.from({ length: 5 }, (_, i) => wrongGuess(`u${i}`, { username: `u${i}`, userId: `usr_u${i}`, userExists: false })).flat();
+    spec.given(strangersHere.slice(0, 8)).when(admit('a1')).then([admitted('a1')]);
+    spec.given(strangersHere).when(admit('a1')).then([throttled]);
+  });
+
+  test('a successful sign-in clears the failures before it', () => {
+    spec.given([...wrongGuess('a1'), ...wrongGuess('a2'), admitted('a3'), signedIn('a3'), ...wrongGuess('a4'), ...wrongGuess('a5')]).when(admit('a6')).then([admitted('a6')]);
+  });
+
+  test('but not the guesses still being checked: they were let through under the count before it', () => {
+    spec.given([admitted('a1'), admitted('a2'), admitted('a3'), signedIn('a3'), admitted('a4')]).when(admit('a5')).then([throttled]);
+    spec.given([admitted('a1'), admitted('a2'), admitted('a3'), signedIn('a3'), failed('a1'), failed('a2')]).when(admit('a4')).then([admitted('a4')]);
   });
 
   test('signing out records the end of that session', () => {
-    spec.given([signedIn]).when({ type: 'SignOut', data: { userId: ALICE, sessionHash: 'session-hash' } }).then([{ type: 'UserSignedOut', data: { userId: ALICE, sessionHash: 'session-hash' } }]);
+    spec.given([admitted('a1'), signedIn('a1')]).when({ type: 'SignOut', data: { userId: ALICE, sessionHash: 'session-hash' } }).then([{ type: 'UserSignedOut', data: { userId: ALICE, sessionHash: 'session-hash' } }]);
   });
 });
 

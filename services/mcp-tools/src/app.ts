@@ -24,7 +24,7 @@ export type McpToolsDeps = {
 
 export function createMcpToolsApp(deps: McpToolsDeps): Koa {
   const { config } = deps;
-  const app = createServiceApp({ logger: deps.logger, trustProxy: config.TRUST_PROXY, https: config.MCP_RESOURCE_URL.startsWith('https:') });
+  const app = createServiceApp({ logger: deps.logger, proxy: config, https: config.MCP_RESOURCE_URL.startsWith('https:') });
   app.use(publicCors((path) => path.startsWith('/.well-known/oauth-protected-resource')));
   const health = new Router();
   healthRoutes(health, readiness(deps.store, deps.projector));

@@ -9,7 +9,7 @@ import { clientRegistrationRoutes } from './clients/routes.ts';
 export function createRegistrationApp(deps: { config: RegistrationConfig; store: EventStore; projector: Projector; logger: Logger }): Koa {
   const app = createServiceApp({
     logger: deps.logger,
-    trustProxy: deps.config.TRUST_PROXY,
+    proxy: deps.config,
     https: deps.config.REGISTRATION_BASE_URL.startsWith('https:'),
   });
   // Browser-based clients (the MCP Inspector) register from their own page.

@@ -10,6 +10,13 @@ export const registrationConfigSchema = z.object({
   REGISTRATION_RATE_LIMIT: env.int(60),
   /** Re-registrations of one public client per minute, from any address (0 = unlimited). */
   REREGISTRATION_RATE_LIMIT: env.int(600),
+  /** Re-registrations of any public clients from one address per minute (0 = unlimited). */
+  REREGISTRATION_RATE_LIMIT_PER_ADDRESS: env.int(300),
+  /**
+   * Re-registrations of one public client from one address per minute (0 = unlimited): counted before the
+   * client's own budget, so that one address cannot spend the budget every install of that client shares.
+   */
+  REREGISTRATION_RATE_LIMIT_PER_CLIENT_AND_ADDRESS: env.int(60),
   /** Largest registration body, as the body parser reads sizes: 64kb, 1mb, or a number of bytes. */
   REGISTRATION_MAX_BODY: z.string().regex(/^\d+(b|kb|mb)?$/i, 'a size such as 64kb, 1mb or 65536').default('64kb'),
 });

@@ -65,6 +65,8 @@ describe('client metadata rules (RFC 7591 §2)', () => {
     ['a non-string client_name', { ...base, client_name: 42 }, 'invalid_client_metadata'],
     ['an over-long client_name', { ...base, client_name: 'x'.repeat(201) }, 'invalid_client_metadata'],
     ['a control character in client_name', { ...base, client_name: 'a\u0000b' }, 'invalid_client_metadata'],
+    ['a right-to-left override in client_name', { ...base, client_name: 'Evil\u202Egnp.exe' }, 'invalid_client_metadata'],
+    ['a zero-width space in client_name', { ...base, client_name: 'Micro\u200Bsoft' }, 'invalid_client_metadata'],
     ['a javascript: client_uri', { ...base, client_uri: 'javascript:alert(1)' }, 'invalid_client_metadata'],
     ['a logo over plain http', { ...base, logo_uri: 'http://evil.example/logo.png' }, 'invalid_client_metadata'],
     ['contacts not strings', { ...base, contacts: [1, 2] }, 'invalid_client_metadata'],

@@ -176,6 +176,10 @@ describe('registration service over HTTP, two replicas on one real NATS', () => 
       ['an unknown grant type', { method: 'POST', json: { redirect_uris: ['https://a.example/cb'], grant_types: ['password'] } }, 400, 'invalid_client_metadata'],
       ['an inconsistent grant/response pair', { method: 'POST', json: { redirect_uris: ['https://a.example/cb'], response_types: ['token'] } }, 400, 'invalid_client_metadata'],
       ['a non-string field', { method: 'POST', json: { redirect_uris: ['https://a.example/cb'], client_name: { a: 1 } } }, 400, 'invalid_client_metadata'],
+      ['a client_name with a right-to-left override', { method: 'POST', json: { redirect_uris: ['https://a.example/cb'], client_name: 'Trusted \u202Eppa' } }, 400, 'invalid_client_metadata'],
+      ['a client_name with a bidi isolate', { method: 'POST', json: { redirect_uris: ['https://a.example/cb'], client_name: 'Agent \u2067x\u2069' } }, 400, 'invalid_client_metadata'],
+      ['a client_name with a zero-width space', { method: 'POST', json: { redirect_uris: ['https://a.example/cb'], client_name: 'Claude\u200B Code' } }, 400, 'invalid_client_metadata'],
+      ['a client_name with a zero-width joiner', { method: 'POST', json: { redirect_uris: ['https://a.example/cb'], client_name: 'Cur\u200Dsor' } }, 400, 'invalid_client_metadata'],
     ];
     for (const [name, init, status, error] of cases) {
       const res = await call(`${a.url}/register`, init);
@@ -266,6 +270,38 @@ describe('registration rate limit and projection recovery', () => {
       // Public clients already registered (by another address, before) only count against their own client.
       const again = await call(`${service.url}/register`, { method: 'POST', json: realClientBodies['VS Code'] });
       assert.equal(again.status, 429, 'the first registration of a client is a new client');
+    } finally {
+      await service.stop();
+    }
+  });
+
+  test("one address re-registering a shared public client cannot spend the client's budget for every other install", async () => {
+    // Behind one trusted proxy, each address is the X-Forwarded-For the test sends.
+    const service = await startService('registration', {
+      env: { NATS_URL: nats.url, TRUSTED_PROXY_HOPS: '1', REGISTRATION_RATE_LIMIT: '0', REREGISTRATION_RATE_LIMIT: '10', REREGISTRATION_RATE_LIMIT_PER_ADDRESS: '5', REREGISTRATION_RATE_LIMIT_PER_CLIENT_AND_ADDRESS: '3' },
+    });
+    const register = (body: Json, from: string) => call(`${service.url}/register`, { method: 'POST', headers: { 'X-Forwarded-For': from }, json: body });
+    const popular = { ...realClientBodies['Claude Code'], client_name: 'Claude Code (budget)' };
+    const other = { ...realClientBodies['Claude Code'], client_name: 'Another agent (budget)' };
+    try {
+      assert.equal((await register(popular, '192.0.2.1')).status, 201, 'the first install registers the client');
+      assert.equal((await register(other, '192.0.2.1')).status, 201);
+
+      const attacker = '203.0.113.66';
+      const flood = [];
+      for (let i = 0; i < 20; i++) flood.push((await register(popular, attacker)).status);
+      assert.deepEqual(flood, [...Array(3).fill(201), ...Array(17).fill(429)], 'one address gets its own share of the client, no more');
+
+      // Every other install still registers: the attacker spent 3 of the client's 10.
+      for (let i = 0; i < 7; i++) assert.equal((await register(popular, `198.51.100.${i + 1}`)).status, 201, `install ${i + 1}`);
+      const overBudget = await register(popular, '198.51.100.200');
+      assert.equal(overBudget.status, 429, "the client's own budget still holds");
+      assert.equal(overBudget.body!.error, 'too_many_requests');
+      assert.ok(Number(overBudget.headers.get('retry-after')) >= 1);
+
+      // And one address cannot spread over many clients either: 3 (popular) + 2 (other) is its limit of 5.
+      assert.deepEqual([(await register(other, attacker)).status, (await register(other, attacker)).status, (await register(other, attacker)).status], [201, 201, 429]);
+      assert.equal((await register(other, '198.51.100.1')).status, 201, 'another address re-registers that client');
     } finally {
       await service.stop();
     }

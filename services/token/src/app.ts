@@ -9,7 +9,7 @@ import { jwksRoutes } from './signing/jwks-routes.ts';
 import { tokenEndpointRoutes } from './token-endpoint/routes.ts';
 
 export function createTokenApp(deps: TokenDeps): Koa {
-  const app = createServiceApp({ logger: deps.logger, trustProxy: deps.config.TRUST_PROXY, https: deps.config.TOKEN_BASE_URL.startsWith('https:') });
+  const app = createServiceApp({ logger: deps.logger, proxy: deps.config, https: deps.config.TOKEN_BASE_URL.startsWith('https:') });
   // Browser-based clients exchange codes and revoke tokens from their own page; introspection is server-to-server.
   app.use(publicCors((path) => path === '/token' || path === '/revoke' || path === '/jwks.json'));
   const health = new Router();

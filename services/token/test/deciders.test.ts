@@ -85,6 +85,14 @@ describe('code redemption decider', () => {
     refuses(() => decideRedemption(redeem({ clientId: 'client-2' }), live), 'invalid_grant', /another client/);
   });
 
+  test('a redeemed code presented by another client is invalid_grant, not a reuse: the grant it started is not to be revoked', () => {
+    const redeemed = { code: { ...code, redeemedGrantId: 'grant-0' }, consentActive: true };
+    assert.throws(
+      () => decideRedemption(redeem({ clientId: 'client-2' }), redeemed),
+      (err: unknown) => !(err instanceof CodeAlreadyRedeemed) && err instanceof OAuthError && err.code === 'invalid_grant' && /another client/.test(err.description),
+    );
+  });
+
   test('a code expires at expiresAt (injected clock)', () => {
     assert.equal(decideRedemption(redeem({ nowSeconds: code.expiresAt - 1 }), live).length, 1);
     refuses(() => decideRedemption(redeem({ nowSeconds: code.expiresAt }), live), 'invalid_grant', /expired/);

@@ -263,6 +263,22 @@ describe('token service over HTTP (real processes on one real NATS)', () => {
       assertError(await tokenRequest(codeForm(a)), 400, 'invalid_grant', 'a spent code');
     });
 
+    test('a used code presented by another client is invalid_grant and revokes nothing; presented again by its own client, it revokes the grant', async () => {
+      const client = await newClient();
+      const intruder = await newClient();
+      const a = await authorize(client);
+      const t = await tokenRequest(codeForm(a));
+      assert.equal(t.status, 200, t.text);
+      // Another client that got hold of the spent code (a leaked redirect, a log): not a second redemption by the client it was issued to.
+      assertError(await tokenRequest(codeForm(a, { client_id: intruder.client_id })), 400, 'invalid_grant', 'the used code, from another client');
+      assert.equal((await introspect(t.json!.access_token)).json?.active, true, "the real client's access token is still active");
+      const rotated = await refresh(client, t.json!.refresh_token);
+      assert.equal(rotated.status, 200, `the real client's grant is not revoked: ${rotated.text}`);
+      // RFC 6749 §4.1.2: the client the code was issued to using it twice is what revokes the grant.
+      assertError(await tokenRequest(codeForm(a)), 400, 'invalid_grant', 'the used code, from its own client');
+      assertError(await refresh(client, rotated.json!.refresh_token), 400, 'invalid_grant', 'the grant is revoked');
+    });
+
     test('refresh: another client’s, a garbage or a made-up refresh token is invalid_grant, and nothing is spent or revoked', async () => {
       const client = await newClient();
       const intruder = await newClient();

@@ -1,11 +1,16 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import { HttpError } from '@mcp-auth/http';
+import { hashSecret, randomToken } from '@mcp-auth/oauth';
+
+/** A console session a cookie proves: which one (by the hash of its random id) and until when. */
+export type ConsoleSessionClaim = { sessionHash: string; expiresAt: number };
 
 /**
  * The admin credential from configuration. It is compared by digest in constant time, and console
- * sessions are stateless signed cookies (expiry + HMAC under a key derived from it), so any replica
- * accepts them and changing ADMIN_TOKEN signs everyone out.
+ * sessions are signed cookies (expiry, a random session id, and an HMAC under a key derived from the
+ * credential), so any replica can check one and changing ADMIN_TOKEN signs everyone out. Whether a session
+ * was signed out is a question for the event log (AdminSessionEnded), asked by the console.
  */
 export class AdminCredential {
   readonly #digest: Buffer;
@@ -21,17 +26,21 @@ export class AdminCredential {
     return timingSafeEqual(sha256(presented), this.#digest);
   }
 
-  /** A session cookie value valid until `expiresAtSeconds`. */
+  /** A cookie value for a new session, valid until `expiresAtSeconds`. */
   issueSession(expiresAtSeconds: number): string {
-    return `${expiresAtSeconds}.${this.#sign(String(expiresAtSeconds))}`;
+    const claims = `${expiresAtSeconds}.${randomToken(16)}`;
+    return `${claims}.${this.#sign(claims)}`;
   }
 
-  isValidSession(value: string | undefined, nowSeconds: number): boolean {
-    const match = value ? /^(\d{1,12})\.([A-Za-z0-9_-]{43})$/.exec(value) : null;
-    if (!match) return false;
+  /** The session a cookie value proves, if it was signed with this credential and has not expired. */
+  verifySession(value: string | undefined, nowSeconds: number): ConsoleSessionClaim | null {
+    const match = value ? /^((\d{1,12})\.([A-Za-z0-9_-]{22}))\.([A-Za-z0-9_-]{43})$/.exec(value) : null;
+    if (!match) return null;
     const expected = Buffer.from(this.#sign(match[1]!));
-    const presented = Buffer.from(match[2]!);
-    return presented.length === expected.length && timingSafeEqual(presented, expected) && Number(match[1]) > nowSeconds;
+    const presented = Buffer.from(match[4]!);
+    if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) return null;
+    const expiresAt = Number(match[2]);
+    return expiresAt > nowSeconds ? { sessionHash: hashSecret(match[3]!), expiresAt } : null;
   }
 
   #sign(value: string): string {

@@ -33,11 +33,17 @@ export const AUDIT_DESCRIPTIONS: { [T in EventType]: Describe<T> } = {
   ClientExpired: (d) => ({ ...concerning(null, d.clientId), details: { clientId: d.clientId, lastUsedAt: d.lastUsedAt, idleDays: d.idleDays } }),
 
   UserCreated: (d) => ({ ...concerning(d.userId, null), details: { userId: d.userId, username: d.username } }),
-  UserSignedIn: (d) => ({ ...concerning(d.userId, null), details: { userId: d.userId, sessionExpiresAt: d.expiresAt } }),
+  // The new hash is a password hash: only the fact is shown.
+  UserPasswordRehashed: (d) => ({ ...concerning(d.userId, null), details: { userId: d.userId } }),
+  SignInAttemptAdmitted: (d) => ({
+    ...concerning(d.userId, null),
+    details: { userId: d.userId, username: d.username, attemptId: d.attemptId, clientAddress: d.clientAddress },
+  }),
+  UserSignedIn: (d) => ({ ...concerning(d.userId, null), details: { userId: d.userId, sessionExpiresAt: d.expiresAt, attemptId: d.attemptId ?? null } }),
   UserSignInFailed: (d) => ({
     ...concerning(d.userId, null),
     outcome: 'failure',
-    details: { userId: d.userId, username: d.username, userExists: d.userExists, reason: d.reason, clientAddress: d.clientAddress },
+    details: { userId: d.userId, username: d.username, userExists: d.userExists, reason: d.reason, clientAddress: d.clientAddress, attemptId: d.attemptId ?? null },
   }),
   UserSignedOut: (d) => ({ ...concerning(d.userId, null), details: { userId: d.userId } }),
 
@@ -158,6 +164,8 @@ export const AUDIT_DESCRIPTIONS: { [T in EventType]: Describe<T> } = {
     outcome: 'success',
     details: { deliveryId: d.deliveryId, webhookId: d.webhookId, eventId: d.eventId, eventType: d.eventType },
   }),
+  // The session hash names a console session: only when it would have expired is shown.
+  AdminSessionEnded: (d) => ({ ...concerning(null, null), details: { sessionExpiresAt: d.expiresAt } }),
 };
 
 /** The audit description of a decoded event. */

@@ -17,7 +17,8 @@ const ADMIN_ACTOR = { kind: 'admin' as const, id: 'console' };
 /** The admin console: server-rendered pages over the same read models and commands as the admin API. */
 export function consoleRoutes(deps: AdminDeps): Router {
   const router = new Router();
-  const session = consoleSession(deps.config, deps.credential);
+  const actor: ConsoleActor = (ctx) => eventContextOf(ctx, ADMIN_ACTOR);
+  const session = consoleSession(deps, actor);
 
   router.get('/admin/assets/style.css', (ctx) => {
     ctx.type = 'text/css; charset=utf-8';
@@ -45,8 +46,8 @@ ${error ? html`<p class="error" role="alert">${error}</p>` : ''}
 </div>`,
     });
 
-  router.get('/admin/sign-in', (ctx) => {
-    if (session.isSignedIn(ctx)) return ctx.redirect('/admin');
+  router.get('/admin/sign-in', async (ctx) => {
+    if (await session.isSignedIn(ctx)) return ctx.redirect('/admin');
     signInForm(ctx);
   });
 
@@ -62,14 +63,13 @@ ${error ? html`<p class="error" role="alert">${error}</p>` : ''}
   router.post('/admin/sign-out', async (ctx) => {
     const form = await readForm(ctx);
     session.csrf.verify(ctx, form._csrf);
-    session.signOut(ctx);
+    await session.signOut(ctx);
     ctx.status = 303;
     ctx.redirect('/admin/sign-in');
   });
 
   const pages = new Router();
   pages.use(session.required);
-  const actor: ConsoleActor = (ctx) => eventContextOf(ctx, ADMIN_ACTOR);
   activityPage(pages, deps, session);
   clientPages(pages, deps, session, actor);
   userPages(pages, deps, session, actor);

@@ -1,37 +1,74 @@
 import type { Context, Next } from 'koa';
+import { subjects } from '@mcp-auth/contracts';
+import { ConcurrencyConflict } from '@mcp-auth/event-store';
+import { catchUpWithSubject } from '@mcp-auth/projector';
 import { clearCookie, csrfGuard, setCookie, type CsrfGuard } from '@mcp-auth/web';
-import type { AdminCredential } from '../access/admin-credential.ts';
-import type { AdminConfig } from '../config.ts';
+import type { ConsoleSessionClaim } from '../access/admin-credential.ts';
+import type { AdminDeps } from '../deps.ts';
+import { EndedSessionsReadModel } from './ended-sessions.ts';
+import { decide } from './session-decider.ts';
+import type { ConsoleActor } from './types.ts';
 
 export type ConsoleSession = {
   csrf: CsrfGuard;
   signIn(ctx: Context): void;
-  signOut(ctx: Context): void;
-  isSignedIn(ctx: Context): boolean;
+  /** Ends the browser's session for every replica (AdminSessionEnded) and clears its cookie. */
+  signOut(ctx: Context): Promise<void>;
+  isSignedIn(ctx: Context): Promise<boolean>;
   /** Sends a browser without a console session to the sign-in page. */
   required(ctx: Context, next: Next): Promise<void>;
 };
 
-/** The console's sign-in: the admin credential typed once, then an HttpOnly, SameSite=Strict signed session cookie. */
-export function consoleSession(config: AdminConfig, credential: AdminCredential | null): ConsoleSession {
+/**
+ * The console's sign-in: the admin credential typed once, then an HttpOnly, SameSite=Strict signed session cookie.
+ * A cookie is honoured only while the event log records no end of its session: the replica asks the stream about
+ * the session's subject before it believes its own projection, so a cookie replayed after Sign out is refused on
+ * every replica at once.
+ */
+export function consoleSession(deps: Pick<AdminDeps, 'config' | 'credential' | 'store' | 'projector'>, actor: ConsoleActor): ConsoleSession {
+  const { config, credential, store, projector } = deps;
   const secure = config.ADMIN_BASE_URL.startsWith('https:');
   // Distinct from the authorization service's cookies, which share the origin behind the edge.
   const names = { session: secure ? '__Host-admin_session' : 'admin_session', csrf: secure ? '__Host-admin_csrf' : 'admin_csrf' };
   const lifetimeSeconds = config.ADMIN_SESSION_MINUTES * 60;
   const now = () => Math.floor(Date.now() / 1000);
-  const isSignedIn = (ctx: Context) => credential !== null && credential.isValidSession(ctx.cookies.get(names.session) ?? undefined, now());
+  const ended = new EndedSessionsReadModel(projector.db);
+  const claimOf = (ctx: Context): ConsoleSessionClaim | null => credential?.verifySession(ctx.cookies.get(names.session) ?? undefined, now()) ?? null;
+
+  /** The position of the newest event on the session's subject (0: never ended), once this replica has applied it. */
+  const caughtUp = (claim: ConsoleSessionClaim) => catchUpWithSubject(store, projector, subjects.adminSession(claim.sessionHash));
+
+  async function isSignedIn(ctx: Context): Promise<boolean> {
+    if (ctx.state.consoleSignedIn !== undefined) return ctx.state.consoleSignedIn as boolean;
+    const claim = claimOf(ctx);
+    const signedIn = claim !== null && ((await caughtUp(claim)) === 0 || !ended.isEnded(claim.sessionHash));
+    ctx.state.consoleSignedIn = signedIn;
+    return signedIn;
+  }
+
   return {
     csrf: csrfGuard({ cookieName: names.csrf, secure, origin: new URL(config.ADMIN_BASE_URL).origin }),
     signIn(ctx) {
       if (!credential) return;
       setCookie(ctx, names.session, credential.issueSession(now() + lifetimeSeconds), { secure, sameSite: 'strict', maxAgeSeconds: lifetimeSeconds });
     },
-    signOut(ctx) {
+    async signOut(ctx) {
+      const claim = claimOf(ctx);
+      if (claim) {
+        const version = await caughtUp(claim);
+        const events = decide({ type: 'EndConsoleSession', data: claim }, { ended: ended.isEnded(claim.sessionHash) });
+        try {
+          await store.appendDecided(events, actor(ctx), { [subjects.adminSession(claim.sessionHash)]: version });
+        } catch (err) {
+          // Only another sign-out of the same session lands there: it is ended either way.
+          if (!(err instanceof ConcurrencyConflict)) throw err;
+        }
+      }
       clearCookie(ctx, names.session, secure);
     },
     isSignedIn,
     async required(ctx, next) {
-      if (!isSignedIn(ctx)) {
+      if (!(await isSignedIn(ctx))) {
         ctx.redirect('/admin/sign-in');
         return;
       }

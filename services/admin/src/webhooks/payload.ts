@@ -25,6 +25,12 @@ export function deliverableData(event: DomainEvent): Record<string, unknown> | n
     }
     case 'UserCreated':
       return { userId: event.data.userId, username: event.data.username };
+    case 'UserPasswordRehashed':
+      return { userId: event.data.userId };
+    case 'SignInAttemptAdmitted': {
+      const { attemptId, userId, username, clientAddress } = event.data;
+      return { attemptId, userId, username, clientAddress };
+    }
     case 'UserSignedIn':
       return { userId: event.data.userId, expiresAt: event.data.expiresAt };
     case 'UserSignInFailed': {
@@ -88,6 +94,7 @@ export function deliverableData(event: DomainEvent): Record<string, unknown> | n
     case 'WebhookDeliveryAttempted':
     case 'WebhookDeliveryDeadLettered':
     case 'WebhookDeliveryRetried':
+    case 'AdminSessionEnded':
       return null;
   }
 }

@@ -9,7 +9,7 @@ import { knownResources } from '../config.ts';
 import { currentSession, type CurrentSession } from '../sign-in/sessions.ts';
 import type { AuthorizationDeps } from '../web/context.ts';
 import { formTargetFor, sendPage } from '@mcp-auth/web';
-import { consentPage, errorPage, signInPage } from '../web/pages.ts';
+import { clientDisplayName, consentPage, errorPage, signInPage } from '../web/pages.ts';
 import { AUTHORIZATION_PARAMETERS, redirectTo, validateAuthorizationRequest, type AuthorizationRequest } from './authorization-request.ts';
 import { ConsentRequired, InvalidScopeSelection, decide, rememberedConsent, requiredScopes, type AuthorizationCommand } from './decider.ts';
 
@@ -97,12 +97,11 @@ export function authorizeRoutes(deps: AuthorizationDeps): Router {
     const { request } = verdict;
     const session = await currentSession(ctx, deps);
     if (!session) {
-      const name = request.client.metadata.client_name || 'An application';
       return sendPage(ctx, {
         title: 'Sign in',
         // Signing in may lead straight to the client (remembered consent): CSP form-action must allow it.
         formTargets: [formTargetFor(request.redirectUri)],
-        body: signInPage({ csrf: csrf.tokenFor(ctx), returnTo: ctx.url, context: `${name} wants to access your account. Sign in to continue.` }),
+        body: signInPage({ csrf: csrf.tokenFor(ctx), returnTo: ctx.url, context: `${clientDisplayName(request.client)} wants to access your account. Sign in to continue.`, client: request.client }),
       });
     }
     const state = { consents: consents.activeForClient(session.userId, request.client.clientId), rememberConsent: config.REMEMBER_CONSENT, defaultScopes: config.DEFAULT_SCOPES };
@@ -134,7 +133,7 @@ export function authorizeRoutes(deps: AuthorizationDeps): Router {
         title: 'Sign in',
         status: 401,
         formTargets: [formTargetFor(request.redirectUri)],
-        body: signInPage({ csrf: csrf.tokenFor(ctx), returnTo: `/authorize?${params}`, error: 'Your session ended. Sign in again to continue.' }),
+        body: signInPage({ csrf: csrf.tokenFor(ctx), returnTo: `/authorize?${params}`, error: 'Your session ended. Sign in again to continue.', client: request.client }),
       });
     }
     if (form.decision === 'deny') {

@@ -3,12 +3,34 @@ import type { Consent, RegisteredClient } from '@mcp-auth/projections';
 import type { AuthorizationRequest } from '../authorize/authorization-request.ts';
 import { html, type SafeHtml } from '@mcp-auth/web';
 
-export type SignInPageModel = { csrf: string; returnTo: string; username?: string; error?: string; context?: string };
+export type SignInPageModel = {
+  csrf: string;
+  returnTo: string;
+  username?: string;
+  error?: string;
+  context?: string;
+  /** The client whose authorization request the sign-in continues, if any: the page names it, with the same caution as the consent page. */
+  client?: RegisteredClient | null;
+};
+
+/** What a client calls itself, for a page. */
+export function clientDisplayName(client: RegisteredClient): string {
+  return client.metadata.client_name || 'An unnamed application';
+}
+
+/**
+ * Every client here registered itself (RFC 7591), so its name is only its own claim: wherever a page names the
+ * client a person is about to let in, it says so.
+ */
+function selfRegisteredNotice(name: string): SafeHtml {
+  return html`<p class="notice"><strong>${name}</strong> registered itself with this server. Its name has not been verified: continue only if you started this from an application you trust.</p>`;
+}
 
 export function signInPage(model: SignInPageModel): SafeHtml {
   return html`
 <h1>Sign in</h1>
 ${model.context ? html`<p class="muted">${model.context}</p>` : ''}
+${model.client ? selfRegisteredNotice(clientDisplayName(model.client)) : ''}
 ${model.error ? html`<p class="error" role="alert">${model.error}</p>` : ''}
 <form method="post" action="/signin">
   <input type="hidden" name="_csrf" value="${model.csrf}">
@@ -39,14 +61,14 @@ export function redirectTarget(redirectUri: string): string {
 
 export function consentPage(model: ConsentPageModel): SafeHtml {
   const { request } = model;
-  const name = request.client.metadata.client_name || 'An unnamed application';
+  const name = clientDisplayName(request.client);
   const hidden = (decision: 'allow' | 'deny') => html`
   <input type="hidden" name="_csrf" value="${model.csrf}">
   <input type="hidden" name="decision" value="${decision}">
   ${model.hiddenParameters.map(([k, v]) => html`<input type="hidden" name="${k}" value="${v}">\n  `)}`;
   return html`
 <h1>Allow ${name} to access your account?</h1>
-<p class="notice"><strong>${name}</strong> registered itself with this server. Its name has not been verified: continue only if you started this from an application you trust.</p>
+${selfRegisteredNotice(name)}
 <p>After you decide, you will be sent back to <strong><code>${redirectTarget(request.redirectUri)}</code></strong>.</p>
 ${model.error ? html`<p class="error" role="alert">${model.error}</p>` : ''}
 <form method="post" action="/authorize/consent">

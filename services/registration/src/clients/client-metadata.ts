@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ClientMetadata, TokenEndpointAuthMethod } from '@mcp-auth/contracts';
-import { InvalidClientMetadata, InvalidRedirectUri, classifyRedirectUri, isLoopbackHost, parseScope, type OAuthError } from '@mcp-auth/oauth';
+import { InvalidClientMetadata, InvalidRedirectUri, classifyRedirectUri, displayTextProblem, isLoopbackHost, parseScope, type OAuthError } from '@mcp-auth/oauth';
 
 export const SUPPORTED_GRANT_TYPES = ['authorization_code', 'refresh_token'] as const;
 export const SUPPORTED_AUTH_METHODS: readonly TokenEndpointAuthMethod[] = ['none', 'client_secret_post', 'client_secret_basic'];
@@ -86,8 +86,13 @@ function normalise(raw: Record<string, unknown>): ClientMetadata {
     // A client with only loopback and private-use redirects is an app on the user's device (RFC 8252).
     application_type: applicationType ?? (kinds.every((k) => k !== 'https') ? 'native' : 'web'),
   };
+  // The name is shown to people on the sign-in and consent pages: it must read as what it is.
+  const clientName = optionalString(field('client_name'), 'client_name', LIMITS.name);
+  const nameProblem = clientName === undefined ? null : displayTextProblem(clientName);
+  if (nameProblem) throw new InvalidClientMetadata(`client_name contains ${nameProblem}`);
+
   const optional = {
-    client_name: optionalString(field('client_name'), 'client_name', LIMITS.name),
+    client_name: clientName,
     client_uri: optionalWebUri(field('client_uri'), 'client_uri'),
     logo_uri: optionalWebUri(field('logo_uri'), 'logo_uri'),
     tos_uri: optionalWebUri(field('tos_uri'), 'tos_uri'),

@@ -27,7 +27,13 @@ export function clientRegistrationRoutes({ config, store, projector }: Registrat
   const clients = new ClientsReadModel(projector.db, projector);
   const registrationTokens = new RegistrationTokensReadModel(projector.db, projector);
   const newClientLimiter = limiter('register-new', config.REGISTRATION_RATE_LIMIT);
-  const reregistrationLimiter = limiter('register-again', config.REREGISTRATION_RATE_LIMIT);
+  // A re-registration is counted per (client, address), then per address, then per client, and stops at the first
+  // limit it is over: what one address is refused never spends the budget that every install of the client shares.
+  const reregistrationLimiters = [
+    { limiter: limiter('register-again-client-address', config.REREGISTRATION_RATE_LIMIT_PER_CLIENT_AND_ADDRESS), key: (clientId: string, address: string) => `${clientId}|${address}` },
+    { limiter: limiter('register-again-address', config.REREGISTRATION_RATE_LIMIT_PER_ADDRESS), key: (_clientId: string, address: string) => address },
+    { limiter: limiter('register-again', config.REREGISTRATION_RATE_LIMIT), key: (clientId: string) => clientId },
+  ];
   const clientUri = (clientId: string) => `${config.REGISTRATION_BASE_URL}/register/${clientId}`;
   const bodyError = (status: number, description: string) => new OAuthError('invalid_client_metadata', description, status);
 
@@ -93,7 +99,8 @@ export function clientRegistrationRoutes({ config, store, projector }: Registrat
         },
       };
       const again = state.status === 'active';
-      await consume(again ? reregistrationLimiter : newClientLimiter, again ? `client:${clientId}` : `address:${ctx.ip}`);
+      if (again) for (const { limiter: l, key } of reregistrationLimiters) await consume(l, key(clientId, ctx.ip));
+      else await consume(newClientLimiter, `address:${ctx.ip}`);
       try {
         await execute(command, ctx, state, version);
       } catch (err) {

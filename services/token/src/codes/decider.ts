@@ -45,8 +45,10 @@ export function decide(command: RedeemCode, state: CodeState): DecidedEvent[] {
   const d = command.data;
   const code = state.code;
   if (!code) throw new InvalidGrant('The authorization code is invalid.');
-  if (code.redeemedGrantId) throw new CodeAlreadyRedeemed(code.redeemedGrantId);
+  // Before the reuse check: revoke-on-reuse (RFC 6749 §4.1.2, OAuth 2.1 §4.1.3) is for the client the code was
+  // issued to. Another client holding the spent code (leaked from a redirect or a log) must not end that grant.
   if (code.clientId !== d.clientId) throw new InvalidGrant('The authorization code was issued to another client.');
+  if (code.redeemedGrantId) throw new CodeAlreadyRedeemed(code.redeemedGrantId);
   if (code.expiresAt <= d.nowSeconds) throw new InvalidGrant('The authorization code has expired.');
   if (d.redirectUri === undefined || d.redirectUri !== code.redirectUri) throw new InvalidGrant('redirect_uri does not match the authorization request.');
   if (!d.codeVerifier || !verifyS256(d.codeVerifier, code.codeChallenge)) throw new InvalidGrant('The code_verifier does not match the code_challenge.');

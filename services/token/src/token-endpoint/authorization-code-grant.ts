@@ -12,7 +12,8 @@ import { newTokenMaterial, tokenResponse } from './issue-tokens.ts';
 /**
  * grant_type=authorization_code. The redemption is published with optimistic concurrency on the code's
  * subject, so across any number of token replicas exactly one redemption wins; every other attempt is
- * invalid_grant and revokes what the winner obtained (RFC 6749 §4.1.2, RFC 9700 §4.2.4).
+ * invalid_grant, and one by the client the code was issued to revokes what the winner obtained (RFC 6749
+ * §4.1.2, RFC 9700 §4.2.4). Another client presenting the code is refused and revokes nothing.
  */
 export async function authorizationCodeGrant(deps: TokenDeps, client: RegisteredClient, form: Record<string, string>, actor: EventContext) {
   if (!form.code) throw new InvalidRequest('code is required.');
@@ -48,7 +49,8 @@ export async function authorizationCodeGrant(deps: TokenDeps, client: Registered
       throw err;
     }
     if (err instanceof ConcurrencyConflict) {
-      // Another replica redeemed it between our read and our write: it is a second redemption all the same.
+      // Another replica redeemed it between our read and our write: a second redemption all the same, and by the
+      // client the code was issued to (the decider let only that one through), so the first one's grant is revoked.
       await catchUpWithSubject(deps.store, deps.projector, subjects.authorizationCode(codeHash));
       const winner = deps.codes.find(codeHash)?.redeemedGrantId;
       if (winner) await revokeGrant(deps, winner, actor);
