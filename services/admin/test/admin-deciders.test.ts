@@ -35,6 +35,7 @@ const grant = (overrides: Partial<Grant> = {}): Grant => ({
   revokedAt: null,
   revokeReason: null,
   consentRevoked: false,
+  clientActive: true,
   ...overrides,
 });
 

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { subjectOf, toEnvelope, type DecidedEvent, type DomainEvent, type RecordedEvent } from '@mcp-auth/contracts';
 import { OAuthError, s256 } from '@mcp-auth/oauth';
-import { GrantsReadModel, consentsProjection, grantsProjection, type Grant } from '@mcp-auth/projections';
+import { GrantsReadModel, clientsProjection, consentsProjection, grantsProjection, type Grant } from '@mcp-auth/projections';
 import { CodeAlreadyRedeemed, decide as decideRedemption, type CodeState, type RedeemCode } from '../src/codes/decider.ts';
 import { CodesReadModel, codesProjection, type AuthorizationCode } from '../src/codes/projection.ts';
 import { decide as decideGrant } from '../src/grants/decider.ts';
@@ -141,6 +141,7 @@ const grant: Grant = {
   revokedAt: null,
   revokeReason: null,
   consentRevoked: false,
+  clientActive: true,
 };
 const refresh = (overrides: Partial<RefreshGrant['data']> = {}): RefreshGrant => ({
   type: 'RefreshGrant',
@@ -239,7 +240,7 @@ describe('refresh rotation decider', () => {
 
 function eventLog() {
   const db = new Database(':memory:');
-  const projections = [consentsProjection, grantsProjection, codesProjection, refreshTokensProjection];
+  const projections = [clientsProjection, consentsProjection, grantsProjection, codesProjection, refreshTokensProjection];
   for (const p of projections) db.exec(p.schema);
   const grants = new GrantsReadModel(db);
   const tokens = new RefreshTokensReadModel(db);
@@ -270,6 +271,17 @@ describe('rotation decider given events (through the real projections)', () => {
   const start = (log: ReturnType<typeof eventLog>) => {
     log.apply(
       [
+        {
+          type: 'ClientRegistered',
+          data: {
+            clientId: 'client-1',
+            clientIdIssuedAt: T / 1000 - 10,
+            metadata: { redirect_uris: [code.redirectUri], token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], application_type: 'native' },
+            clientSecretHash: null,
+            registrationTokenHash: 'rat',
+            fingerprint: null,
+          },
+        },
         { type: 'ConsentGranted', data: { consentId: 'consent-1', userId: 'user-1', clientId: 'client-1', resource: RESOURCE, scopes: grant.scopes, redirectUrisFingerprint: 'fp' } },
         {
           type: 'AuthorizationCodeIssued',
