@@ -171,7 +171,7 @@ const rotated = (scopes: string[], graceRetry: boolean): DecidedEvent => ({
 });
 const reuse: DecidedEvent[] = [
   { type: 'RefreshTokenReuseDetected', data: { grantId: 'grant-1', clientId: 'client-1', refreshTokenHash: 'rt-1' } },
-  { type: 'GrantRevoked', data: { grantId: 'grant-1', reason: 'refresh_token_reuse' } },
+  { type: 'GrantRevoked', data: { grantId: 'grant-1', reason: 'refresh_token_reuse', consentId: 'consent-1' } },
 ];
 
 describe('refresh rotation decider', () => {
@@ -365,9 +365,9 @@ describe('grant decider', () => {
   const revoked = { ...grant, revokedAt: new Date(T).toISOString(), revokeReason: 'refresh_token_reuse' };
 
   test('revoking an active grant records GrantRevoked with the reason', () => {
-    assert.deepEqual(decideGrant(revokeGrant, { grant }), [{ type: 'GrantRevoked', data: { grantId: 'grant-1', reason: 'revoked_by_client' } }]);
+    assert.deepEqual(decideGrant(revokeGrant, { grant }), [{ type: 'GrantRevoked', data: { grantId: 'grant-1', reason: 'revoked_by_client', consentId: 'consent-1' } }]);
     assert.deepEqual(decideGrant({ ...revokeGrant, data: { grantId: 'grant-1', reason: 'authorization_code_reuse' } }, { grant }), [
-      { type: 'GrantRevoked', data: { grantId: 'grant-1', reason: 'authorization_code_reuse' } },
+      { type: 'GrantRevoked', data: { grantId: 'grant-1', reason: 'authorization_code_reuse', consentId: 'consent-1' } },
     ]);
   });
 
