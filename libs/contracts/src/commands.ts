@@ -8,7 +8,7 @@ import { isSubjectToken } from './subjects.ts';
  * group named after itself (one replica answers), runs the same decider and command path as its own HTTP
  * routes, and answers a CommandReply.
  */
-export const COMMAND_SUBJECTS = {
+export const commandSubjects = {
   /** An admin deletes a client (ClientDeleted). Served by registration. */
   deleteClient: 'commands.registration.delete-client',
   /** The admin service's reaper expires an idle client (ClientExpired). Served by registration. */
@@ -18,7 +18,7 @@ export const COMMAND_SUBJECTS = {
 } as const;
 
 /** The queue group each owning service serves its commands in: its own name. */
-export const COMMAND_QUEUES = { registration: 'registration', token: 'token' } as const;
+export const commandQueues = { registration: 'registration', token: 'token' } as const;
 
 /** Who asked, and from where: recorded in the events the owner decides, as if the request had come to it. */
 const CommandContext = z.object({

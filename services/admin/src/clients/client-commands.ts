@@ -1,4 +1,4 @@
-import { COMMAND_SUBJECTS, subjects, type EventContext } from '@mcp-auth/contracts';
+import { commandSubjects, subjects, type EventContext } from '@mcp-auth/contracts';
 import { catchUpWithSubject } from '@mcp-auth/projector';
 import { nowSeconds } from '../api/query.ts';
 import type { AdminDeps } from '../deps.ts';
@@ -20,7 +20,7 @@ export class ClientNotFound extends Error {
  */
 export async function deleteClient(deps: Pick<AdminDeps, 'store' | 'projector'>, clientId: string, context: EventContext): Promise<void> {
   try {
-    await sendToOwner(deps, COMMAND_SUBJECTS.deleteClient, { clientId }, context);
+    await sendToOwner(deps, commandSubjects.deleteClient, { clientId }, context);
   } catch (err) {
     if (err instanceof NotFoundByOwner) throw new ClientNotFound(clientId);
     throw err;
@@ -45,7 +45,7 @@ export async function expireIdleClient(
   const expiry = decideExpiry({ type: 'ExpireIdleClient', data: { clientId, now, idleDays } }, { client, liveGrantIds });
   if (!expiry) return false;
   try {
-    return (await sendToOwner(deps, COMMAND_SUBJECTS.expireClient, { ...expiry, expectedVersion: version }, context)) !== null;
+    return (await sendToOwner(deps, commandSubjects.expireClient, { ...expiry, expectedVersion: version }, context)) !== null;
   } catch (err) {
     if (err instanceof NotFoundByOwner) return false;
     throw err;

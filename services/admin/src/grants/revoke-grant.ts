@@ -1,4 +1,4 @@
-import { COMMAND_SUBJECTS, type EventContext } from '@mcp-auth/contracts';
+import { commandSubjects, type EventContext } from '@mcp-auth/contracts';
 import type { AdminDeps } from '../deps.ts';
 import { NotFoundByOwner, sendToOwner } from '../owning-services.ts';
 
@@ -17,7 +17,7 @@ export class GrantNotFound extends Error {
 export async function revokeGrant(deps: Pick<AdminDeps, 'store' | 'projector'>, grantId: string, context: EventContext): Promise<'revoked' | 'already_inactive'> {
   try {
     // The token service reads at least as far as this replica has: the grant may be new to it.
-    const position = await sendToOwner(deps, COMMAND_SUBJECTS.revokeGrant, { grantId, knownAt: deps.projector.position }, context);
+    const position = await sendToOwner(deps, commandSubjects.revokeGrant, { grantId, knownAt: deps.projector.position }, context);
     return position === null ? 'already_inactive' : 'revoked';
   } catch (err) {
     if (err instanceof NotFoundByOwner) throw new GrantNotFound(grantId);

@@ -1,6 +1,6 @@
 import {
-  COMMAND_QUEUES,
-  COMMAND_SUBJECTS,
+  commandQueues,
+  commandSubjects,
   DeleteClientCommand,
   ExpireClientCommand,
   subjects,
@@ -49,15 +49,15 @@ export function serveClientCommands(deps: ClientCommandDeps): Served[] {
   const isNotFound = (err: unknown) => err instanceof ClientNotFound;
   return [
     serveCommand(deps.store, deps.logger, {
-      subject: COMMAND_SUBJECTS.deleteClient,
-      queue: COMMAND_QUEUES.registration,
+      subject: commandSubjects.deleteClient,
+      queue: commandQueues.registration,
       schema: DeleteClientCommand,
       isNotFound,
       execute: ({ clientId, context }) => executeClientCommand(deps, { type: 'DeleteClientByAdmin', data: { clientId } }, context),
     }),
     serveCommand(deps.store, deps.logger, {
-      subject: COMMAND_SUBJECTS.expireClient,
-      queue: COMMAND_QUEUES.registration,
+      subject: commandSubjects.expireClient,
+      queue: commandQueues.registration,
       schema: ExpireClientCommand,
       isNotFound,
       // Exclusive on the version the reaper judged the client idle at: a registration or update since is a conflict.

@@ -1,4 +1,4 @@
-import { COMMAND_QUEUES, COMMAND_SUBJECTS, RevokeGrantCommand, subjects, type EventContext } from '@mcp-auth/contracts';
+import { commandQueues, commandSubjects, RevokeGrantCommand, subjects, type EventContext } from '@mcp-auth/contracts';
 import type { Served } from '@mcp-auth/event-store';
 import { executeCommand, serveCommand, waitForPosition } from '@mcp-auth/projector';
 import type { TokenDeps } from '../deps.ts';
@@ -18,8 +18,8 @@ export function executeGrantRevocation(deps: Pick<TokenDeps, 'store' | 'projecto
 export function serveGrantCommands(deps: Pick<TokenDeps, 'store' | 'projector' | 'grants' | 'logger'>): Served[] {
   return [
     serveCommand(deps.store, deps.logger, {
-      subject: COMMAND_SUBJECTS.revokeGrant,
-      queue: COMMAND_QUEUES.token,
+      subject: commandSubjects.revokeGrant,
+      queue: commandQueues.token,
       schema: RevokeGrantCommand,
       isNotFound: (err) => err instanceof GrantNotFound,
       execute: async ({ grantId, knownAt, context }) => {
