@@ -1,4 +1,4 @@
-import { commandSubjects, type EventContext } from '@mcp-auth/contracts';
+import { commandSubjects, isSubjectToken, type EventContext } from '@mcp-auth/contracts';
 import type { AdminDeps } from '../deps.ts';
 import { NotFoundByOwner, sendToOwner } from '../owning-services.ts';
 
@@ -15,6 +15,7 @@ export class GrantNotFound extends Error {
  * projections apply the same event. A grant already dead records nothing: 'already_inactive'.
  */
 export async function revokeGrant(deps: Pick<AdminDeps, 'store' | 'projector'>, grantId: string, context: EventContext): Promise<'revoked' | 'already_inactive'> {
+  if (!isSubjectToken(grantId)) throw new GrantNotFound(grantId);
   try {
     // The token service reads at least as far as this replica has: the grant may be new to it.
     const position = await sendToOwner(deps, commandSubjects.revokeGrant, { grantId, knownAt: deps.projector.position }, context);
