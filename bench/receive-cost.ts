@@ -3,7 +3,10 @@
 // of one other aggregate (its consumer filtered on one subject: NATS sends nothing), the projector of every other
 // aggregate (filtered on NATS 2.10+; on 2.9 it reads every event and passes it over by subject, as most services
 // there do), a bare ordered consumer (pull, as the projector uses), an ordered push consumer, and a core NATS
-// subscription (no JetStream at all).
+// subscription (no JetStream at all); and a policy's durable consumer (libs/projector/src/policy.ts) on two other
+// aggregates (filtered out on 2.10+; on 2.9 it is sent every event and acknowledges each), and on the notes'
+// own aggregate for another type (sent every note, passed over by its type header and acknowledged: what
+// authorization-policies pays for each refresh-token rotation, on the grant aggregate it watches for GrantRevoked).
 // Run: node --import tsx bench/receive-cost.ts [seconds] [events per write] [ms between writes]
 // (defaults 4, 3, 1; 30 and 14 keep the rate and show how much of the cost is per wake-up rather than per event).
 // RECEIVER_PROF=<dir> writes a CPU profile of each receiving process there.
@@ -13,12 +16,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EVENT_AGGREGATES, NoteCreated, STREAM_NAME, eventCatalogue, newEvent, subjects, type EventType } from '@mcp-auth/contracts';
-import { DeliverPolicy, jetstream } from '@nats-io/jetstream';
+import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { EventStore } from '@mcp-auth/event-store';
-import { Projector, defineProjection } from '@mcp-auth/projector';
+import { Projector, defineProjection, startPolicy } from '@mcp-auth/projector';
 import { startNats } from '@mcp-auth/testing';
 
-const RECEIVERS = ['projector-one-aggregate', 'projector-several', 'ordered-consumer', 'ordered-push-consumer', 'core-subscription'] as const;
+const RECEIVERS = ['projector-one-aggregate', 'projector-several', 'ordered-consumer', 'ordered-push-consumer', 'core-subscription', 'policy-other-aggregates', 'policy-same-aggregate'] as const;
 type Receiver = (typeof RECEIVERS)[number];
 const actor = { actor: { kind: 'system' as const, id: 'receive-cost' } };
 
@@ -31,6 +34,21 @@ async function receive(natsUrl: string, receiver: Receiver): Promise<void> {
     const types: EventType[] = receiver === 'projector-one-aggregate' ? ['ClientRegistered'] : (Object.keys(eventCatalogue) as EventType[]).filter((type) => EVENT_AGGREGATES[type] !== EVENT_AGGREGATES.NoteCreated);
     const others = defineProjection({ name: 'others', schema: 'CREATE TABLE IF NOT EXISTS seen (id TEXT)', handles: types, apply() {} });
     new Projector({ store, file: join(mkdtempSync(join(tmpdir(), 'receive-cost-')), 'projection.sqlite'), projections: [others] }).start();
+  } else if (receiver === 'policy-other-aggregates' || receiver === 'policy-same-aggregate') {
+    const nothing = defineProjection({ name: 'nothing', schema: 'CREATE TABLE IF NOT EXISTS seen (id TEXT)', handles: ['ClientRegistered'], apply() {} });
+    const projector = new Projector({ store, file: join(mkdtempSync(join(tmpdir(), 'receive-cost-')), 'projection.sqlite'), projections: [nothing] });
+    projector.start();
+    const reactsTo: EventType[] = receiver === 'policy-other-aggregates' ? ['ClientDeleted', 'ConsentRevoked'] : ['NoteDeleted'];
+    // Each run its own consumer, from the stream's end: what a running service's policy receives.
+    const name = `receive-cost-${receiver}-${Date.now()}`;
+    startPolicy({ store, projector, logger: store.logger }, { name, reactsTo, react: async () => {} });
+    // It goes through the stream's history first: measured once that is done.
+    const jsm = await jetstreamManager(store.nc);
+    for (;;) {
+      const info = await jsm.consumers.info(STREAM_NAME, name).catch(() => null);
+      if (info && info.num_pending === 0 && info.num_ack_pending === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
   } else if (receiver === 'ordered-consumer') {
     const { lastSequence } = await store.streamState();
     await store.consumeFrom(lastSequence + 1, 500, () => {});

@@ -83,11 +83,30 @@ export const ConsentGranted = defineEvent(
   }),
 );
 
+export const ConsentRevocationReason = z.enum([
+  'revoked_by_user',
+  /** An admin revoked a grant made under it: the grant and the remembered consent end together. */
+  'revoked_by_admin',
+  /** The client was deleted or expired. */
+  'client_deleted',
+]);
+export type ConsentRevocationReason = z.infer<typeof ConsentRevocationReason>;
+
+/**
+ * Version 2 adds the reason; version 1 had none, since only the user revoked (connected apps). Absent means
+ * revoked_by_user, and such an event is still written as version 1, so a replica not yet upgraded applies it.
+ */
 export const ConsentRevoked = defineEvent(
   'ConsentRevoked',
-  1,
-  z.object({ consentId: z.string(), userId: z.string(), clientId: z.string() }),
+  2,
+  z.object({ consentId: z.string(), userId: z.string(), clientId: z.string(), reason: ConsentRevocationReason.optional() }),
+  { writtenVersion: (data) => (data.reason === undefined || data.reason === 'revoked_by_user' ? 1 : 2) },
 );
+
+/** Why a consent was revoked: events of version 1 carry no reason, and only the user revoked then. */
+export function consentRevocationReason(data: { reason?: ConsentRevocationReason | undefined }): ConsentRevocationReason {
+  return data.reason ?? 'revoked_by_user';
+}
 
 export const AuthorizationCodeIssued = defineEvent(
   'AuthorizationCodeIssued',

@@ -33,16 +33,28 @@ export type RecordedEvent<E extends EventEnvelope = EventEnvelope> = E & {
 
 export type EventDefinition<Type extends string, Schema extends z.ZodType> = {
   type: Type;
+  /** The newest version: its schema reads every older one too (a version only ever adds). */
   version: number;
   schema: Schema;
+  /**
+   * The version an event is written with: the oldest that can carry it, so that a reader one version behind
+   * (a replica not yet upgraded) still applies every event it can understand. Without it, the newest.
+   */
+  writtenVersion?: (data: z.infer<Schema>) => number;
 };
 
+/**
+ * An event type. Its version rises when its data gains something an older reader would refuse or misread (a
+ * new value of an enum); an added optional field does not raise it, since readers drop fields they do not
+ * know. A reader skips, never fails on, a version newer than its own (decodeEvent).
+ */
 export function defineEvent<Type extends string, Schema extends z.ZodType>(
   type: Type,
   version: number,
   schema: Schema,
+  options: { writtenVersion?: (data: z.infer<Schema>) => number } = {},
 ): EventDefinition<Type, Schema> {
-  return { type, version, schema };
+  return { type, version, schema, ...options };
 }
 
 export type EventOf<D> = D extends EventDefinition<infer T, infer S> ? EventEnvelope<T, z.infer<S>> : never;
@@ -70,7 +82,7 @@ export function newEvent<Type extends string, Schema extends z.ZodType>(
       actor: context.actor,
       ...(context.requestId ? { requestId: context.requestId } : {}),
       ...(context.sourceAddress ? { sourceAddress: context.sourceAddress.slice(0, 100) } : {}),
-      schemaVersion: definition.version,
+      schemaVersion: definition.writtenVersion?.(data) ?? definition.version,
     },
   };
 }

@@ -45,17 +45,29 @@ export const RefreshTokenReuseDetected = defineEvent(
   z.object({ grantId: z.string(), clientId: z.string(), refreshTokenHash: z.string() }),
 );
 
-export const GrantRevocationReason = z.enum([
-  'refresh_token_reuse',
-  'authorization_code_reuse',
-  'revoked_by_client',
-  'revoked_by_admin',
-]);
+/** Reasons a grant ends. Version 1 knew the first four. */
+const GRANT_REVOCATION_REASONS_V1 = ['refresh_token_reuse', 'authorization_code_reuse', 'revoked_by_client', 'revoked_by_admin'] as const;
 
+export const GrantRevocationReason = z.enum([
+  ...GRANT_REVOCATION_REASONS_V1,
+  /** The user revoked the app's consent (connected apps), which ends its grants. Version 2. */
+  'revoked_by_user',
+  /** The client was deleted (RFC 7592, an admin) or expired (idle reaping). Version 2. */
+  'client_deleted',
+]);
+export type GrantRevocationReason = z.infer<typeof GrantRevocationReason>;
+
+/**
+ * Version 2 adds the reasons revoked_by_user and client_deleted; an event with one of version 1's reasons is
+ * still written as version 1, so a replica not yet upgraded applies it. consentId (added without a version:
+ * readers drop a field they do not know) names the consent the grant was made under; events written before
+ * it do not carry it.
+ */
 export const GrantRevoked = defineEvent(
   'GrantRevoked',
-  1,
-  z.object({ grantId: z.string(), reason: GrantRevocationReason }),
+  2,
+  z.object({ grantId: z.string(), reason: GrantRevocationReason, consentId: z.string().optional() }),
+  { writtenVersion: (data) => ((GRANT_REVOCATION_REASONS_V1 as readonly string[]).includes(data.reason) ? 1 : 2) },
 );
 
 export const TokenRevoked = defineEvent(

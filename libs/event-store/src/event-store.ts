@@ -1,5 +1,6 @@
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect, errors as natsErrors, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import {
+  AckPolicy,
   DeliverPolicy,
   JetStreamApiCodes,
   JetStreamApiError,
@@ -25,6 +26,7 @@ import {
   type EventEnvelope,
 } from '@mcp-auth/contracts';
 import { AcknowledgedPublisher, PublishRefused } from './acknowledged-publisher.ts';
+import { DurableWorker, ensureConsumer } from './durable-worker.ts';
 import { ConcurrencyConflict, EventStoreUnavailable } from './errors.ts';
 import { silentLogger, type Logger } from './logger.ts';
 
@@ -55,6 +57,20 @@ export type StreamState = { lastSequence: number; created: string };
 export type LastEvent = { position: number; outcome: DecodeOutcome };
 
 const PUBLISH_TIMEOUT_MS = 2_000;
+/** How soon a command is sent again while no replica of its owner serves it (one restarting). */
+const NO_RESPONDERS_RETRY_MS = 100;
+
+/** A served command subject: stop() stops taking requests and waits for those in hand. */
+export type Served = { stop(): Promise<void> };
+
+export type EventsConsumerOptions = {
+  /** The durable consumer's name, shared by the service's replicas: each event goes to one of them. */
+  name: string;
+  /** Only events on these subjects are sent where the server can filter on them all (see canFilterOnSeveralSubjects). */
+  subjects: readonly string[];
+  /** Handles one event and acknowledges it (each on its own: replicas handle different events at once). */
+  handle: (message: JsMsg) => Promise<void>;
+};
 
 export class EventStore {
   #connected = true;
@@ -188,6 +204,95 @@ export class EventStore {
       position = result.position;
     }
     return position;
+  }
+
+  /**
+   * Sends a command to the service that owns it and waits for its answer, JSON both ways. While no replica
+   * serves the subject (the owner is restarting) it is sent again until the timeout; an answer that does not
+   * come in time, or NATS away, is EventStoreUnavailable (503). A command that may have arrived is never sent
+   * twice: only "no responders" proves that it did not.
+   */
+  async request(subject: string, payload: unknown, timeoutMs: number): Promise<unknown> {
+    const data = JSON.stringify(payload);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (!this.connected) await this.#waitForReconnect(Math.min(1_000, deadline - Date.now()));
+      try {
+        const reply = await this.nc.request(subject, data, { timeout: Math.max(1, deadline - Date.now()) });
+        return reply.json<unknown>();
+      } catch (err) {
+        const noResponders = err instanceof natsErrors.RequestError && err.isNoResponders();
+        if (!noResponders || Date.now() + NO_RESPONDERS_RETRY_MS >= deadline) {
+          throw new EventStoreUnavailable(noResponders ? `nothing serves ${subject}` : `no answer to ${subject} in time`, { cause: err });
+        }
+        await sleep(NO_RESPONDERS_RETRY_MS);
+      }
+    }
+  }
+
+  /**
+   * Serves a command subject in a queue group (the owning service's name), so that one replica answers each
+   * request. The handler gets the parsed JSON (undefined if it is not JSON) and returns the answer; it must
+   * not throw (if it does, the requester gets no answer and times out).
+   */
+  serve(subject: string, queue: string, handler: (payload: unknown) => Promise<unknown>): Served {
+    const inFlight = new Set<Promise<void>>();
+    const subscription: Subscription = this.nc.subscribe(subject, {
+      queue,
+      callback: (err, msg) => {
+        if (err) {
+          this.options.logger.error({ err: String(err), subject }, 'command subscription failed');
+          return;
+        }
+        let payload: unknown;
+        try {
+          payload = msg.json<unknown>();
+        } catch {
+          payload = undefined;
+        }
+        const task = handler(payload)
+          .then((answer) => void msg.respond(JSON.stringify(answer)))
+          .catch((handlerErr: unknown) => this.options.logger.error({ err: String(handlerErr), subject }, 'command handler failed; no answer sent'))
+          .finally(() => inFlight.delete(task));
+        inFlight.add(task);
+      },
+    });
+    return {
+      stop: async () => {
+        if (!subscription.isClosed()) await subscription.drain().catch(() => subscription.unsubscribe());
+        await Promise.allSettled([...inFlight]);
+      },
+    };
+  }
+
+  /**
+   * A durable consumer on the stream, shared by a service's replicas, created if missing and starting at the
+   * stream's first event; a worker, not started. Filtered to its subjects where the server can (one subject:
+   * any server; several: NATS 2.10), otherwise it is sent every event and its handler passes over the rest.
+   */
+  eventsConsumer({ name, subjects, handle }: EventsConsumerOptions): DurableWorker {
+    return new DurableWorker({
+      name,
+      js: this.js,
+      stream: STREAM_NAME,
+      consumer: name,
+      logger: this.options.logger,
+      concurrency: 1,
+      batch: 500,
+      handle,
+      ensure: () =>
+        ensureConsumer(this.jsm, STREAM_NAME, {
+          durable_name: name,
+          // Each event is acknowledged on its own: with AckPolicy.All one replica's ack would also cover the
+          // earlier events another replica still has in hand.
+          ack_policy: AckPolicy.Explicit,
+          deliver_policy: DeliverPolicy.All,
+          ...(subjects.length === 1 ? { filter_subject: subjects[0]! } : this.canFilterOnSeveralSubjects ? { filter_subjects: [...subjects] } : {}),
+          ack_wait: 60_000_000_000, // one minute, in nanoseconds: a reaction retries inside its handler meanwhile
+          max_deliver: -1,
+          max_ack_pending: 1_000,
+        }),
+    });
   }
 
   /** The newest event on a subject, read from the stream (authoritative), or null if the subject has none. */

@@ -15,7 +15,11 @@ export const clientsProjection = defineProjection({
       issued_at INTEGER NOT NULL,
       registered_at TEXT NOT NULL,
       updated_at TEXT NOT NULL,
-      version INTEGER NOT NULL
+      version INTEGER NOT NULL,
+      -- Stream position of the ClientRegistered that began the current registration. Consents and grants made
+      -- before it belong to a registration deleted or expired since: they are dead, even under the same client id
+      -- registered again (LIVE_CONSENT_SQL, LIVE_GRANT_SQL).
+      registered_position INTEGER NOT NULL
     );
   `,
   // Not ClientReregistered: it only adds a registration access token, which only the registration service
@@ -28,9 +32,9 @@ export const clientsProjection = defineProjection({
       case 'ClientRegistered': {
         const d = event.data;
         sql(db, 
-          `INSERT OR REPLACE INTO clients (client_id, status, metadata, client_secret_hash, fingerprint, issued_at, registered_at, updated_at, version)
-           VALUES (?, 'active', ?, ?, ?, ?, ?, ?, ?)`,
-        ).run(d.clientId, JSON.stringify(d.metadata), d.clientSecretHash, d.fingerprint, d.clientIdIssuedAt, at, at, event.position);
+          `INSERT OR REPLACE INTO clients (client_id, status, metadata, client_secret_hash, fingerprint, issued_at, registered_at, updated_at, version, registered_position)
+           VALUES (?, 'active', ?, ?, ?, ?, ?, ?, ?, ?)`,
+        ).run(d.clientId, JSON.stringify(d.metadata), d.clientSecretHash, d.fingerprint, d.clientIdIssuedAt, at, at, event.position, event.position);
         return;
       }
       case 'ClientUpdated':

@@ -92,6 +92,9 @@ export class BrowserlessUser {
 
   #browser = new CookieKeepingHttp();
 
+  /** How many consent pages this person has answered: one more after an authorization that asked again. */
+  consentPagesAnswered = 0;
+
   #request(url: string, init: RequestInit & { form?: Record<string, string> } = {}): Promise<HttpAnswer> {
     return this.#browser.request(url, init);
   }
@@ -123,6 +126,7 @@ export class BrowserlessUser {
       }
       const consent = forms.find((f) => f.action === '/authorize/consent' && f.fields.decision === decision);
       if (!consent) throw new Error(`no form to continue with on: ${page.text.slice(0, 300)}`);
+      this.consentPagesAnswered++;
       const fields = { ...consent.fields };
       for (const scope of untick) delete fields[`scope:${scope}`];
       page = await this.#request(`${this.issuer}/authorize/consent`, { method: 'POST', headers: { Origin: new URL(this.issuer).origin }, form: fields });

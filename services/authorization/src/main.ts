@@ -1,8 +1,9 @@
 import { createLogger, gauge, listen, loadConfigOrExit, stopOnSignals } from '@mcp-auth/http';
 import { ClientsReadModel, ConsentsReadModel, clientsProjection, consentsProjection } from '@mcp-auth/projections';
-import { startEventSourcedRuntime } from '@mcp-auth/projector';
+import { startEventSourcedRuntime, startPolicy } from '@mcp-auth/projector';
 import { createAuthorizationApp } from './app.ts';
 import { authorizationConfigSchema } from './config.ts';
+import { authorizationPolicy } from './connected-apps/policy.ts';
 import { InvalidUser, createUser, parseSeedUsers } from './users/create-user.ts';
 import { UsersReadModel, usersProjection } from './users/projection.ts';
 import { cookieNames } from './web/cookies.ts';
@@ -45,6 +46,7 @@ const deps = {
 };
 gauge('projection_position', "Stream position applied by this replica's projection", () => projector.position);
 
+const policy = startPolicy(deps, authorizationPolicy(deps));
 const server = await listen(createAuthorizationApp(deps), { port: config.PORT, host: config.HOST });
 logger.info({ url: server.url, issuer: config.ISSUER }, 'authorization service listening');
-stopOnSignals(logger, [() => server.close(), () => projector.stop(), () => store.close()]);
+stopOnSignals(logger, [() => server.close(), () => policy.stop(), () => projector.stop(), () => store.close()]);

@@ -1,7 +1,8 @@
 import { createLogger, gauge, listen, loadConfigOrExit, stopOnSignals } from '@mcp-auth/http';
 import { clientsProjection, ClientsReadModel } from '@mcp-auth/projections';
 import { startEventSourcedRuntime } from '@mcp-auth/projector';
-import { registrationTokensProjection } from './clients/registration-tokens.ts';
+import { serveClientCommands } from './clients/client-commands.ts';
+import { RegistrationTokensReadModel, registrationTokensProjection } from './clients/registration-tokens.ts';
 import { createRegistrationApp } from './app.ts';
 import { registrationConfigSchema } from './config.ts';
 
@@ -13,6 +14,7 @@ const clients = new ClientsReadModel(projector.db, projector);
 gauge('registered_clients', 'Active registered clients in this replica\'s projection', () => clients.countActive());
 gauge('projection_position', 'Stream position applied by this replica\'s projection', () => projector.position);
 
+const commands = serveClientCommands({ store, projector, logger, clients, registrationTokens: new RegistrationTokensReadModel(projector.db, projector) });
 const server = await listen(createRegistrationApp({ config, store, projector, logger }), { port: config.PORT, host: config.HOST });
 logger.info({ url: server.url }, 'registration service listening');
-stopOnSignals(logger, [() => server.close(), () => projector.stop(), () => store.close()]);
+stopOnSignals(logger, [() => server.close(), async () => void (await Promise.all(commands.map((c) => c.stop()))), () => projector.stop(), () => store.close()]);

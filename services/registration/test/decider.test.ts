@@ -85,3 +85,29 @@ describe('client registration decider', () => {
     spec.given([registered]).when({ type: 'DeleteClient', data: { clientId: 'c1' } }).then([{ type: 'ClientDeleted', data: { clientId: 'c1' } }]);
   });
 });
+
+describe('the admin service\'s commands on a client', () => {
+  const shared = [registered, { type: 'ClientReregistered', data: { clientId: 'c1', registrationTokenHash: 'rt2' } }] satisfies DecidedEvent[];
+  const expire = { type: 'ExpireClient', data: { clientId: 'c1', lastUsedAt: '2026-01-01T00:00:00.000Z', idleDays: 90 } } satisfies ClientCommand;
+
+  test('an operator deletes a client, a shared one too', () => {
+    spec.given([registered]).when({ type: 'DeleteClientByAdmin', data: { clientId: 'c1' } }).then([{ type: 'ClientDeleted', data: { clientId: 'c1' } }]);
+    spec.given(shared).when({ type: 'DeleteClientByAdmin', data: { clientId: 'c1' } }).then([{ type: 'ClientDeleted', data: { clientId: 'c1' } }]);
+  });
+
+  test('an operator deleting a client that is gone or never was is refused', () => {
+    spec.given([]).when({ type: 'DeleteClientByAdmin', data: { clientId: 'c1' } }).thenThrows(ClientNotFound);
+    spec.given([registered, { type: 'ClientExpired', data: { clientId: 'c1', lastUsedAt: '2026-01-01T00:00:00.000Z', idleDays: 90 } }]).when({ type: 'DeleteClientByAdmin', data: { clientId: 'c1' } }).thenThrows(ClientNotFound);
+  });
+
+  test('the reaper expires an active client, shared or not, with what it judged', () => {
+    const expired = { type: 'ClientExpired', data: { clientId: 'c1', lastUsedAt: '2026-01-01T00:00:00.000Z', idleDays: 90 } } satisfies DecidedEvent;
+    spec.given([registered]).when(expire).then([expired]);
+    spec.given(shared).when(expire).then([expired]);
+  });
+
+  test('a client deleted or unknown is not expired: nothing to record', () => {
+    spec.given([registered, { type: 'ClientDeleted', data: { clientId: 'c1' } }]).when(expire).then([]);
+    spec.given([]).when(expire).then([]);
+  });
+});

@@ -9,10 +9,12 @@ import {
   grantsProjection,
   signingKeysProjection,
 } from '@mcp-auth/projections';
-import { startEventSourcedRuntime } from '@mcp-auth/projector';
+import { startEventSourcedRuntime, startPolicy } from '@mcp-auth/projector';
 import { createTokenApp } from './app.ts';
 import { CodesReadModel, codesProjection } from './codes/projection.ts';
 import { tokenConfigSchema } from './config.ts';
+import { tokenPolicy } from './grants/policy.ts';
+import { serveGrantCommands } from './grants/revoke-grant.ts';
 import { parseIntrospectionCredentials } from './introspection/routes.ts';
 import { RefreshTokensReadModel, refreshTokensProjection } from './refresh/projection.ts';
 import { KeyRing } from './signing/key-ring.ts';
@@ -39,7 +41,7 @@ const keyRing = await KeyRing.start({
 });
 gauge('projection_position', "Stream position applied by this replica's projection", () => projector.position);
 
-const app = createTokenApp({
+const deps = {
   config,
   store,
   projector,
@@ -51,7 +53,15 @@ const app = createTokenApp({
   refreshTokens: new RefreshTokensReadModel(projector.db),
   signingKeys,
   keyRing,
-});
-const server = await listen(app, { port: config.PORT, host: config.HOST });
+};
+const commands = serveGrantCommands(deps);
+const policy = startPolicy(deps, tokenPolicy(deps));
+const server = await listen(createTokenApp(deps), { port: config.PORT, host: config.HOST });
 logger.info({ url: server.url, kid: keyRing.current().kid }, 'token service listening');
-stopOnSignals(logger, [() => server.close(), () => keyRing.stop(), () => projector.stop(), () => store.close()]);
+stopOnSignals(logger, [
+  () => server.close(),
+  async () => void (await Promise.all([...commands.map((c) => c.stop()), policy.stop()])),
+  () => keyRing.stop(),
+  () => projector.stop(),
+  () => store.close(),
+]);

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { subjectOf, toEnvelope, type DecidedEvent, type DomainEvent, type RecordedEvent } from '@mcp-auth/contracts';
 import { OAuthError, s256 } from '@mcp-auth/oauth';
-import { GrantsReadModel, consentsProjection, grantsProjection, type Grant } from '@mcp-auth/projections';
+import { GrantsReadModel, clientsProjection, consentsProjection, grantsProjection, type Grant } from '@mcp-auth/projections';
 import { CodeAlreadyRedeemed, decide as decideRedemption, type CodeState, type RedeemCode } from '../src/codes/decider.ts';
 import { CodesReadModel, codesProjection, type AuthorizationCode } from '../src/codes/projection.ts';
 import { decide as decideGrant } from '../src/grants/decider.ts';
@@ -149,6 +149,7 @@ const grant: Grant = {
   revokedAt: null,
   revokeReason: null,
   consentRevoked: false,
+  clientActive: true,
 };
 const refresh = (overrides: Partial<RefreshGrant['data']> = {}): RefreshGrant => ({
   type: 'RefreshGrant',
@@ -178,7 +179,7 @@ const rotated = (scopes: string[], graceRetry: boolean): DecidedEvent => ({
 });
 const reuse: DecidedEvent[] = [
   { type: 'RefreshTokenReuseDetected', data: { grantId: 'grant-1', clientId: 'client-1', refreshTokenHash: 'rt-1' } },
-  { type: 'GrantRevoked', data: { grantId: 'grant-1', reason: 'refresh_token_reuse' } },
+  { type: 'GrantRevoked', data: { grantId: 'grant-1', reason: 'refresh_token_reuse', consentId: 'consent-1' } },
 ];
 
 describe('refresh rotation decider', () => {
@@ -247,7 +248,7 @@ describe('refresh rotation decider', () => {
 
 function eventLog() {
   const db = new Database(':memory:');
-  const projections = [consentsProjection, grantsProjection, codesProjection, refreshTokensProjection];
+  const projections = [clientsProjection, consentsProjection, grantsProjection, codesProjection, refreshTokensProjection];
   for (const p of projections) db.exec(p.schema);
   const grants = new GrantsReadModel(db);
   const tokens = new RefreshTokensReadModel(db);
@@ -278,6 +279,17 @@ describe('rotation decider given events (through the real projections)', () => {
   const start = (log: ReturnType<typeof eventLog>) => {
     log.apply(
       [
+        {
+          type: 'ClientRegistered',
+          data: {
+            clientId: 'client-1',
+            clientIdIssuedAt: T / 1000 - 10,
+            metadata: { redirect_uris: [code.redirectUri], token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], application_type: 'native' },
+            clientSecretHash: null,
+            registrationTokenHash: 'rat',
+            fingerprint: null,
+          },
+        },
         { type: 'ConsentGranted', data: { consentId: 'consent-1', userId: 'user-1', clientId: 'client-1', resource: RESOURCE, scopes: grant.scopes, redirectUrisFingerprint: 'fp' } },
         {
           type: 'AuthorizationCodeIssued',
@@ -361,9 +373,9 @@ describe('grant decider', () => {
   const revoked = { ...grant, revokedAt: new Date(T).toISOString(), revokeReason: 'refresh_token_reuse' };
 
   test('revoking an active grant records GrantRevoked with the reason', () => {
-    assert.deepEqual(decideGrant(revokeGrant, { grant }), [{ type: 'GrantRevoked', data: { grantId: 'grant-1', reason: 'revoked_by_client' } }]);
+    assert.deepEqual(decideGrant(revokeGrant, { grant }), [{ type: 'GrantRevoked', data: { grantId: 'grant-1', reason: 'revoked_by_client', consentId: 'consent-1' } }]);
     assert.deepEqual(decideGrant({ ...revokeGrant, data: { grantId: 'grant-1', reason: 'authorization_code_reuse' } }, { grant }), [
-      { type: 'GrantRevoked', data: { grantId: 'grant-1', reason: 'authorization_code_reuse' } },
+      { type: 'GrantRevoked', data: { grantId: 'grant-1', reason: 'authorization_code_reuse', consentId: 'consent-1' } },
     ]);
   });
 

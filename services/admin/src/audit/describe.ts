@@ -1,4 +1,4 @@
-import type { ClientMetadata, DomainEvent, EventOfType, EventType } from '@mcp-auth/contracts';
+import { consentRevocationReason, type ClientMetadata, type DomainEvent, type EventOfType, type EventType } from '@mcp-auth/contracts';
 
 export const AUDIT_OUTCOMES = ['success', 'failure', 'denied'] as const;
 export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
@@ -51,7 +51,7 @@ export const AUDIT_DESCRIPTIONS: { [T in EventType]: Describe<T> } = {
     ...concerning(d.userId, d.clientId),
     details: { consentId: d.consentId, userId: d.userId, clientId: d.clientId, resource: d.resource, scopes: d.scopes },
   }),
-  ConsentRevoked: (d) => ({ ...concerning(d.userId, d.clientId), details: { consentId: d.consentId, userId: d.userId, clientId: d.clientId } }),
+  ConsentRevoked: (d) => ({ ...concerning(d.userId, d.clientId), details: { consentId: d.consentId, userId: d.userId, clientId: d.clientId, reason: consentRevocationReason(d) } }),
   AuthorizationCodeIssued: (d) => ({
     ...concerning(d.userId, d.clientId),
     details: {
@@ -97,7 +97,7 @@ export const AUDIT_DESCRIPTIONS: { [T in EventType]: Describe<T> } = {
     },
   }),
   RefreshTokenReuseDetected: (d) => ({ ...concerning(null, d.clientId, d.grantId), outcome: 'failure', details: { grantId: d.grantId, clientId: d.clientId } }),
-  GrantRevoked: (d) => ({ ...concerning(null, null, d.grantId), details: { grantId: d.grantId, reason: d.reason } }),
+  GrantRevoked: (d) => ({ ...concerning(null, null, d.grantId), details: { grantId: d.grantId, reason: d.reason, ...(d.consentId ? { consentId: d.consentId } : {}) } }),
   TokenRevoked: (d) => ({ ...concerning(null, null, d.grantId), details: { grantId: d.grantId, jti: d.jti, expiresAt: d.expiresAt } }),
   SigningKeyPublished: (d) => ({
     ...concerning(null, null),

@@ -1,9 +1,6 @@
-import type { DecidedEvent } from '@mcp-auth/contracts';
 import type { ClientOverview } from './usage-projection.ts';
 
-export type DeleteClientByAdmin = { type: 'DeleteClientByAdmin'; data: { clientId: string } };
 export type ExpireIdleClient = { type: 'ExpireIdleClient'; data: { clientId: string; now: Date; idleDays: number } };
-export type AdminClientCommand = DeleteClientByAdmin | ExpireIdleClient;
 
 export type AdminClientState = {
   client: ClientOverview | null;
@@ -11,31 +8,20 @@ export type AdminClientState = {
   liveGrantIds: string[];
 };
 
-export class ClientNotFound extends Error {
-  constructor(readonly clientId: string) {
-    super(`client ${clientId} does not exist`);
-  }
-}
+/** What the reaper asks the registration service to record (ClientExpired), which decides it on its own state. */
+export type ExpiryRequest = { clientId: string; lastUsedAt: string; idleDays: number };
 
 const DAY_MS = 86_400_000;
 
-export function decide(command: AdminClientCommand, state: AdminClientState): DecidedEvent[] {
-  switch (command.type) {
-    case 'DeleteClientByAdmin': {
-      if (!state.client || state.client.status !== 'active') throw new ClientNotFound(command.data.clientId);
-      // A deleted client cannot refresh, but its access tokens would live on until they expire: revoke its grants with it.
-      return [
-        { type: 'ClientDeleted', data: { clientId: command.data.clientId } },
-        ...state.liveGrantIds.map((grantId): DecidedEvent => ({ type: 'GrantRevoked', data: { grantId, reason: 'revoked_by_admin' } })),
-      ];
-    }
-    case 'ExpireIdleClient': {
-      const { client } = state;
-      if (!client || client.status !== 'active' || command.data.idleDays <= 0) return [];
-      // A client with a live grant is never reaped, however long since it was used.
-      if (state.liveGrantIds.length > 0) return [];
-      if (command.data.now.getTime() - Date.parse(client.lastUsedAt) < command.data.idleDays * DAY_MS) return [];
-      return [{ type: 'ClientExpired', data: { clientId: client.clientId, lastUsedAt: client.lastUsedAt, idleDays: command.data.idleDays } }];
-    }
-  }
+/**
+ * Idle-client reaping: a client unused for idleDays, with no live grant, is expired. The judgement of idleness
+ * is the admin service's, which alone sees every use; the expiry itself is the registration service's event.
+ */
+export function decideExpiry(command: ExpireIdleClient, state: AdminClientState): ExpiryRequest | null {
+  const { client } = state;
+  if (!client || client.status !== 'active' || command.data.idleDays <= 0) return null;
+  // A client with a live grant is never reaped, however long since it was used.
+  if (state.liveGrantIds.length > 0) return null;
+  if (command.data.now.getTime() - Date.parse(client.lastUsedAt) < command.data.idleDays * DAY_MS) return null;
+  return { clientId: client.clientId, lastUsedAt: client.lastUsedAt, idleDays: command.data.idleDays };
 }

@@ -5,12 +5,11 @@ import { eventContextOf } from '@mcp-auth/http';
 import { notFound, nowSeconds, page, parseQuery, searchText } from '../api/query.ts';
 import { clientJson, grantJson } from '../api/presenters.ts';
 import type { AdminDeps } from '../deps.ts';
-import { ClientNotFound } from './decider.ts';
-import { executeClientCommand } from './execute-client-command.ts';
+import { ClientNotFound, deleteClient } from './client-commands.ts';
 
 const ListClients = z.object({ q: searchText, status: z.enum(['active', 'deleted', 'any']).default('active'), ...page });
 
-/** GET /clients, GET /clients/:id (with its grants), DELETE /clients/:id (and its live grants). */
+/** GET /clients, GET /clients/:id (with its grants), DELETE /clients/:id (its consents and grants end with it). */
 export function clientRoutes(deps: AdminDeps): Router {
   const router = new Router();
 
@@ -33,7 +32,7 @@ export function clientRoutes(deps: AdminDeps): Router {
     const { clientId } = ctx.params as { clientId: string };
     if (!isSubjectToken(clientId)) throw notFound('client');
     try {
-      await executeClientCommand(deps, { type: 'DeleteClientByAdmin', data: { clientId } }, eventContextOf(ctx, ctx.state.actor));
+      await deleteClient(deps, clientId, eventContextOf(ctx, ctx.state.actor));
     } catch (err) {
       if (err instanceof ClientNotFound) throw notFound('client');
       throw err;

@@ -1,6 +1,6 @@
 import type { ClientMetadata } from '@mcp-auth/contracts';
+import { GRANT_JOINS_SQL, LIVE_GRANT_SQL } from '@mcp-auth/projections';
 import { defineBatchProjection, sql, type ProjectionDatabase } from '@mcp-auth/projector';
-import { LIVE_GRANT_SQL } from '../grants/grant-list.ts';
 import { escapeLike } from '../users/projection.ts';
 
 /**
@@ -54,8 +54,7 @@ type OverviewRow = {
   live_grants: number;
 };
 
-const LIVE_GRANTS = `(SELECT count(*) FROM grants g LEFT JOIN consents k ON k.consent_id = g.consent_id
-                      WHERE g.client_id = c.client_id AND ${LIVE_GRANT_SQL})`;
+const LIVE_GRANTS = `(SELECT count(*) FROM ${GRANT_JOINS_SQL} WHERE g.client_id = c.client_id AND ${LIVE_GRANT_SQL})`;
 const OVERVIEW = `SELECT c.client_id, c.status, c.metadata, c.registered_at,
                          max(c.registered_at, coalesce(u.last_used_at, c.registered_at)) AS last_used_at,
                          ${LIVE_GRANTS} AS live_grants

@@ -4,8 +4,7 @@ import { isSubjectToken } from '@mcp-auth/contracts';
 import { readForm } from '@mcp-auth/http';
 import { html } from '@mcp-auth/web';
 import { nowSeconds } from '../api/query.ts';
-import { ClientNotFound } from '../clients/decider.ts';
-import { executeClientCommand } from '../clients/execute-client-command.ts';
+import { ClientNotFound, deleteClient } from '../clients/client-commands.ts';
 import type { AdminDeps } from '../deps.ts';
 import { actionForm, consolePage, when } from './layout.ts';
 import type { ConsoleSession } from './session.ts';
@@ -51,7 +50,7 @@ ${clients.length === 0 ? html`<p class="muted">No clients.</p>` : html`
     const { clientId } = ctx.params as { clientId: string };
     try {
       if (!isSubjectToken(clientId)) throw new ClientNotFound(clientId);
-      await executeClientCommand(deps, { type: 'DeleteClientByAdmin', data: { clientId } }, actor(ctx));
+      await deleteClient(deps, clientId, actor(ctx));
     } catch (err) {
       if (!(err instanceof ClientNotFound)) throw err;
     }

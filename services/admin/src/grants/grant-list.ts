@@ -1,12 +1,7 @@
+import { GRANT_FACTS_SQL, GRANT_JOINS_SQL, LIVE_GRANT_SQL } from '@mcp-auth/projections';
 import type { ProjectionDatabase } from '@mcp-auth/projector';
 
 export type GrantState = 'live' | 'revoked' | 'consent_revoked' | 'expired';
-
-/**
- * grantIsActive (libs/projections) as SQL, for listings that filter or count over many grants: grants g joined
- * to their consents k, at @now (unix seconds).
- */
-export const LIVE_GRANT_SQL = 'g.revoked_at IS NULL AND k.revoked_at IS NULL AND g.expires_at > @now';
 
 export type GrantOverview = {
   grantId: string;
@@ -36,6 +31,9 @@ type Row = {
   revoked_at: string | null;
   revoke_reason: string | null;
   consent_revoked_at: string | null;
+  consent_revoked: number;
+  client_active: number;
+  client_deleted_at: string | null;
 };
 
 /** Grants with their user's and client's names, newest first, for the admin API and console. */
@@ -44,12 +42,12 @@ export class GrantListReadModel {
 
   constructor(db: ProjectionDatabase) {
     this.#list = db.prepare<{ grantId: string | null; userId: string | null; clientId: string | null; liveOnly: number; now: number; limit: number; offset: number }, Row>(
-      `SELECT g.grant_id, g.user_id, u.username, g.client_id, json_extract(c.metadata, '$.client_name') AS client_name,
-              g.resource, g.scopes, g.created_at, g.expires_at, g.revoked_at, g.revoke_reason, k.revoked_at AS consent_revoked_at
-         FROM grants g
-         LEFT JOIN consents k ON k.consent_id = g.consent_id
+      `SELECT g.grant_id, g.user_id, u.username, g.client_id, json_extract(gc.metadata, '$.client_name') AS client_name,
+              g.resource, g.scopes, g.created_at, g.expires_at, g.revoked_at, g.revoke_reason, k.revoked_at AS consent_revoked_at,
+              ${GRANT_FACTS_SQL},
+              CASE WHEN gc.status = 'deleted' THEN gc.updated_at END AS client_deleted_at
+         FROM ${GRANT_JOINS_SQL}
          LEFT JOIN admin_users u ON u.user_id = g.user_id
-         LEFT JOIN clients c ON c.client_id = g.client_id
         WHERE (@grantId IS NULL OR g.grant_id = @grantId)
           AND (@userId IS NULL OR g.user_id = @userId)
           AND (@clientId IS NULL OR g.client_id = @clientId)
@@ -69,9 +67,18 @@ export class GrantListReadModel {
       scopes: JSON.parse(row.scopes) as string[],
       createdAt: row.created_at,
       expiresAt: row.expires_at,
-      state: row.revoked_at ? 'revoked' : row.consent_revoked_at ? 'consent_revoked' : row.expires_at <= nowSeconds ? 'expired' : 'live',
-      revokedAt: row.revoked_at ?? row.consent_revoked_at,
-      revokeReason: row.revoke_reason ?? (row.consent_revoked_at ? 'consent_revoked' : null),
+      ...grantState(row, nowSeconds),
     }));
   }
+}
+
+/**
+ * How a grant stands, by what ended it first. A grant whose client was deleted (or registered again since) is
+ * revoked from that moment, before the token service's policy records its GrantRevoked (reason client_deleted).
+ */
+function grantState(row: Row, nowSeconds: number): Pick<GrantOverview, 'state' | 'revokedAt' | 'revokeReason'> {
+  if (row.revoked_at) return { state: 'revoked', revokedAt: row.revoked_at, revokeReason: row.revoke_reason };
+  if (!row.client_active) return { state: 'revoked', revokedAt: row.client_deleted_at, revokeReason: 'client_deleted' };
+  if (row.consent_revoked) return { state: 'consent_revoked', revokedAt: row.consent_revoked_at, revokeReason: 'consent_revoked' };
+  return { state: row.expires_at <= nowSeconds ? 'expired' : 'live', revokedAt: null, revokeReason: null };
 }

@@ -4,8 +4,7 @@ import { eventContextOf } from '@mcp-auth/http';
 import { notFound, nowSeconds, page, parseQuery } from '../api/query.ts';
 import { grantJson } from '../api/presenters.ts';
 import type { AdminDeps } from '../deps.ts';
-import { GrantNotFound } from './decider.ts';
-import { revokeGrant } from './revoke-grant.ts';
+import { GrantNotFound, revokeGrant } from './revoke-grant.ts';
 
 const ListGrants = z.object({
   user: z.string().max(200).optional(),

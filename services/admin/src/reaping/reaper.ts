@@ -1,14 +1,14 @@
 import type { AdminDeps } from '../deps.ts';
-import { executeClientCommand } from '../clients/execute-client-command.ts';
+import { expireIdleClient } from '../clients/client-commands.ts';
 
 const BATCH = 100;
 const DAY_MS = 86_400_000;
 const REAPER = { actor: { kind: 'system' as const, id: 'client-reaper' } };
 
 /**
- * Expires clients that have had no live grant and no use for CLIENT_IDLE_DAYS. Every replica looks; each
- * expiry is exclusive on the client's subject, so when two replicas race, or the client is used meanwhile,
- * the loser's append is a conflict and is dropped.
+ * Expires clients that have had no live grant and no use for CLIENT_IDLE_DAYS, by asking the registration service
+ * (which owns ClientExpired). Every replica looks; each expiry is exclusive on the client's subject, so when two
+ * replicas race, or the client is registered again meanwhile, the loser's command is a conflict and is dropped.
  */
 export async function reapIdleClients(deps: AdminDeps, now = new Date()): Promise<number> {
   const idleDays = deps.config.CLIENT_IDLE_DAYS;
@@ -17,8 +17,7 @@ export async function reapIdleClients(deps: AdminDeps, now = new Date()): Promis
   let expired = 0;
   for (const client of candidates) {
     try {
-      const position = await executeClientCommand(deps, { type: 'ExpireIdleClient', data: { clientId: client.clientId, now, idleDays } }, REAPER);
-      if (position !== null) expired++;
+      if (await expireIdleClient(deps, client.clientId, { now, idleDays }, REAPER)) expired++;
     } catch (err) {
       if ((err as Error).name !== 'ConcurrencyConflict') throw err;
     }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import { z } from 'zod';
 import { aggregateOfSubject, decodeEvent } from '@mcp-auth/contracts';
-import { EVENT_TYPE_HEADER, type Logger } from '@mcp-auth/event-store';
+import { EVENT_TYPE_HEADER, persistently, type Logger } from '@mcp-auth/event-store';
 import type { Projector } from '@mcp-auth/projector';
 import { isSubscribableEventType } from './decider.ts';
 import type { WebhooksReadModel } from './projection.ts';
@@ -61,19 +61,7 @@ export function fanOutHandler({ js, projector, webhooks, logger, isStopping }: F
     if (++skipped >= SKIPPED_PER_ACK) ackSkipped();
     else timer ??= setTimeout(ackSkipped, SKIPPED_ACK_DELAY_MS);
   };
-
-  /** Retries `attempt` until it succeeds; false if the worker is stopping first (the event stays unacked). */
-  async function persistently(what: string, position: number, attempt: () => Promise<boolean>): Promise<boolean> {
-    for (let backoffMs = 200; ; backoffMs = Math.min(backoffMs * 2, 5_000)) {
-      if (isStopping()) return false;
-      try {
-        if (await attempt()) return true;
-      } catch (err) {
-        logger.warn({ err: String(err), position }, `${what}; retrying`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, backoffMs));
-    }
-  }
+  const retrying = { logger, isStopping };
 
   return async function fanOut(message: JsMsg): Promise<void> {
     const aggregate = aggregateOfSubject(message.subject);
@@ -81,7 +69,7 @@ export function fanOutHandler({ js, projector, webhooks, logger, isStopping }: F
     let type = message.headers?.get(EVENT_TYPE_HEADER) || null;
     if (type !== null && !isSubscribableEventType(type)) return skip(message);
 
-    if (!(await persistently('projection behind the fan-out', message.seq, () => projector.waitFor(message.seq, PROJECTION_WAIT_MS)))) return;
+    if (!(await persistently('projection behind the fan-out', message.seq, retrying, () => projector.waitFor(message.seq, PROJECTION_WAIT_MS)))) return;
     let decoded = null;
     if (type === null) {
       decoded = decodeEvent(message.data);
@@ -96,7 +84,7 @@ export function fanOutHandler({ js, projector, webhooks, logger, isStopping }: F
     if (decoded.kind !== 'event') return skip(message);
     const { event } = decoded;
     message.working();
-    const stored = await persistently('webhook jobs not stored', message.seq, async () => {
+    const stored = await persistently('webhook jobs not stored', message.seq, retrying, async () => {
       for (const { webhookId } of subscribers) {
         const job: DeliveryJob = { deliveryId: deliveryIdOf(event.metadata.eventId, webhookId), webhookId, eventId: event.metadata.eventId, eventType: event.type, position: message.seq };
         // Stored once per delivery id within the duplicate window, however often this is retried.

@@ -1,4 +1,4 @@
-import type { DomainEvent, RecordedEvent } from '@mcp-auth/contracts';
+import { consentRevocationReason, type DomainEvent, type RecordedEvent } from '@mcp-auth/contracts';
 
 /**
  * What a webhook receiver learns of an event: an explicit allow-list per type, so a field added to an event
@@ -45,7 +45,7 @@ export function deliverableData(event: DomainEvent): Record<string, unknown> | n
     }
     case 'ConsentRevoked': {
       const { consentId, userId, clientId } = event.data;
-      return { consentId, userId, clientId };
+      return { consentId, userId, clientId, reason: consentRevocationReason(event.data) };
     }
     case 'AuthorizationCodeIssued': {
       const { clientId, userId, redirectUri, resource, scopes, consentId, expiresAt } = event.data;
@@ -65,8 +65,10 @@ export function deliverableData(event: DomainEvent): Record<string, unknown> | n
     }
     case 'RefreshTokenReuseDetected':
       return { grantId: event.data.grantId, clientId: event.data.clientId };
-    case 'GrantRevoked':
-      return { grantId: event.data.grantId, reason: event.data.reason };
+    case 'GrantRevoked': {
+      const { grantId, reason, consentId } = event.data;
+      return { grantId, reason, ...(consentId ? { consentId } : {}) };
+    }
     case 'TokenRevoked': {
       const { grantId, jti, expiresAt } = event.data;
       return { grantId, jti, expiresAt };

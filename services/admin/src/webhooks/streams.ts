@@ -1,13 +1,5 @@
-import {
-  AckPolicy,
-  DeliverPolicy,
-  JetStreamApiCodes,
-  JetStreamApiError,
-  RetentionPolicy,
-  StorageType,
-  type ConsumerConfig,
-  type JetStreamManager,
-} from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, RetentionPolicy, StorageType, type ConsumerConfig, type JetStreamManager } from '@nats-io/jetstream';
+import { notFoundAsNull } from '@mcp-auth/event-store';
 
 /**
  * The JetStream resources of webhook delivery, shared by every admin replica:
@@ -82,34 +74,4 @@ export function deliveryConsumerConfig(timeoutMs: number): Partial<ConsumerConfi
     // endpoint's backlog would stop every other endpoint's deliveries. Pulls bound what a replica holds.
     max_ack_pending: 100_000,
   };
-}
-
-/** Creates a durable consumer, or brings the settings of an existing one up to date. */
-export async function ensureConsumer(jsm: JetStreamManager, stream: string, config: Partial<ConsumerConfig>): Promise<void> {
-  const name = config.durable_name!;
-  const info = await jsm.consumers.info(stream, name).catch(notFoundAsNull);
-  if (!info) {
-    try {
-      await jsm.consumers.add(stream, config);
-    } catch (err) {
-      if (!(await jsm.consumers.info(stream, name).catch(() => null))) throw err;
-    }
-    return;
-  }
-  if (config.ack_policy !== undefined && info.config.ack_policy !== config.ack_policy) {
-    // The ack policy cannot be updated: the consumer is made again, from where the old one had got to.
-    await jsm.consumers.delete(stream, name).catch(notFoundAsNull);
-    await jsm.consumers.add(stream, { ...config, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: info.ack_floor.stream_seq + 1 });
-    return;
-  }
-  const { ack_wait, max_ack_pending, max_deliver } = config;
-  if (info.config.ack_wait !== ack_wait || info.config.max_ack_pending !== max_ack_pending || info.config.max_deliver !== max_deliver) {
-    await jsm.consumers.update(stream, name, { ack_wait, max_ack_pending, max_deliver });
-  }
-}
-
-
-function notFoundAsNull(err: unknown): null {
-  if (err instanceof JetStreamApiError && (err.code === JetStreamApiCodes.StreamNotFound || err.code === JetStreamApiCodes.ConsumerNotFound)) return null;
-  throw err;
 }

@@ -1,8 +1,8 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { STREAM_NAME } from '@mcp-auth/contracts';
+import { DurableWorker, ensureConsumer } from '@mcp-auth/event-store';
 import type { AdminDeps } from '../deps.ts';
 import { deliveryHandler } from './delivery.ts';
-import { DurableWorker } from './durable-worker.ts';
 import { fanOutHandler } from './fan-out.ts';
 import { parseSecretsKey } from './secrets.ts';
 import { WebhookSender } from './sender.ts';
@@ -11,7 +11,6 @@ import {
   DELIVERY_STREAM,
   FANOUT_CONSUMER,
   deliveryConsumerConfig,
-  ensureConsumer,
   ensureDeliveryStream,
   fanOutConsumerConfig,
 } from './streams.ts';

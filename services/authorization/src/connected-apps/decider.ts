@@ -1,11 +1,27 @@
-import type { DecidedEvent } from '@mcp-auth/contracts';
+import type { ConsentRevocationReason, DecidedEvent } from '@mcp-auth/contracts';
 import type { Consent } from '@mcp-auth/projections';
 
+/** The user revokes an app on /account. */
 export type RevokeApp = { type: 'RevokeApp'; data: { userId: string; clientId: string } };
+/** A consent ends as a consequence of something else (authorization-policies): an admin's revocation, the client's deletion. */
+export type RevokeConsent = { type: 'RevokeConsent'; data: { consentId: string; reason: ConsentRevocationReason } };
 
 /** Revoking an app revokes every active consent the user gave it; the token service and MCP servers drop its grants. */
 export function decide(command: RevokeApp, state: { activeConsents: Consent[] }): DecidedEvent[] {
   return state.activeConsents
     .filter((c) => c.userId === command.data.userId && c.clientId === command.data.clientId && c.revokedAt === null)
-    .map((c) => ({ type: 'ConsentRevoked', data: { consentId: c.consentId, userId: c.userId, clientId: c.clientId } }));
+    .map((c) => consentRevoked(c, 'revoked_by_user'));
+}
+
+/** A consent revoked already (or never given) records nothing more: a policy's reaction delivered twice changes nothing. */
+export function decideConsent(command: RevokeConsent, state: { consent: Consent | null }): DecidedEvent[] {
+  const { consent } = state;
+  if (!consent || consent.revokedAt !== null) return [];
+  return [consentRevoked(consent, command.data.reason)];
+}
+
+/** The user's revocation carries no reason: that is what version 1 meant by one, and every reader understands it. */
+function consentRevoked(consent: Consent, reason: ConsentRevocationReason): DecidedEvent {
+  const { consentId, userId, clientId } = consent;
+  return { type: 'ConsentRevoked', data: reason === 'revoked_by_user' ? { consentId, userId, clientId } : { consentId, userId, clientId, reason } };
 }

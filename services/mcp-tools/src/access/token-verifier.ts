@@ -1,5 +1,5 @@
 import { verifyAccessToken, type AccessTokenClaims, type VerifyFailure } from '@mcp-auth/oauth';
-import { consentsProjection, grantsProjection, type ClientsReadModel, type GrantsReadModel, type SigningKeysReadModel } from '@mcp-auth/projections';
+import { clientsProjection, consentsProjection, grantsProjection, type ClientsReadModel, type GrantsReadModel, type SigningKeysReadModel } from '@mcp-auth/projections';
 import { waitForCredentialPosition, type Projector } from '@mcp-auth/projector';
 import type { EventStore } from '@mcp-auth/event-store';
 import type { NotesReadModel } from '../tools/notes-projection.ts';
@@ -23,6 +23,9 @@ const DESCRIPTIONS: Record<TokenRefusal, string> = {
   unknown_grant: 'The access token belongs to no known grant.',
   revoked: 'The access token was revoked.',
 };
+
+/** The projections whose rows grantIsActive reads: the grant, its consent and its client. */
+const HONOUR_PROJECTIONS = [grantsProjection.name, consentsProjection.name, clientsProjection.name];
 
 /** Verified signatures are kept for this many distinct tokens; revocation is still checked on every call. */
 const CACHE_SIZE = 10_000;
@@ -84,9 +87,9 @@ export class TokenVerifier {
     }
     const { claims } = verified;
 
-    // Whether the grant honours the token changes only when the grants or consents projection does (a
-    // revocation, a rotation) or when the grant expires: until then, the last answer is still the answer.
-    const stamp = this.deps.projector.changes(grantsProjection.name, consentsProjection.name);
+    // Whether the grant honours the token changes only when a projection grantIsActive reads does (a
+    // revocation, a client's deletion) or when the grant expires: until then, the last answer is still the answer.
+    const stamp = this.deps.projector.changes(...HONOUR_PROJECTIONS);
     const known = verified.honouredAt;
     if (!(known && known.stamp === stamp && now < known.until)) {
       const honours = () => this.deps.grants.honours(claims.grant_id, claims.jti, claims.sub, claims.client_id, now);
@@ -95,7 +98,7 @@ export class TokenVerifier {
       if (verdict === null) return refused('unknown_grant');
       if (!verdict.honoured) return refused('revoked');
       // Read after any wait: the answer is as of the projection now, whatever it applied meanwhile.
-      verified.honouredAt = { stamp: this.deps.projector.changes(grantsProjection.name, consentsProjection.name), until: verdict.grantExpiresAt };
+      verified.honouredAt = { stamp: this.deps.projector.changes(...HONOUR_PROJECTIONS), until: verdict.grantExpiresAt };
     }
 
     // Who the token speaks for does not change during its life; only whether it is honoured does.

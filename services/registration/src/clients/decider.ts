@@ -13,8 +13,13 @@ export type RegisterClient = {
   };
 };
 export type UpdateClient = { type: 'UpdateClient'; data: { clientId: string; metadata: ClientMetadata; fingerprint: string | null } };
+/** RFC 7592 §2.3: the client deletes itself, with its registration access token. */
 export type DeleteClient = { type: 'DeleteClient'; data: { clientId: string } };
-export type ClientCommand = RegisterClient | UpdateClient | DeleteClient;
+/** An operator deletes a client (the admin service's command): shared clients too. */
+export type DeleteClientByAdmin = { type: 'DeleteClientByAdmin'; data: { clientId: string } };
+/** The admin service's reaper found the client idle (no use, no live grant, for idleDays) and expires it. */
+export type ExpireClient = { type: 'ExpireClient'; data: { clientId: string; lastUsedAt: string; idleDays: number } };
+export type ClientCommand = RegisterClient | UpdateClient | DeleteClient | DeleteClientByAdmin | ExpireClient;
 
 export type ClientState =
   | { status: 'unregistered' }
@@ -91,6 +96,17 @@ export function decide(command: ClientCommand, state: ClientState): DecidedEvent
       if (state.status !== 'active') throw new ClientNotFound(command.data.clientId);
       if (state.shared) throw new SharedClientLocked(command.data.clientId);
       return [{ type: 'ClientDeleted', data: { clientId: command.data.clientId } }];
+    // The operator's authority is the deployment's, not one registrant's: a shared client may go too. Its
+    // consents and grants end with it (the authorization and token services' policies record that).
+    case 'DeleteClientByAdmin':
+      if (state.status !== 'active') throw new ClientNotFound(command.data.clientId);
+      return [{ type: 'ClientDeleted', data: { clientId: command.data.clientId } }];
+    // The reaper's judgement of idleness is the admin service's (it alone sees every use); a client gone meanwhile needs nothing more.
+    case 'ExpireClient': {
+      if (state.status !== 'active') return [];
+      const { clientId, lastUsedAt, idleDays } = command.data;
+      return [{ type: 'ClientExpired', data: { clientId, lastUsedAt, idleDays } }];
+    }
   }
 }
 

@@ -11,6 +11,7 @@ import type { RegistrationConfig } from '../config.ts';
 import { clientInformation } from './client-response.ts';
 import { RegistrationTokensReadModel } from './registration-tokens.ts';
 import { publicClientFingerprint, validateClientMetadata } from './client-metadata.ts';
+import { clientStateOf, executeClientCommand } from './client-commands.ts';
 import { ClientIdTaken, ClientNotFound, SharedClientLocked, decide, type ClientCommand, type ClientState } from './decider.ts';
 
 export type RegistrationDeps = {
@@ -22,7 +23,7 @@ export type RegistrationDeps = {
 
 const MAX_ATTEMPTS = 4;
 
-export function clientRegistrationRoutes({ config, store, projector }: RegistrationDeps): Router {
+export function clientRegistrationRoutes({ config, store, projector, logger }: RegistrationDeps): Router {
   const router = new Router();
   const clients = new ClientsReadModel(projector.db, projector);
   const registrationTokens = new RegistrationTokensReadModel(projector.db, projector);
@@ -44,13 +45,7 @@ export function clientRegistrationRoutes({ config, store, projector }: Registrat
   async function loadClient(clientId: string, { authoritative = true } = {}): Promise<{ state: ClientState; client: RegisteredClient | null; version: number }> {
     const version = authoritative ? await catchUpWithSubject(store, projector, subjects.client(clientId)) : (clients.find(clientId)?.version ?? 0);
     const client = version === 0 ? null : clients.find(clientId);
-    const state: ClientState =
-      client === null
-        ? { status: 'unregistered' }
-        : client.status === 'deleted'
-          ? { status: 'deleted' }
-          : { status: 'active', metadata: client.metadata, fingerprint: client.fingerprint, shared: registrationTokens.isShared(clientId) };
-    return { state, client, version };
+    return { state: clientStateOf(client, registrationTokens), client, version };
   }
 
   /**
@@ -180,10 +175,12 @@ export function clientRegistrationRoutes({ config, store, projector }: Registrat
     ctx.body = clientInformation(updated, clientUri(client.clientId), { confidential: updated.clientSecretHash !== null });
   });
 
+  /** RFC 7592 §2.3. The client's consents and grants end with it: its tokens are refused at once (grantIsActive), and the authorization and token services' policies record their revocation. */
   router.delete('/register/:client_id', async (ctx) => {
-    const { client, state, version } = await authorizedClient(ctx);
+    const { client } = await authorizedClient(ctx);
     try {
-      await execute({ type: 'DeleteClient', data: { clientId: client.clientId } }, ctx, state, version);
+      // One try: a change landing meanwhile (a second registrant sharing it) is a 409, as for an update.
+      await executeClientCommand({ store, projector, logger, clients, registrationTokens }, { type: 'DeleteClient', data: { clientId: client.clientId } }, eventContext(ctx, client.clientId), { attempts: 1 });
     } catch (err) {
       throw managementError(err);
     }

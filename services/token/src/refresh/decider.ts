@@ -70,6 +70,6 @@ export function decide(command: RefreshGrant, state: RefreshState): DecidedEvent
   }
   return [
     { type: 'RefreshTokenReuseDetected', data: { grantId: grant.grantId, clientId: d.clientId, refreshTokenHash: d.presentedHash } },
-    { type: 'GrantRevoked', data: { grantId: grant.grantId, reason: 'refresh_token_reuse' } },
+    { type: 'GrantRevoked', data: { grantId: grant.grantId, reason: 'refresh_token_reuse', consentId: grant.consentId } },
   ];
 }

@@ -1,12 +1,12 @@
 import Router from '@koa/router';
-import { subjects } from '@mcp-auth/contracts';
 import { readForm, eventContextOf } from '@mcp-auth/http';
 import { InvalidRequest, OAuthError } from '@mcp-auth/oauth';
-import { catchUpWithSubject, waitForPosition } from '@mcp-auth/projector';
+import { waitForPosition } from '@mcp-auth/projector';
 import { checkAccessToken } from '../access-token-check.ts';
 import { authenticateClient } from '../client-authentication/authenticate-client.ts';
 import type { TokenDeps } from '../deps.ts';
 import { decide } from '../grants/decider.ts';
+import { executeGrantRevocation } from '../grants/revoke-grant.ts';
 import { resolveCredential } from '../token-endpoint/credentials.ts';
 
 /**
@@ -23,38 +23,40 @@ export function revocationRoutes(deps: TokenDeps): Router {
     if (!form.token) throw new InvalidRequest('token is required.');
     const context = eventContextOf(ctx, { kind: 'client' as const, id: client.clientId });
 
-    const order = form.token_type_hint === 'access_token' ? ['access', 'refresh'] : ['refresh', 'access'];
-    for (const kind of order) {
-      const events = kind === 'refresh' ? await refreshRevocation(form.token) : await accessRevocation(form.token);
-      if (events === null) continue;
-      if (events.length > 0) {
-        const position = await deps.store.appendDecided(events, context);
-        if (position !== null) await waitForPosition(deps.projector, position);
-      }
-      break;
+    const order = form.token_type_hint === 'access_token' ? [accessRevocation, refreshRevocation] : [refreshRevocation, accessRevocation];
+    for (const revocation of order) {
+      if (await revocation(form.token)) break;
     }
     ctx.status = 200;
     ctx.body = {};
 
-    async function refreshRevocation(token: string) {
+    /**
+     * A refresh token revokes its grant (not the user's consent: the client gives up what it holds, and the user
+     * keeps the decision to let it in). Whether it was one: false to try it as an access token.
+     */
+    async function refreshRevocation(token: string): Promise<boolean> {
       const hash = await resolveCredential(token, deps, 1_000).catch(() => null);
       const refresh = hash ? deps.refreshTokens.token(hash) : null;
-      if (!refresh) return null;
-      await catchUpWithSubject(deps.store, deps.projector, subjects.grant(refresh.grantId));
-      const grant = deps.grants.find(refresh.grantId);
-      if (grant?.clientId !== client.clientId) return [];
-      return decide({ type: 'RevokeGrant', data: { grantId: grant.grantId, reason: 'revoked_by_client' } }, { grant });
+      if (!refresh) return false;
+      // The same event made the token and its grant, and a grant's client never changes: the projection says whose it is.
+      if (deps.grants.find(refresh.grantId)?.clientId === client.clientId) {
+        await executeGrantRevocation(deps, { type: 'RevokeGrant', data: { grantId: refresh.grantId, reason: 'revoked_by_client' } }, context);
+      }
+      return true;
     }
 
-    async function accessRevocation(token: string) {
+    async function accessRevocation(token: string): Promise<boolean> {
       const status = await checkAccessToken(token, deps);
-      if (!status) return null;
+      if (!status) return false;
       const { claims } = status;
-      if (claims.client_id !== client.clientId || claims.exp <= Math.floor(Date.now() / 1000)) return [];
-      return decide(
+      if (claims.client_id !== client.clientId || claims.exp <= Math.floor(Date.now() / 1000)) return true;
+      const events = decide(
         { type: 'RevokeAccessToken', data: { grantId: claims.grant_id, jti: claims.jti, expiresAt: claims.exp } },
         { grant: deps.grants.find(claims.grant_id), accessTokenRevoked: deps.grants.isAccessTokenRevoked(claims.jti) },
       );
+      const position = await deps.store.appendDecided(events, context);
+      if (position !== null) await waitForPosition(deps.projector, position);
+      return true;
     }
   });
   return router;

@@ -1,5 +1,14 @@
-import type { ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
-import type { Logger } from '@mcp-auth/event-store';
+import {
+  DeliverPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type ConsumerConfig,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+} from '@nats-io/jetstream';
+import type { Logger } from './logger.ts';
 
 export type DurableWorkerOptions = {
   name: string;
@@ -18,7 +27,8 @@ export type DurableWorkerOptions = {
 };
 
 /**
- * Consumes a shared durable consumer until stopped, the way the projector consumes the stream: the loop
+ * Consumes a durable consumer shared by a service's replicas (webhook fan-out and delivery, policies) until
+ * stopped, the way the projector consumes the stream: the loop
  * survives NATS restarts and reconnects (the client re-pulls by itself), and starts over (re-creating the
  * consumer) when the consumer or its stream went missing. Stopping stops pulling, hands back messages
  * pulled but not started, and waits for those in hand.
@@ -71,7 +81,7 @@ export class DurableWorker {
         const ended = await messages.closed();
         if (ended instanceof Error) throw ended;
       } catch (err) {
-        if (!this.#stopped) logger.warn({ err: String(err), worker: name }, 'webhook worker stopped consuming; starting again');
+        if (!this.#stopped) logger.warn({ err: String(err), worker: name }, 'durable consumer stopped; starting again');
       }
       this.#messages = null;
       if (!this.#stopped) {
@@ -89,7 +99,7 @@ export class DurableWorker {
     const task = this.#options
       .handle(message)
       .catch((err: unknown) => {
-        this.#options.logger.error({ err: String(err), worker: this.#options.name, seq: message.seq }, 'webhook job failed unexpectedly; it will be retried');
+        this.#options.logger.error({ err: String(err), worker: this.#options.name, seq: message.seq }, 'durable consumer message failed unexpectedly; it will be retried');
         message.nak(1_000);
       })
       .finally(() => this.#inFlight.delete(task));
@@ -106,7 +116,7 @@ export class DurableWorker {
           (status.type === 'consumer_not_found' && status.count >= 2) ||
           status.type === 'stream_not_found';
         if (missing && !this.#stopped) {
-          this.#options.logger.warn({ worker: this.#options.name, status: status.type }, 'webhook consumer is missing; re-creating it');
+          this.#options.logger.warn({ worker: this.#options.name, status: status.type }, 'durable consumer is missing; re-creating it');
           await messages.close();
           return;
         }
@@ -119,4 +129,38 @@ export class DurableWorker {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Creates a durable consumer, or brings the settings of an existing one up to date. */
+export async function ensureConsumer(jsm: JetStreamManager, stream: string, config: Partial<ConsumerConfig>): Promise<void> {
+  const name = config.durable_name!;
+  const info = await jsm.consumers.info(stream, name).catch(notFoundAsNull);
+  if (!info) {
+    try {
+      await jsm.consumers.add(stream, config);
+    } catch (err) {
+      if (!(await jsm.consumers.info(stream, name).catch(() => null))) throw err;
+    }
+    return;
+  }
+  if (config.ack_policy !== undefined && info.config.ack_policy !== config.ack_policy) {
+    // The ack policy cannot be updated: the consumer is made again, from where the old one had got to.
+    await jsm.consumers.delete(stream, name).catch(notFoundAsNull);
+    await jsm.consumers.add(stream, { ...config, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: info.ack_floor.stream_seq + 1 });
+    return;
+  }
+  const { ack_wait, max_ack_pending, max_deliver, filter_subject, filter_subjects } = config;
+  // A filter is brought up to date too (a consumer made unfiltered on NATS 2.9 is filtered once the server can).
+  const filterChanged =
+    (filter_subject !== undefined || filter_subjects !== undefined) &&
+    ((info.config.filter_subject ?? '') !== (filter_subject ?? '') || JSON.stringify(info.config.filter_subjects ?? []) !== JSON.stringify(filter_subjects ?? []));
+  if (info.config.ack_wait !== ack_wait || info.config.max_ack_pending !== max_ack_pending || info.config.max_deliver !== max_deliver || filterChanged) {
+    await jsm.consumers.update(stream, name, { ack_wait, max_ack_pending, max_deliver, ...(filterChanged ? { filter_subject: filter_subject ?? '', filter_subjects: filter_subjects ?? [] } : {}) });
+  }
+}
+
+/** A JetStream "stream not found" or "consumer not found" as null; any other error is thrown again. */
+export function notFoundAsNull(err: unknown): null {
+  if (err instanceof JetStreamApiError && (err.code === JetStreamApiCodes.StreamNotFound || err.code === JetStreamApiCodes.ConsumerNotFound)) return null;
+  throw err;
 }
