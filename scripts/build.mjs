@@ -9,6 +9,8 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const services = ['registration', 'authorization', 'token', 'mcp-tools', 'admin'];
 const entryPoints = Object.fromEntries(services.map((s) => [s, `services/${s}/src/main.ts`]));
 entryPoints['users-cli'] = 'services/authorization/src/users/cli.ts';
+// The NATS side of a deployment: credentials, server configuration, streams (see its header).
+entryPoints['nats-setup'] = 'libs/event-store/src/setup-cli.ts';
 
 await build({
   absWorkingDir: root,

@@ -6,3 +6,5 @@ export * from './authorization-events.ts';
 export * from './token-events.ts';
 export * from './mcp-events.ts';
 export * from './admin-events.ts';
+export * from './commands.ts';
+export * from './nats-permissions.ts';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { spawnSync } from 'node:child_process';
-import { BrowserlessUser, REPO_ROOT, http, obtainTokens, registerPublicClient, startStack, type Json, type TestStack } from '@mcp-auth/testing';
+import { BrowserlessUser, REPO_ROOT, http, natsEnvOf, obtainTokens, registerPublicClient, startStack, type Json, type TestStack } from '@mcp-auth/testing';
 
 const BIN = join(REPO_ROOT, 'services', 'mcp-tools', 'bin', 'mcp-tools.mjs');
 
@@ -20,7 +20,7 @@ describe('mcp-tools --stdio: the same tools for a local agent, with a token from
   });
   after(async () => stack?.stop());
 
-  const env = (token: string) => ({ ...stack.env, MCP_ACCESS_TOKEN: token, DATA_DIR: join(stack.authorization.dataDir, `stdio-${Math.random()}`), LOG_LEVEL: 'warn', PATH: process.env.PATH ?? '' });
+  const env = (token: string) => ({ ...stack.env, ...natsEnvOf(stack.nats, 'mcp-tools'), MCP_ACCESS_TOKEN: token, DATA_DIR: join(stack.authorization.dataDir, `stdio-${Math.random()}`), LOG_LEVEL: 'warn', PATH: process.env.PATH ?? '' });
 
   test('serves the tools over stdio as the token\'s user, and stops honouring a revoked token', async () => {
     const transport = new StdioClientTransport({ command: process.execPath, args: [BIN, '--stdio'], env: env(tokens.access_token), stderr: 'pipe' });
