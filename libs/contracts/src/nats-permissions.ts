@@ -158,10 +158,12 @@ export function writesOf(identity: NatsIdentity): readonly string[] {
 /** The README's table: identity → what it may publish, what it may read. */
 export function permissionTable(): string {
   const rows = NATS_IDENTITIES.map((identity) => {
-    const writes = identity === 'operator' ? 'everything but inboxes and commands: creates and changes the streams' : RIGHTS[identity].publishes.map((s) => `\`${s}\``).join(', ') || 'nothing';
-    const reads = identity === 'operator' ? 'everything but other identities\' inboxes' : RIGHTS[identity].reads;
+    const subject = (s: string) => `\`${s}\`${ADMIN_WRITES_UNTIL_COMMANDS.includes(s) ? ' (until it sends commands)' : ''}`;
+    const writes = identity === 'operator' ? 'everything but inboxes and commands: creates and changes the streams' : RIGHTS[identity].publishes.map(subject).join(', ') || 'nothing';
+    const reads = identity === 'operator' ? "everything but other identities' inboxes" : RIGHTS[identity].reads;
     const consumers = DURABLE_CONSUMERS.filter((c) => c.owner === identity).map((c) => `\`${c.name}\``);
-    return `| \`${identity}\` | ${writes} | ${reads}${consumers.length > 0 ? `; its durable consumers ${consumers.join(', ')}` : ''} |`;
+    const durable = consumers.length === 0 ? '' : `; its durable consumer${consumers.length > 1 ? 's' : ''} ${consumers.join(', ')}`;
+    return `| \`${identity}\` | ${writes} | ${reads}${durable} |`;
   });
   return ['| Identity | May publish | May read |', '|---|---|---|', ...rows].join('\n');
 }
