@@ -120,6 +120,29 @@ describe('npm start: a private NATS with a credential per identity', () => {
   });
 });
 
+describe("npm start on someone else's secured NATS (NATS_URL), with NATS_CREDENTIALS_DIR", () => {
+  test('each service connects with its credential from the folder, after the operator set the streams up', async () => {
+    const nats = await startNats({ secured: true });
+    const dataDir = mkdtempSync(join(tmpdir(), 'start-external-'));
+    const credentialsDir = join(nats.credentials!.operator, '..');
+    let stack: UserStack | undefined;
+    try {
+      stack = await startUserStack({ dataDir, env: { NATS_URL: nats.url, NATS_CREDENTIALS_DIR: credentialsDir } });
+      assert.match(stack.output(), new RegExp(`NATS: +${nats.url.replace(/[.]/g, '\\.')}\n`), 'the summary names that NATS, not a private one');
+      const children = childrenOf(stack.child.pid!);
+      assert.ok(!children.some((c) => c.command.includes('nats-server')), 'no private nats-server');
+      for (const service of SERVICE_IDENTITIES) {
+        const child = children.find((c) => c.command.includes(`dist/${service}.mjs`))!;
+        assert.equal(environmentOf(child.pid).NATS_CREDENTIALS_FILE, join(credentialsDir, `${service}.nk`), service);
+      }
+    } finally {
+      await stack?.stop();
+      await nats.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('npm run users: only the stack it belongs to', () => {
   test('with no stack in DATA_DIR and no NATS_URL: one line saying so, and no NATS is tried', () => {
     const empty = mkdtempSync(join(tmpdir(), 'no-stack-'));
