@@ -551,11 +551,14 @@ describe('docker compose: NATS as a trust boundary (credentials per identity, th
       start('b', b!, [`nats-route://127.0.0.1:${a!.route}`], authorization);
       await Promise.all([a!, b!].map((p) => waitForPort(p.monitor, 10_000)));
       for (let i = 0; i < 100 && (await routes(a!)) < 1; i++) await new Promise((r) => setTimeout(r, 100));
-      assert.equal(await routes(a!), 1, 'a and b are routed');
+      // One route on 2.9; NATS 2.10 keeps a pool of them per pair of nodes.
+      await new Promise((r) => setTimeout(r, 500));
+      const formed = await routes(a!);
+      assert.ok(formed >= 1, 'a and b are routed');
       start('c', c!, [`nats-route://127.0.0.1:${a!.route}`], { user: 'route', password: 'not-the-password' });
       await waitForPort(c!.monitor, 10_000);
       await new Promise((r) => setTimeout(r, 1_500));
-      assert.equal(await routes(a!), 1, 'c, with another password, is not routed to a');
+      assert.equal(await routes(a!), formed, 'c, with another password, is not routed to a');
       assert.equal(await routes(c!), 0);
     } finally {
       for (const node of nodes) node.kill('SIGTERM');
