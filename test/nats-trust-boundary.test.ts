@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
@@ -15,6 +17,7 @@ import { EventStore } from '@mcp-auth/event-store';
 import {
   BrowserlessUser,
   REPO_ROOT,
+  TEST_ADMIN_TOKEN,
   http,
   natsAccessOf,
   natsEnvOf,
@@ -35,15 +38,39 @@ const callMcp = (url: string, token: string) =>
 describe('the forged signing key attack, on a stack whose NATS is secured as npm start secures it', () => {
   let stack: TestStack;
   let alice: { userId: string; clientId: string };
+  /** What a webhook subscribed to SigningKeyPublished receives: admin's fan-out reads the stream too. */
+  const delivered: string[] = [];
+  let receiver: Server;
+  /** The kid of the key mcp-tools forged on its own subject. */
+  let forgedKid = '';
 
   before(async () => {
-    stack = await startStack({ mcpReplicas: 1 });
+    stack = await startStack({ mcpReplicas: 1, admin: { WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true' } });
     const client = await registerPublicClient(stack.urls);
     const tokens = await obtainTokens(stack.urls, new BrowserlessUser(stack.urls.issuer, 'alice', 'password123'), client);
     const claims = JSON.parse(Buffer.from((tokens.access_token as string).split('.')[1]!, 'base64url').toString()) as Json;
     alice = { userId: claims.sub, clientId: claims.client_id };
+    receiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        delivered.push(body);
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const hook = await http(`${stack.urls.admin}/admin/api/webhooks`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+      json: { url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`, event_types: ['SigningKeyPublished'] },
+    });
+    assert.equal(hook.status, 201, hook.text);
   });
-  after(async () => stack?.stop());
+  after(async () => {
+    receiver?.closeAllConnections();
+    receiver?.close();
+    await stack?.stop();
+  });
 
   /** The attacker's key and grant for alice, as events, and a token signed with that key for a stream position. */
   async function forgery() {
@@ -95,6 +122,7 @@ describe('the forged signing key attack, on a stack whose NATS is secured as npm
 
   test("as the mcp-tools identity: refused on the token context's subjects; written on its own, never believed; /mcp answers 401", async () => {
     const { kid, codeHash, key, grant, sign } = await forgery();
+    forgedKid = kid;
     const mcp = await EventStore.connect({ servers: stack.nats.url, connectionName: 'attacker', ...natsAccessOf(stack.nats, 'mcp-tools') });
     const operator = await EventStore.connect({ servers: stack.nats.url, connectionName: 'inspector', ...natsAccessOf(stack.nats, 'operator') });
     try {
@@ -137,7 +165,9 @@ describe('the forged signing key attack, on a stack whose NATS is secured as npm
       } finally {
         db.close();
       }
-      assert.match(mcpTools.output(), /"type":"SigningKeyPublished","subject":"events\.mcp\.note\.forged-key-[^"]+","msg":"skipping an event whose type does not belong to the subject it was written on"/);
+      const warning = /"type":"SigningKeyPublished","subject":"events\.mcp\.note\.forged-key-[^"]+","msg":"skipping an event whose type does not belong to the subject it was written on"/;
+      for (let tries = 0; !warning.test(mcpTools.output()) && tries < 40; tries++) await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.match(mcpTools.output(), warning);
     } finally {
       await mcp.close();
       await operator.close();
@@ -155,6 +185,10 @@ describe('the forged signing key attack, on a stack whose NATS is secured as npm
       const answer = await callMcp(stack.urls.mcp, await sign(position));
       assert.equal(answer.status, 200, answer.text);
       assert.match(answer.text, /alice/);
+      // Admin's webhook fan-out, which reads the stream in order, delivered this key, and not the forged one before it.
+      for (let i = 0; i < 100 && !delivered.some((body) => body.includes(kid)); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.ok(delivered.some((body) => body.includes(kid)), 'the key the operator published is delivered');
+      assert.ok(forgedKid !== '' && !delivered.some((body) => body.includes(forgedKid)), 'the forged key on events.mcp.note was not delivered');
     } finally {
       await operator.close();
     }
