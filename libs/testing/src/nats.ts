@@ -139,13 +139,17 @@ async function startNatsProcess(binary: string, { secured, tls }: { secured: boo
 }
 
 async function startNatsContainer({ secured, tls }: { secured: boolean; tls: boolean }): Promise<NatsHandle> {
+  if (!secured && !tls) return startOpenNatsContainer();
   const { GenericContainer, Wait } = await import('testcontainers');
   const dir = mkdtempSync(join(tmpdir(), 'nats-test-'));
   // Inside the container the configuration refers to its own copies of the files.
   const access = prepareAccess(dir, { secured, tls }, '/etc/nats-test');
-  let builder = new GenericContainer('nats:2.10-alpine').withExposedPorts(4222).withWaitStrategy(Wait.forLogMessage(/Server is ready/));
-  if (access.configFile) builder = builder.withCopyDirectoriesToContainer([{ source: dir, target: '/etc/nats-test' }]);
-  const container = await builder.withCommand(['-js', ...(access.configFile ? ['-c', '/etc/nats-test/nats.conf'] : [])]).start();
+  const container = await new GenericContainer('nats:2.10-alpine')
+    .withExposedPorts(4222)
+    .withWaitStrategy(Wait.forLogMessage(/Server is ready/))
+    .withCopyDirectoriesToContainer([{ source: dir, target: '/etc/nats-test' }])
+    .withCommand(['-js', '-c', '/etc/nats-test/nats.conf'])
+    .start();
   const url = () => `nats://${container.getHost()}:${container.getMappedPort(4222)}`;
   if (access.credentials) await runOperatorSetup(url(), access.credentials.operator, access.tls);
   return {
@@ -161,6 +165,26 @@ async function startNatsContainer({ secured, tls }: { secured: boolean; tls: boo
     async stop() {
       await container.stop();
       rmSync(dir, { recursive: true, force: true });
+    },
+  } as NatsHandle;
+}
+
+async function startOpenNatsContainer(): Promise<NatsHandle> {
+  const { NatsContainer } = await import('@testcontainers/nats');
+  let container = await new NatsContainer('nats:2.10-alpine').withJetStream().start();
+  const url = () => `nats://${container.getHost()}:${container.getMappedPort(4222)}`;
+  return {
+    get url() {
+      return url();
+    },
+    kind: 'container',
+    credentials: null,
+    tls: null,
+    async restart() {
+      await container.restart();
+    },
+    async stop() {
+      await container.stop();
     },
   } as NatsHandle;
 }
@@ -237,7 +261,6 @@ export function natsEnvOf(nats: NatsHandle, identity: NatsIdentity): Record<stri
     ...(nats.tls ? { NATS_TLS_CA: nats.tls.ca, NATS_TLS_CERT: nats.tls.cert, NATS_TLS_KEY: nats.tls.key } : {}),
   };
 }
-
 
 export function waitForPort(port: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
