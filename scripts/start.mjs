@@ -94,6 +94,8 @@ function setUpStreams(natsUrl, access) {
 
 /** What Node itself reads, which every process keeps. */
 const NODE_VARIABLES = ['NODE_OPTIONS', 'NODE_EXTRA_CA_CERTS', 'TZ'];
+/** Operator tools (TOOL_MODULES) run inside mcp-tools and read their own settings: those named TOOL_… go to it. */
+const TOOL_SETTINGS = /^TOOL_[A-Z0-9_]+$/;
 
 /**
  * The environment of one service: exactly the variables its configuration schema reads (dist/service-env.json,
@@ -107,7 +109,7 @@ function serviceEnvironment(name, values) {
   // The credential is never taken from this environment: each service gets its own, or none.
   const { NATS_CREDENTIALS_FILE: _ignored, ...inherited } = process.env;
   for (const [key, value] of Object.entries({ ...inherited, ...values })) {
-    if (reads.has(key) && value !== undefined) env[key] = value;
+    if ((reads.has(key) || (name === 'mcp-tools' && TOOL_SETTINGS.test(key))) && value !== undefined) env[key] = value;
   }
   return env;
 }

@@ -66,7 +66,7 @@ describe('npm start: a private NATS with a credential per identity', () => {
 
   before(async () => {
     await dataOfThePreviousVersion(dataDir, old);
-    stack = await startUserStack({ dataDir, env: { SEED_USERS: 'alice:correct-horse-battery', ADMIN_TOKEN: 'admin-token-of-this-test-0123456789abcdef' } });
+    stack = await startUserStack({ dataDir, env: { SEED_USERS: 'alice:correct-horse-battery', ADMIN_TOKEN: 'admin-token-of-this-test-0123456789abcdef', TOOL_DICE_SIDES: '20' } });
   });
   after(async () => {
     await stack?.stop();
@@ -80,8 +80,9 @@ describe('npm start: a private NATS with a credential per identity', () => {
       const child = children.find((c) => c.command.includes(`dist/${service}.mjs`));
       assert.ok(child, `${service} runs as a child of npm start`);
       const env = environmentOf(child.pid);
-      const extra = Object.keys(env).filter((key) => !reads[service]!.includes(key) && !['NODE_OPTIONS', 'NODE_EXTRA_CA_CERTS', 'TZ'].includes(key));
+      const extra = Object.keys(env).filter((key) => !reads[service]!.includes(key) && !['NODE_OPTIONS', 'NODE_EXTRA_CA_CERTS', 'TZ'].includes(key) && !(service === 'mcp-tools' && key === 'TOOL_DICE_SIDES'));
       assert.deepEqual(extra, [], `${service} gets only what its configuration reads`);
+      assert.equal('TOOL_DICE_SIDES' in env, service === 'mcp-tools', `${service}: an operator tool's setting goes to mcp-tools only`);
       assert.equal(env.NATS_CREDENTIALS_FILE, stack.credentialOf(service), `${service} gets its own credential`);
       assert.equal('SEED_USERS' in env, service === 'authorization', `${service}: SEED_USERS`);
       assert.equal('ADMIN_TOKEN' in env, service === 'admin', `${service}: ADMIN_TOKEN`);
