@@ -1,6 +1,7 @@
 # One image for the four services; the command picks the service:
 #   node dist/registration.mjs | dist/authorization.mjs | dist/token.mjs | dist/mcp-tools.mjs
-# (and `node dist/users-cli.mjs add <name>` to add a user). Configuration is environment variables
+# (and `node dist/users-cli.mjs add <name>` to add a user; `node dist/nats-setup.mjs` for NATS credentials,
+# configuration and streams). Configuration is environment variables
 # only (see services/*/src/config.ts); docker-compose.yml wires them. The SQLite projections live in
 # DATA_DIR inside the container: each replica rebuilds its own from the NATS stream, so they need no volume.
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, waitForPort, waitUntilAnswers } from '@mcp-auth/testing';
-import { BENCH_USER, benchStackEnv } from './stack-env.mjs';
+import { BENCH_USER, benchStackEnv, secureBenchNats } from './stack-env.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -37,9 +37,11 @@ export async function startBenchStack({
   const dir = mkdtempSync(join(tmpdir(), 'bench-stack-'));
   const children: ChildProcess[] = [];
   const natsPort = await freePort();
-  const nats = spawn(process.env.NATS_SERVER_BIN || 'nats-server', ['-js', '-a', '127.0.0.1', '-p', String(natsPort), '-sd', join(dir, 'nats')], { stdio: 'ignore' });
+  const access = secureBenchNats(dir);
+  const nats = spawn(process.env.NATS_SERVER_BIN || 'nats-server', ['-js', '-a', '127.0.0.1', '-p', String(natsPort), '-sd', join(dir, 'nats'), ...access.serverArgs], { stdio: 'ignore' });
   children.push(nats);
   await waitForPort(natsPort, 10_000);
+  access.setUpStreams(`nats://127.0.0.1:${natsPort}`);
   const ports = { registration: await freePort(), authorization: await freePort(), token: await freePort(), 'mcp-tools': await freePort(), admin: await freePort() };
   const shared = { ...benchStackEnv({ natsPort, ports }), ...env };
   const urls = {
@@ -52,7 +54,7 @@ export async function startBenchStack({
   const processes: BenchProcess[] = [];
   const launch = async (name: string, port: number, replica: number, extraEnv: Record<string, string> = {}) => {
     const child = spawn(process.execPath, [...(nodeArgs[name] ?? []), join(ROOT, 'dist', `${name}.mjs`)], {
-      env: { ...process.env, ...shared, ...extraEnv, PORT: String(port), DATA_DIR: join(dir, `${name}-${replica}`) },
+      env: { ...process.env, ...shared, ...extraEnv, PORT: String(port), DATA_DIR: join(dir, `${name}-${replica}`), NATS_CREDENTIALS_FILE: access.credentialOf(name) },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     children.push(child);

@@ -2,7 +2,7 @@
 // `npm start`: the whole stack on one machine. A private nats-server (unless NATS_URL is set) with its store
 // under the data folder, then each service as its own process with its own SQLite file. Ctrl-C stops it all.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { createServer, connect } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -52,14 +52,83 @@ function adminSecrets() {
  * one place, for the processes that belong to it without being started here: `mcp-tools --stdio` reads it
  * from its DATA_DIR (its own environment wins), so that one command works whatever the ports.
  */
-function writeStackFile(natsUrl) {
-  const stack = { ...publicUrls, NATS_URL: natsUrl };
+function writeStackFile(natsUrl, access) {
+  // The mcp-tools credential: a stdio process serves the same tools as that service, as that identity.
+  const credential = access.credentialOf('mcp-tools');
+  const stack = { ...publicUrls, NATS_URL: natsUrl, ...(credential ? { NATS_CREDENTIALS_FILE: credential } : {}), ...natsTlsEnvironment() };
   for (const key of ['SCOPES', 'DEFAULT_SCOPES', 'RESOURCE_NAME']) if (process.env[key]) stack[key] = process.env[key];
   // The services run in the project folder, where relative tool paths are resolved; a reader may run anywhere.
   if (process.env.TOOL_MODULES) stack.TOOL_MODULES = process.env.TOOL_MODULES.split(',').map((p) => p.trim()).filter(Boolean).map((p) => resolve(root, p)).join(',');
   const file = join(dataDir, 'stack.json');
   writeFileSync(`${file}.tmp`, `${JSON.stringify(stack, null, 2)}\n`, { mode: 0o600 });
   renameSync(`${file}.tmp`, file);
+}
+
+/**
+ * The private nats-server's access, in the data folder: a credential per identity, made once (nats-credentials/,
+ * folder 0700, files 0600), and the server's authorization configuration, written again at every start from the
+ * permission matrix of this version (dist/nats-setup.mjs makes both).
+ */
+function privateNatsAccess() {
+  const credentialsDir = join(dataDir, 'nats-credentials');
+  const configFile = join(dataDir, 'nats', 'nats-server.conf');
+  const made = spawnSync(process.execPath, [join(root, 'dist', 'nats-setup.mjs'), 'server-config', credentialsDir, configFile], { encoding: 'utf8', env: {} });
+  if (made.status !== 0) throw new Error(`the NATS configuration could not be written: ${made.stderr.trim()}`);
+  return { configFile, credentialOf: (identity) => join(credentialsDir, `${identity}.nk`) };
+}
+
+/**
+ * Someone else's NATS (NATS_URL): each identity's credential, if there is one, from NATS_CREDENTIALS_DIR
+ * (`<identity>.nk`, an nkey seed, or `<identity>.creds`); none on a NATS without authorization.
+ */
+function externalNatsAccess() {
+  const dir = process.env.NATS_CREDENTIALS_DIR;
+  return {
+    configFile: null,
+    credentialOf: (identity) => (dir ? [`${identity}.nk`, `${identity}.creds`].map((name) => resolve(dir, name)).find((file) => existsSync(file)) : undefined),
+  };
+}
+
+/** The NATS TLS settings of every process here (the services read them from their own configuration too). */
+function natsTlsEnvironment() {
+  return Object.fromEntries(['NATS_TLS_CA', 'NATS_TLS_CERT', 'NATS_TLS_KEY'].filter((key) => process.env[key]).map((key) => [key, process.env[key]]));
+}
+
+/**
+ * The operator's setup step: creates the streams (or checks them) before any service starts, since no service may.
+ * Skipped on someone else's NATS for which no operator credential was given (the services create the stream
+ * there as on any NATS without authorization).
+ */
+function setUpStreams(natsUrl, access) {
+  const operator = access.credentialOf('operator');
+  if (!operator) return;
+  const run = spawnSync(process.execPath, [join(root, 'dist', 'nats-setup.mjs'), 'streams'], {
+    encoding: 'utf8',
+    env: { NATS_URL: natsUrl, NATS_CREDENTIALS_FILE: operator, NATS_STREAM_REPLICAS: process.env.NATS_STREAM_REPLICAS ?? '1', ...natsTlsEnvironment() },
+  });
+  if (run.status !== 0) throw new Error(`the NATS setup step failed: ${run.stderr.trim()}`);
+}
+
+/** What Node itself reads, which every process keeps. */
+const NODE_VARIABLES = ['NODE_OPTIONS', 'NODE_EXTRA_CA_CERTS', 'TZ'];
+/** Operator tools (TOOL_MODULES) run inside mcp-tools and read their own settings: those named TOOL_… go to it. */
+const TOOL_SETTINGS = /^TOOL_[A-Z0-9_]+$/;
+
+/**
+ * The environment of one service: exactly the variables its configuration schema reads (dist/service-env.json,
+ * written by the build), taken from this environment and from `values`, and its own NATS credential. Nothing
+ * else: no other service's secrets (SEED_USERS, ADMIN_TOKEN, another identity's credential).
+ */
+function serviceEnvironment(name, values) {
+  const reads = new Set(JSON.parse(readFileSync(join(root, 'dist', 'service-env.json'), 'utf8'))[name] ?? []);
+  const env = {};
+  for (const key of NODE_VARIABLES) if (process.env[key] !== undefined) env[key] = process.env[key];
+  // The credential is never taken from this environment: each service gets its own, or none.
+  const { NATS_CREDENTIALS_FILE: _ignored, ...inherited } = process.env;
+  for (const [key, value] of Object.entries({ ...inherited, ...values })) {
+    if ((reads.has(key) || (name === 'mcp-tools' && TOOL_SETTINGS.test(key))) && value !== undefined) env[key] = value;
+  }
+  return env;
 }
 
 const children = new Map();
@@ -140,8 +209,9 @@ function relay(name, stream) {
   });
 }
 
+/** Starts a child with exactly the environment given. */
 function launch(name, command, args, env) {
-  const child = spawn(command, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   children.set(name, child);
   relay(name, child.stdout);
   relay(name, child.stderr);
@@ -184,6 +254,7 @@ process.on('SIGTERM', () => void stopAll(0));
 async function main() {
   mkdirSync(dataDir, { recursive: true });
   let natsUrl = process.env.NATS_URL;
+  let access = externalNatsAccess();
   if (!natsUrl) {
     const binary = findNatsServer();
     if (!binary) {
@@ -195,24 +266,29 @@ async function main() {
     }
     const port = Number(process.env.NATS_PORT ?? (await freePort()));
     const store = join(dataDir, 'nats');
-    mkdirSync(store, { recursive: true });
-    // NATS logs to a file in its store; its console banner would drown the services' lines.
-    launch('nats', binary, ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', store, '-l', join(store, 'nats-server.log')], {});
+    mkdirSync(store, { recursive: true, mode: 0o700 });
+    chmodSync(store, 0o700);
+    access = privateNatsAccess();
+    // NATS logs to a file in its store; its console banner would drown the services' lines. Of the environment it
+    // gets PATH (to be found by name) and none of our variables.
+    launch('nats', binary, ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', store, '-l', join(store, 'nats-server.log'), '-c', access.configFile], { PATH: process.env.PATH ?? '' });
     await waitForPort(port, 15_000);
     natsUrl = `nats://127.0.0.1:${port}`;
   }
+  setUpStreams(natsUrl, access);
   // `npm run users -- add <name>` finds the stack's NATS here.
   writeFileSync(join(dataDir, 'nats.url'), `${natsUrl}\n`);
-  writeStackFile(natsUrl);
+  writeStackFile(natsUrl, access);
 
   const common = { NATS_URL: natsUrl, DATA_DIR: dataDir, HOST: process.env.HOST ?? '127.0.0.1', ...publicUrls };
   const admin = adminSecrets();
   for (const service of SERVICES) {
-    const child = launch(service.name, process.execPath, ['--enable-source-maps', join('dist', `${service.name}.mjs`)], {
-      ...common,
-      ...(service.name === 'admin' ? admin.env : {}),
-      PORT: String(service.port),
-    });
+    const child = launch(
+      service.name,
+      process.execPath,
+      ['--enable-source-maps', join('dist', `${service.name}.mjs`)],
+      serviceEnvironment(service.name, { ...common, ...admin.env, PORT: String(service.port), NATS_CREDENTIALS_FILE: access.credentialOf(service.name) }),
+    );
     try {
       await waitForReady(`http://127.0.0.1:${service.port}/readyz`, child, 60_000);
     } catch (err) {

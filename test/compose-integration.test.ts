@@ -69,6 +69,9 @@ if (unavailable) {
         })
         .withClientOptions({ commandOptions: Object.entries(SCALE).flatMap(([name, n]) => ['--scale', `${name}=${n}`]) })
         .withDefaultWaitStrategy(Wait.forHealthCheck())
+        // The NATS credentials and the streams are made by one-shot containers, which have no health check: they exit 0.
+        .withWaitStrategy('nats-credentials-1', Wait.forOneShotStartup())
+        .withWaitStrategy('nats-streams-1', Wait.forOneShotStartup())
         .withStartupTimeout(STARTUP_TIMEOUT_MS)
         .up();
     },

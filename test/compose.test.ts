@@ -7,13 +7,15 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomInt, randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse } from 'yaml';
 import type { z } from 'zod';
+import { NATS_IDENTITIES, type NatsIdentity } from '@mcp-auth/contracts';
+import { ensureIdentityCredentials, ensureRoutePassword, publicKeyOfSeedFile, serverConfigText, writeServerConfig } from '@mcp-auth/event-store';
 import { loadConfig } from '@mcp-auth/http';
 import { REPO_ROOT, freePort, startNats, waitForPort, waitUntilAnswers, type NatsHandle } from '@mcp-auth/testing';
 import { adminConfigSchema } from '../services/admin/src/config.ts';
@@ -74,6 +76,10 @@ const configOf = (name: AppService, env: Record<string, string>) =>
 const ENV_EXCEPTIONS: Record<string, string> = {};
 
 const CLUSTER_NODES = ['nats-1', 'nats-2', 'nats-3'];
+/** Run once and exit (`restart: "no"`): the NATS credentials and configuration, the streams; and the users CLI, run by hand. */
+const ONE_SHOT = ['nats-credentials', 'nats-streams', 'users'];
+/** Where each process finds its NATS credential: a volume of its own, mounted read-only. */
+const CREDENTIAL_MOUNT = '/nats-credential';
 
 /** Compose's variable interpolation: $$, $VAR, ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?err}, ${VAR:+alt}. */
 function interpolate(value: string, vars: Record<string, string | undefined>): string {
@@ -262,7 +268,7 @@ function parseDockerfile(text: string): { args: Record<string, string>; stages: 
 describe('docker compose: docker-compose.yml against the code it deploys', () => {
   test('the five services, NATS, the proxy and the cluster profile are all there', () => {
     const names = Object.keys(compose.services).sort();
-    assert.deepEqual(names, [...APP_NAMES, 'nats', ...CLUSTER_NODES, 'proxy'].sort());
+    assert.deepEqual(names, [...APP_NAMES, 'nats', ...CLUSTER_NODES, ...ONE_SHOT, 'proxy'].sort());
   });
 
   test('every service runs a bundle that `npm run build` produces, from the one Dockerfile', () => {
@@ -368,7 +374,7 @@ describe('docker compose: docker-compose.yml against the code it deploys', () =>
   });
 
   test('every service has a health check; the five services use /readyz with node (the image has no curl)', () => {
-    for (const name of Object.keys(compose.services)) {
+    for (const name of Object.keys(compose.services).filter((n) => !ONE_SHOT.includes(n))) {
       const check = service(name).healthcheck;
       assert.ok(check?.test, `${name} has a health check`);
       assert.ok(check.interval && check.timeout && check.retries, `${name}: interval, timeout and retries are set`);
@@ -381,9 +387,14 @@ describe('docker compose: docker-compose.yml against the code it deploys', () =>
     }
   });
 
-  test('start order: services wait for a healthy NATS, the proxy for healthy services', () => {
+  test('start order: credentials and configuration first, then NATS, then the streams (as the operator), then the services, then the proxy', () => {
+    for (const nats of ['nats', ...CLUSTER_NODES]) assert.equal(dependencies(nats)['nats-credentials']?.condition, 'service_completed_successfully', `${nats} starts with its configuration written`);
+    const streams = dependencies('nats-streams');
+    assert.equal(streams.nats?.condition, 'service_healthy');
+    for (const node of CLUSTER_NODES) assert.deepEqual(streams[node], { condition: 'service_healthy', required: false });
     for (const name of APP_NAMES) {
       const deps = dependencies(name);
+      assert.equal(deps['nats-streams']?.condition, 'service_completed_successfully', `${name} starts once the streams exist`);
       assert.equal(deps.nats?.condition, 'service_healthy', `${name} waits for nats`);
       assert.notEqual(deps.nats?.required, false, `${name}: nats is required`);
       for (const node of CLUSTER_NODES) {
@@ -393,10 +404,12 @@ describe('docker compose: docker-compose.yml against the code it deploys', () =>
     }
     const proxyDeps = dependencies('proxy');
     for (const name of APP_NAMES) assert.equal(proxyDeps[name]?.condition, 'service_healthy', `the proxy waits for ${name}`);
-    for (const name of Object.keys(compose.services)) assert.equal(service(name).restart, 'unless-stopped', `${name} restarts unless stopped`);
+    for (const name of Object.keys(compose.services)) {
+      assert.equal(service(name).restart, ONE_SHOT.includes(name) ? 'no' : 'unless-stopped', `${name}: ${ONE_SHOT.includes(name) ? 'runs once' : 'restarts unless stopped'}`);
+    }
   });
 
-  test('scalable: only the proxy publishes a port; no fixed container names; no shared volume on a service', () => {
+  test('scalable: only the proxy publishes a port; no fixed container names; no volume on a service but its NATS credential', () => {
     for (const [name, s] of Object.entries(compose.services)) {
       if (name !== 'proxy') assert.equal(s.ports, undefined, `${name} publishes no host port`);
       assert.equal(s.container_name, undefined, `${name} has no fixed container_name (it could not be scaled)`);
@@ -404,7 +417,7 @@ describe('docker compose: docker-compose.yml against the code it deploys', () =>
       assert.equal(s.network_mode, undefined, `${name} stays on the project network`);
     }
     for (const name of APP_NAMES) {
-      assert.equal(service(name).volumes, undefined, `${name}: each replica keeps its own projection in its container`);
+      assert.deepEqual(service(name).volumes, [`nats-credential-${name}:${CREDENTIAL_MOUNT}:ro`], `${name}: each replica keeps its own projection in its container; it mounts only its NATS credential`);
       assert.equal(service(name).profiles, undefined, `${name} runs in every profile`);
     }
     const ports = service('proxy').ports ?? [];
@@ -414,17 +427,17 @@ describe('docker compose: docker-compose.yml against the code it deploys', () =>
     assert.equal(interpolate(String(ports[0]), { PUBLIC_PORT: '9000', PUBLIC_BIND: '0.0.0.0' }), '0.0.0.0:9000:8080');
   });
 
-  test('NATS runs with JetStream on a named volume; the cluster profile has three routed nodes, each with its own volume', () => {
+  test('NATS runs with JetStream on a named volume and its generated configuration; the cluster profile has three nodes, each with its own volume and configuration', () => {
     const nats = service('nats');
     assert.match(String(nats.image), /^nats:2\.10(-alpine)?$/);
     const single = commandOf('nats');
     assert.ok(single.includes('-js'), 'JetStream is on');
     assert.equal(single[single.indexOf('-sd') + 1], '/data');
+    assert.equal(single[single.indexOf('-c') + 1], '/nats-config/nats.conf', 'the configuration made from the permission matrix');
     assert.equal(nats.profiles, undefined, 'the single server runs by default');
-    assert.deepEqual(nats.volumes, ['nats-data:/data']);
+    assert.deepEqual(nats.volumes, ['nats-data:/data', 'nats-config:/nats-config:ro']);
 
     const volumes = new Set<string>(['nats-data']);
-    const routes = CLUSTER_NODES.map((n) => `nats://${n}:6222`).join(',');
     const serverNames = new Set<string>();
     for (const node of CLUSTER_NODES) {
       const s = service(node);
@@ -434,21 +447,130 @@ describe('docker compose: docker-compose.yml against the code it deploys', () =>
       const value = (flag: string) => (args.includes(flag) ? args[args.indexOf(flag) + 1] : undefined);
       assert.ok(args.includes('-js'), `${node}: JetStream is on`);
       assert.equal(value('-sd'), '/data');
-      assert.equal(value('--cluster_name'), 'mcp-auth');
-      assert.equal(value('--cluster'), 'nats://0.0.0.0:6222');
-      assert.equal(value('--routes'), routes, `${node} routes to all three nodes`);
+      assert.equal(value('-c'), `/nats-config/${node}.conf`, `${node}: its cluster block and routes are in its configuration`);
+      assert.ok(!args.includes('--routes') && !args.includes('--cluster'), `${node}: no unauthenticated route on the command line`);
       serverNames.add(String(value('--server_name')));
-      assert.equal(s.volumes?.length, 1);
+      assert.equal(s.volumes?.length, 2);
       const volume = s.volumes![0]!.split(':')[0]!;
       assert.equal(s.volumes![0], `${volume}:/data`);
+      assert.equal(s.volumes![1], 'nats-config:/nats-config:ro');
       assert.ok(!volumes.has(volume), `${node} has a volume of its own`);
       volumes.add(volume);
     }
     assert.equal(serverNames.size, 3, 'JetStream cluster nodes need distinct server names');
-    assert.deepEqual(Object.keys(compose.volumes ?? {}).sort(), [...volumes].sort(), 'every volume is declared');
+    const credentials = NATS_IDENTITIES.map((identity) => `nats-credential-${identity}`);
+    assert.deepEqual(Object.keys(compose.volumes ?? {}).sort(), [...volumes, 'nats-config', ...credentials].sort(), 'every volume is declared');
     assert.match(COMPOSE_TEXT, /NATS_URL=nats:\/\/nats-1:4222,nats:\/\/nats-2:4222,nats:\/\/nats-3:4222 NATS_STREAM_REPLICAS=3/, 'the file says how to point the services at the cluster');
   });
 });
+
+describe('docker compose: NATS as a trust boundary (credentials per identity, the operator setup, authenticated routes)', () => {
+  const mountsOf = (name: string) => (service(name).volumes ?? []).filter((v) => v.startsWith('nats-credential-'));
+
+  test('each process mounts only its own credential, read-only, and is told where it is; the init step alone mounts them all', () => {
+    const holders: Array<[string, NatsIdentity]> = [...APP_NAMES.map((n): [string, NatsIdentity] => [n, n]), ['nats-streams', 'operator'], ['users', 'users']];
+    for (const [name, identity] of holders) {
+      assert.deepEqual(mountsOf(name), [`nats-credential-${identity}:${CREDENTIAL_MOUNT}:ro`], `${name} mounts the ${identity} credential only`);
+      assert.equal(environmentOf(name).NATS_CREDENTIALS_FILE, `${CREDENTIAL_MOUNT}/${identity}.nk`, `${name} is told where it is`);
+    }
+    for (const name of Object.keys(compose.services).filter((n) => n !== 'nats-credentials' && !holders.some(([h]) => h === n))) {
+      assert.deepEqual(mountsOf(name), [], `${name} mounts no credential`);
+    }
+    const init = service('nats-credentials');
+    assert.deepEqual(
+      (init.volumes ?? []).sort(),
+      ['nats-config:/nats-config', ...NATS_IDENTITIES.map((identity) => `nats-credential-${identity}:/nats-credentials/${identity}`)].sort(),
+      'the init step writes every credential, each into its own volume, and the configuration',
+    );
+    assert.equal((init as { user?: string }).user, 'root', 'it runs as root to hand the files to the services\' user');
+    assert.deepEqual(commandOf('nats-credentials'), ['node', 'dist/nats-setup.mjs', 'compose', '/nats-credentials', '/nats-config', '--owner', '1000:1000']);
+    assert.match(read('Dockerfile'), /USER node/, 'the services run as the image\'s node user (uid 1000), who owns the credentials');
+    assert.deepEqual(commandOf('nats-streams'), ['node', 'dist/nats-setup.mjs', 'streams']);
+    assert.equal(containerEnv('nats-streams', {}).NATS_URL, 'nats://nats:4222');
+    assert.equal(containerEnv('nats-streams', { NATS_URL: 'nats://nats-1:4222', NATS_STREAM_REPLICAS: '3' }).NATS_STREAM_REPLICAS, '3');
+  });
+
+  test('the init step, run for real into a folder laid out as its volumes: private credentials, and configurations every nats-server accepts', () => {
+    const work = mkdtempSync(join(tmpdir(), 'compose-nats-'));
+    try {
+      const [program, ...args] = commandOf('nats-credentials');
+      const run = spawnSync(program!, [join(REPO_ROOT, args[0]!), args[1]!, join(work, 'credentials'), join(work, 'config')], { encoding: 'utf8' });
+      assert.equal(run.status, 0, run.stderr);
+      for (const identity of NATS_IDENTITIES) {
+        const file = join(work, 'credentials', identity, `${identity}.nk`);
+        assert.equal(statSync(file).mode & 0o777, 0o600, file);
+        assert.equal(statSync(join(work, 'credentials', identity)).mode & 0o777, 0o700);
+      }
+      const keys = Object.fromEntries(NATS_IDENTITIES.map((identity) => [identity, publicKeyOfSeedFile(join(work, 'credentials', identity, `${identity}.nk`))]));
+      const password = readFileSync(join(work, 'config', 'route-password'), 'utf8').trim();
+      assert.match(password, /^[A-Za-z0-9_-]{32}$/);
+      for (const file of ['nats.conf', ...CLUSTER_NODES.map((n) => `${n}.conf`)]) {
+        const text = readFileSync(join(work, 'config', file), 'utf8');
+        for (const identity of NATS_IDENTITIES) assert.ok(text.includes(keys[identity]!), `${file} names ${identity}`);
+        assert.ok(!/SU[A-Z2-7]{56}/.test(text), `${file} holds no seed`);
+        for (const binary of natsServerBinaries()) {
+          const check = spawnSync(binary, ['-t', '-c', join(work, 'config', file)], { encoding: 'utf8' });
+          assert.equal(check.status, 0, `${binary} -t ${file}: ${check.stderr}${check.stdout}`);
+        }
+      }
+      for (const node of CLUSTER_NODES) {
+        const text = readFileSync(join(work, 'config', `${node}.conf`), 'utf8');
+        const cluster = JSON.parse(/^cluster: (\{[\s\S]*?\n\})/m.exec(text)![1]!) as { name: string; listen: string; authorization: { user: string; password: string }; routes: string[] };
+        assert.equal(cluster.name, 'mcp-auth');
+        assert.equal(cluster.listen, '0.0.0.0:6222');
+        assert.deepEqual(cluster.authorization, { user: 'route', password }, `${node} accepts only routes with the routes' password`);
+        assert.deepEqual(cluster.routes, CLUSTER_NODES.filter((n) => n !== node).map((n) => `nats-route://route:${password}@${n}:6222`), `${node} routes to the others with it`);
+      }
+      // At the next `up` nothing is made again: the same credentials, the same route password.
+      assert.equal(spawnSync(program!, [join(REPO_ROOT, args[0]!), args[1]!, join(work, 'credentials'), join(work, 'config')]).status, 0);
+      assert.equal(publicKeyOfSeedFile(join(work, 'credentials', 'token', 'token.nk')), keys.token);
+      assert.equal(readFileSync(join(work, 'config', 'route-password'), 'utf8').trim(), password);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
+
+  test('routes made by the same generator are authenticated: two nodes with the password form a cluster, a third without it does not join', async (t) => {
+    const binary = natsServerBinaries()[0];
+    if (!binary) return t.skip('no nats-server here');
+    const work = mkdtempSync(join(tmpdir(), 'compose-routes-'));
+    const nodes: ChildProcess[] = [];
+    try {
+      const keys = ensureIdentityCredentials(join(work, 'credentials'));
+      const authorization = ensureRoutePassword(join(work, 'config'));
+      const [a, b, c] = await Promise.all([0, 1, 2].map(async () => ({ client: await freePort(), route: await freePort(), monitor: await freePort() })));
+      const start = (name: string, ports: { client: number; route: number; monitor: number }, routes: string[], auth: { user: string; password: string }) => {
+        const file = join(work, 'config', `${name}.conf`);
+        writeServerConfig(file, serverConfigText({ keys, cluster: { name: 'test', listen: `127.0.0.1:${ports.route}`, routes, authorization: auth } }));
+        const node = spawn(binary, ['--server_name', name, '-a', '127.0.0.1', '-p', String(ports.client), '-m', String(ports.monitor), '-c', file], { stdio: 'ignore' });
+        nodes.push(node);
+        return node;
+      };
+      const routes = async (ports: { monitor: number }) => ((await (await fetch(`http://127.0.0.1:${ports.monitor}/routez`)).json()) as { num_routes: number }).num_routes;
+      start('a', a!, [`nats-route://127.0.0.1:${b!.route}`], authorization);
+      start('b', b!, [`nats-route://127.0.0.1:${a!.route}`], authorization);
+      await Promise.all([a!, b!].map((p) => waitForPort(p.monitor, 10_000)));
+      for (let i = 0; i < 100 && (await routes(a!)) < 1; i++) await new Promise((r) => setTimeout(r, 100));
+      // One route on 2.9; NATS 2.10 keeps a pool of them per pair of nodes.
+      await new Promise((r) => setTimeout(r, 500));
+      const formed = await routes(a!);
+      assert.ok(formed >= 1, 'a and b are routed');
+      start('c', c!, [`nats-route://127.0.0.1:${a!.route}`], { user: 'route', password: 'not-the-password' });
+      await waitForPort(c!.monitor, 10_000);
+      await new Promise((r) => setTimeout(r, 1_500));
+      assert.equal(await routes(a!), formed, 'c, with another password, is not routed to a');
+      assert.equal(await routes(c!), 0);
+    } finally {
+      for (const node of nodes) node.kill('SIGTERM');
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
+});
+
+/** The nats-server binaries of this machine: NATS_SERVER_BIN, else the one on the PATH. */
+function natsServerBinaries(): string[] {
+  return [process.env.NATS_SERVER_BIN, 'nats-server'].filter((b): b is string => !!b && spawnSync(b, ['--version']).status === 0).slice(0, 1);
+}
 
 describe('docker compose: the edge proxy (deploy/Caddyfile)', () => {
   test('the proxy is Caddy with deploy/Caddyfile, listening on the port compose publishes', () => {
@@ -630,7 +752,8 @@ describe('docker compose: deploy/Caddyfile run by caddy in front of the services
   const replicas: Replica[] = [];
 
   before(async () => {
-    nats = await startNats();
+    // Secured as the compose NATS is: each replica gets the credential its volume would hold.
+    nats = await startNats({ secured: true });
     const proxyPort = await freePort();
     publicUrl = `http://127.0.0.1:${proxyPort}`;
     const vars = { PUBLIC_URL: publicUrl, NATS_URL: nats.url, SEED_USERS: `${user.username}:${user.password}`, LOG_LEVEL: 'info' };
@@ -645,7 +768,7 @@ describe('docker compose: deploy/Caddyfile run by caddy in front of the services
         const dataDir = join(work, `${name}-${i}`);
         const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'services', name, 'src', 'main.ts')], {
           cwd: REPO_ROOT,
-          env: { PATH: process.env.PATH, ...containerEnv(name, vars), HOST: address, DATA_DIR: dataDir },
+          env: { PATH: process.env.PATH, ...containerEnv(name, vars), HOST: address, DATA_DIR: dataDir, NATS_CREDENTIALS_FILE: nats.credentials![name] },
           stdio: ['ignore', 'pipe', 'pipe'],
         });
         child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -107,7 +107,10 @@ describe('end to end, on the stack as users start it (npm start)', () => {
 
   test('two replicas each of token and mcp-tools share nothing but NATS: alternating flows work, revocation reaches both', async () => {
     const env = { NATS_URL: stack.natsUrl, ISSUER: stack.urls.issuer, REGISTRATION_BASE_URL: stack.urls.registration, TOKEN_BASE_URL: stack.urls.token, MCP_RESOURCE_URL: stack.urls.resource };
-    const [token2, mcp2] = await startedTogether(startService('token', { env }), startService('mcp-tools', { env }));
+    const [token2, mcp2] = await startedTogether(
+      startService('token', { env: { ...env, NATS_CREDENTIALS_FILE: stack.credentialOf('token') } }),
+      startService('mcp-tools', { env: { ...env, NATS_CREDENTIALS_FILE: stack.credentialOf('mcp-tools') } }),
+    );
     try {
       const tokenUrls = [stack.urls.token, token2.url];
       const mcpUrls = [stack.urls.mcp, `${mcp2.url}/mcp`];

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BENCH_USER, benchStackEnv } from '../stack-env.mjs';
+import { BENCH_USER, benchStackEnv, secureBenchNats } from '../stack-env.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const NATS_SERVER = process.env.NATS_SERVER_BIN || 'nats-server';
@@ -33,14 +33,16 @@ export async function startStack({ spawnCommand, freePort }, { services, mcpEnv 
   };
   try {
     const natsPort = await freePort();
-    const nats = await spawnCommand(NATS_SERVER, ['-js', '-a', '127.0.0.1', '-p', String(natsPort), '-sd', join(dir, 'nats')], { name: 'ours-nats' });
+    const access = secureBenchNats(dir);
+    const nats = await spawnCommand(NATS_SERVER, ['-js', '-a', '127.0.0.1', '-p', String(natsPort), '-sd', join(dir, 'nats'), ...access.serverArgs], { name: 'ours-nats' });
     started.push(nats);
+    access.setUpStreams(`nats://127.0.0.1:${natsPort}`);
     const ports = { registration: await freePort(), authorization: await freePort(), token: await freePort(), 'mcp-tools': await freePort(), admin: await freePort() };
     const env = { ...benchStackEnv({ natsPort, ports }), DATA_DIR: dir };
     const pids = { nats: nats.pid };
     for (const name of services) {
       const s = await spawnCommand(process.execPath, [join(ROOT, 'dist', `${name}.mjs`)], {
-        env: { ...env, PORT: String(ports[name]), ...(name === 'mcp-tools' ? mcpEnv : {}) },
+        env: { ...env, PORT: String(ports[name]), NATS_CREDENTIALS_FILE: access.credentialOf(name), ...(name === 'mcp-tools' ? mcpEnv : {}) },
         waitUrl: `http://127.0.0.1:${ports[name]}/healthz`,
         name: `ours-${name}`,
         cwd: ROOT,

@@ -56,7 +56,9 @@ export type DecodeOutcome =
   | { kind: 'event'; event: DomainEvent }
   | { kind: 'unknown_type'; type: string }
   | { kind: 'newer_version'; type: string; version: number }
-  | { kind: 'invalid'; reason: string };
+  | { kind: 'invalid'; reason: string }
+  /** A known type on a subject that is not its aggregate's (see decodeEventOn): written by someone who may not write it. */
+  | { kind: 'misplaced'; type: EventType; subject: string };
 
 const EnvelopeShape = z.object({ type: z.string(), data: z.unknown(), metadata: EventMetadataSchema });
 

@@ -7,3 +7,4 @@ export * from './token-events.ts';
 export * from './mcp-events.ts';
 export * from './admin-events.ts';
 export * from './commands.ts';
+export * from './nats-permissions.ts';

@@ -1,4 +1,4 @@
-import type { DecidedEvent, EventType } from './catalogue.ts';
+import { decodeEvent, type DecidedEvent, type DecodeOutcome, type EventType } from './catalogue.ts';
 
 /**
  * One stream holds every event; subjects are events.<context>.<aggregate>.<id>.
@@ -141,4 +141,18 @@ export function aggregateOfSubject(subject: string): string | null {
   const third = subject.indexOf('.', second + 1);
   if (first < 0 || second < 0 || third < 0 || subject.slice(0, first) !== 'events') return null;
   return subject.slice(first + 1, third);
+}
+
+/**
+ * decodeEvent for an event read from a subject: a type that does not belong to the subject's aggregate is
+ * 'misplaced', never an event. NATS permissions let each identity write only its own context's subjects but
+ * cannot see the type inside a payload, so a SigningKeyPublished that mcp-tools wrote on events.mcp.note.<id>
+ * must not be believed: wherever events are read and trusted, they are read through this.
+ */
+export function decodeEventOn(subject: string, payload: string | Uint8Array): DecodeOutcome {
+  const outcome = decodeEvent(payload);
+  if (outcome.kind === 'event' && EVENT_AGGREGATES[outcome.event.type] !== aggregateOfSubject(subject)) {
+    return { kind: 'misplaced', type: outcome.event.type, subject };
+  }
+  return outcome;
 }

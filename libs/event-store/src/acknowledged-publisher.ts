@@ -14,6 +14,14 @@ export class PublishRefused extends Error {
   }
 }
 
+/** NATS refused the publish itself: this identity may not write to the subject. Retrying cannot change that. */
+export class PublishForbidden extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PublishForbidden';
+  }
+}
+
 /** No acknowledgement in time, or no stream listening: the message may or may not be stored; retry with the same id. */
 export class PublishNotAcknowledged extends Error {
   constructor(reason: string) {
@@ -22,7 +30,7 @@ export class PublishNotAcknowledged extends Error {
   }
 }
 
-type Pending = { resolve: (ack: PublishAck) => void; reject: (err: Error) => void; deadline: number };
+type Pending = { subject: string; resolve: (ack: PublishAck) => void; reject: (err: Error) => void; deadline: number };
 
 /** How often timed-out publishes are looked for: a timeout ends within this much of its deadline. */
 const SWEEP_MS = 100;
@@ -43,9 +51,10 @@ export class AcknowledgedPublisher {
   #next = 0;
   #sweeper: NodeJS.Timeout | null = null;
 
-  constructor(nc: NatsConnection) {
+  /** `inboxPrefix`: the identity's inbox prefix (the connection's own), the only subjects it may subscribe to. */
+  constructor(nc: NatsConnection, inboxPrefix?: string) {
     this.#nc = nc;
-    this.#prefix = createInbox();
+    this.#prefix = createInbox(inboxPrefix);
     this.#subscription = nc.subscribe(`${this.#prefix}.*`, {
       callback: (err, msg) => {
         if (err) return;
@@ -66,7 +75,7 @@ export class AcknowledgedPublisher {
   publish(subject: string, payload: string, headers: MsgHdrs, timeoutMs: number): Promise<PublishAck> {
     const token = (this.#next++).toString(36);
     return new Promise<PublishAck>((resolve, reject) => {
-      this.#pending.set(token, { resolve, reject, deadline: Date.now() + timeoutMs });
+      this.#pending.set(token, { subject, resolve, reject, deadline: Date.now() + timeoutMs });
       this.#sweeper ??= setInterval(() => this.#sweep(), SWEEP_MS).unref();
       try {
         this.#nc.publish(subject, payload, { reply: `${this.#prefix}.${token}`, headers });
@@ -75,6 +84,15 @@ export class AcknowledgedPublisher {
         reject(new PublishNotAcknowledged(`publish failed: ${String(err)}`));
       }
     });
+  }
+
+  /** Fails at once what waits for an acknowledgement from a subject NATS refused this connection to publish to. */
+  refuse(subject: string, reason: string): void {
+    for (const [token, pending] of this.#pending) {
+      if (pending.subject !== subject) continue;
+      this.#pending.delete(token);
+      pending.reject(new PublishForbidden(reason));
+    }
   }
 
   /** Fails what is still unanswered; the subscription ends with the connection. */

@@ -1,9 +1,8 @@
-import { connect, errors as natsErrors, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { AuthorizationError, PermissionViolationError, connect, errors as natsErrors, nuid, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import {
   AckPolicy,
   DeliverPolicy,
   JetStreamApiCodes,
-  JetStreamApiError,
   PubHeaders,
   jetstream,
   jetstreamManager,
@@ -16,17 +15,19 @@ import {
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import {
   STREAM_NAME,
-  STREAM_SUBJECTS,
-  decodeEvent,
+  decodeEventOn,
   subjectOf,
   toEnvelope,
   type DecidedEvent,
   type DecodeOutcome,
   type EventContext,
   type EventEnvelope,
+  type NatsIdentity,
 } from '@mcp-auth/contracts';
-import { AcknowledgedPublisher, PublishRefused } from './acknowledged-publisher.ts';
+import { AcknowledgedPublisher, PublishForbidden, PublishRefused } from './acknowledged-publisher.ts';
 import { DurableWorker, ensureConsumer } from './durable-worker.ts';
+import { NatsAccessRefused, createConsumersByName, natsClientOptions, type NatsTlsFiles } from './nats-access.ts';
+import { ensureStream, eventsStreamConfig } from './streams.ts';
 import { ConcurrencyConflict, EventStoreUnavailable } from './errors.ts';
 import { silentLogger, type Logger } from './logger.ts';
 
@@ -42,6 +43,17 @@ export type EventStoreOptions = {
   replicas?: number;
   /** How long one append may keep retrying before it gives up with EventStoreUnavailable. */
   appendDeadlineMs?: number;
+  /** This process's identity in the NATS permission matrix; its inboxes are `_INBOX_<identity>` (NATS's default `_INBOX` without one). */
+  identity?: NatsIdentity;
+  /** Its credential (NATS_CREDENTIALS_FILE): an nkey seed or a .creds file. Without one, the connection is anonymous. */
+  credentialsFile?: string | undefined;
+  /** TLS to NATS (NATS_TLS_CA, NATS_TLS_CERT, NATS_TLS_KEY). */
+  tls?: NatsTlsFiles | undefined;
+  /**
+   * Whether a missing EVENTS stream is created here (true: what a service does on a NATS without authorization;
+   * on a secured one only the operator may, and a missing stream is StreamNotSetUp), or always an error (the users CLI).
+   */
+  createStream?: boolean;
 };
 
 export type AppendOptions = {
@@ -84,31 +96,61 @@ export class EventStore {
     readonly nc: NatsConnection,
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
-    private readonly options: Required<Omit<EventStoreOptions, 'servers' | 'connectionName'>>,
+    private readonly options: Required<Pick<EventStoreOptions, 'logger' | 'replicas' | 'appendDeadlineMs' | 'createStream'>> & { identity: string | undefined },
+    inboxPrefix: string | undefined,
   ) {
-    this.#publisher = new AcknowledgedPublisher(nc);
+    this.#publisher = new AcknowledgedPublisher(nc, inboxPrefix);
     void this.#watchStatus();
   }
 
+  /**
+   * Connects as the given identity and checks the EVENTS stream. A refused credential is NatsAccessRefused and a
+   * missing stream this identity may not create is StreamNotSetUp, both at once rather than retried.
+   */
   static async connect(options: EventStoreOptions): Promise<EventStore> {
-    const nc = await connect({
-      servers: options.servers.split(',').map((s) => s.trim()),
-      name: options.connectionName,
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: 250,
-      waitOnFirstConnect: true,
-      pingInterval: 10_000,
-      // Each request would otherwise build an Error up front to keep its stack: a few per cent of all CPU.
-      noAsyncTraces: true,
-    });
-    const jsm = await jetstreamManager(nc);
-    const store = new EventStore(nc, jetstream(nc), jsm, {
-      logger: options.logger ?? silentLogger,
-      replicas: options.replicas ?? 1,
-      appendDeadlineMs: options.appendDeadlineMs ?? 5_000,
-    });
-    await store.ensureStream();
-    return store;
+    const access = natsClientOptions({ identity: options.identity, credentialsFile: options.credentialsFile, tls: options.tls });
+    let nc: NatsConnection;
+    try {
+      nc = await connect({
+        servers: options.servers.split(',').map((s) => s.trim()),
+        name: options.connectionName,
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 250,
+        waitOnFirstConnect: true,
+        pingInterval: 10_000,
+        // Each request would otherwise build an Error up front to keep its stack: a few per cent of all CPU.
+        noAsyncTraces: true,
+        ...access,
+      });
+    } catch (err) {
+      if (err instanceof AuthorizationError) throw new NatsAccessRefused(options.credentialsFile, { cause: err });
+      throw err;
+    }
+    try {
+      const jsm = await jetstreamManager(nc);
+      createConsumersByName(jsm.consumers);
+      const js = jetstream(nc);
+      // The ordered consumers' own API object (the client's `consumers` wraps it).
+      createConsumersByName((js as unknown as { consumerAPI: unknown }).consumerAPI);
+      const store = new EventStore(
+        nc,
+        js,
+        jsm,
+        {
+          logger: options.logger ?? silentLogger,
+          replicas: options.replicas ?? 1,
+          appendDeadlineMs: options.appendDeadlineMs ?? 5_000,
+          createStream: options.createStream ?? true,
+          identity: options.identity,
+        },
+        access.inboxPrefix,
+      );
+      await store.ensureStream();
+      return store;
+    } catch (err) {
+      await nc.close().catch(() => {});
+      throw err;
+    }
   }
 
   get connected(): boolean {
@@ -119,30 +161,12 @@ export class EventStore {
     return this.options.logger;
   }
 
-  /** Creates the EVENTS stream, or checks that the existing one captures every event subject. */
+  /**
+   * Checks that the EVENTS stream exists and captures every event subject; creates it where it is missing and
+   * this identity may (a NATS without authorization), else fails with StreamNotSetUp naming the setup step.
+   */
   async ensureStream(): Promise<void> {
-    const info = await this.jsm.streams.info(STREAM_NAME).catch((err: unknown) => {
-      if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) return null;
-      throw err;
-    });
-    if (info) {
-      if (!info.config.subjects?.includes(STREAM_SUBJECTS)) {
-        throw new Error(`stream ${STREAM_NAME} exists but does not capture ${STREAM_SUBJECTS}`);
-      }
-      return;
-    }
-    try {
-      await this.jsm.streams.add({
-        name: STREAM_NAME,
-        subjects: [STREAM_SUBJECTS],
-        num_replicas: this.options.replicas,
-        allow_direct: true,
-        duplicate_window: 120_000_000_000, // 2 minutes, in nanoseconds: the window in which a retried publish is deduplicated
-      });
-    } catch (err) {
-      // Another service created it in the meantime with its own (equal) settings.
-      if (!(await this.jsm.streams.info(STREAM_NAME).catch(() => null))) throw err;
-    }
+    await ensureStream(this.jsm, eventsStreamConfig(this.options.replicas), { create: this.options.createStream });
   }
 
   /**
@@ -173,7 +197,7 @@ export class EventStore {
         if (err instanceof PublishRefused && err.errCode === JetStreamApiCodes.StreamWrongLastSequence) {
           throw new ConcurrencyConflict(subject, options.expectedLastSubjectSequence ?? -1);
         }
-        if (err instanceof PublishRefused) {
+        if (err instanceof PublishRefused || err instanceof PublishForbidden) {
           throw new EventStoreUnavailable(`JetStream refused the event: ${err.message}`, { cause: err });
         }
         lastError = err;
@@ -299,7 +323,8 @@ export class EventStore {
   async last(subject: string): Promise<LastEvent | null> {
     const msg = await this.#read(() => this.jsm.streams.getMessage(STREAM_NAME, { last_by_subj: subject }));
     if (!msg) return null;
-    return { position: msg.seq, outcome: decodeEvent(msg.data) };
+    // The position stays the subject's last sequence (what a conditional append is checked against) whatever it holds.
+    return { position: msg.seq, outcome: decodeEventOn(msg.subject, msg.data) };
   }
 
   async streamState(): Promise<StreamState> {
@@ -321,6 +346,8 @@ export class EventStore {
    */
   async consumeFrom(startSequence: number, maxMessages = 500, callback?: (message: JsMsg) => void, subjects?: readonly string[]): Promise<ConsumerMessages> {
     const consumer = await this.js.consumers.get(STREAM_NAME, {
+      // Named after the identity, for whoever lists consumers; the rest is random, so no other identity can guess it.
+      ...(this.options.identity ? { name_prefix: `${this.options.identity}_${nuid.next()}` } : {}),
       deliver_policy: DeliverPolicy.StartSequence,
       opt_start_seq: Math.max(1, startSequence),
       ...(subjects && subjects.length > 0 ? { filter_subjects: subjects.length === 1 ? subjects[0]! : [...subjects] } : {}),
@@ -385,7 +412,10 @@ export class EventStore {
 
   async #watchStatus(): Promise<void> {
     for await (const status of this.nc.status()) {
-      if (status.type === 'disconnect') {
+      if (status.type === 'error' && status.error instanceof PermissionViolationError && status.error.operation === 'publish') {
+        // The server answers a refused publish with an error of the connection, not on the publish's inbox.
+        this.#publisher.refuse(status.error.subject, status.error.message);
+      } else if (status.type === 'disconnect') {
         this.#connected = false;
         this.options.logger.warn({ server: status.server }, 'disconnected from NATS; reconnecting');
       } else if (status.type === 'reconnect') {

@@ -65,6 +65,16 @@ export function serviceConfig(defaultPort: number) {
     PORT: env.port(defaultPort),
     /** One or more NATS servers, comma-separated. */
     NATS_URL: z.string().default('nats://127.0.0.1:4222'),
+    /**
+     * This service's NATS credential: a file holding its nkey seed, or a .creds file (nsc). A NATS with authorization
+     * refuses a connection without it; npm start and compose give each service its own.
+     */
+    NATS_CREDENTIALS_FILE: z.string().optional(),
+    /** PEM file of the CA that signed NATS's certificate: the connection then requires TLS and checks the server against it. */
+    NATS_TLS_CA: z.string().optional(),
+    /** PEM files of this service's client certificate and key, for a NATS that verifies clients (tls { verify: true }). */
+    NATS_TLS_CERT: z.string().optional(),
+    NATS_TLS_KEY: z.string().optional(),
     /** Replicas of the EVENTS stream when this service creates it (3 on a NATS cluster). */
     NATS_STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
     DATA_DIR: z.string().default('./data'),

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { EVENT_AGGREGATES, aggregateOfSubject, decodeEvent, isKnownEventType, type DomainEvent, type RecordedEvent } from '@mcp-auth/contracts';
+import { EVENT_AGGREGATES, aggregateOfSubject, decodeEventOn, isKnownEventType, type DomainEvent, type RecordedEvent } from '@mcp-auth/contracts';
 import {
   EVENT_TYPE_HEADER,
   silentLogger,
@@ -401,7 +401,16 @@ export class Projector {
   /** Applies one message's event to the projections that apply events one by one; the others get it in `batched`. */
   #applyOne(message: JsMsg, batched: Map<BatchProjection, RecordedEvent<DomainEvent>[]>): void {
     if (!this.#concerns(message)) return;
-    const outcome = decodeEvent(message.data);
+    const outcome = decodeEventOn(message.subject, message.data);
+    if (outcome.kind === 'misplaced') {
+      // Someone who may write this subject wrote another context's event type on it: never believed.
+      this.#skipped++;
+      this.#logger.warn({ position: message.seq, type: outcome.type, subject: outcome.subject }, 'skipping an event whose type does not belong to the subject it was written on');
+      this.db
+        .prepare('INSERT OR REPLACE INTO projector_skipped_events (position, type, reason) VALUES (?, ?, ?)')
+        .run(message.seq, outcome.type, `${outcome.type} does not belong on ${outcome.subject}`);
+      return;
+    }
     if (outcome.kind !== 'event') {
       this.#skipped++;
       this.#logger.warn({ position: message.seq, outcome }, 'skipping an event this service does not understand');

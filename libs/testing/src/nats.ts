@@ -1,8 +1,12 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect as connectNats } from '@nats-io/transport-node';
+import { NATS_IDENTITIES, type NatsIdentity } from '@mcp-auth/contracts';
+import { credentialFileOf, ensureIdentityCredentials, natsClientOptions, serverConfigText, setUpStreams, writeServerConfig, type NatsTlsFiles } from '@mcp-auth/event-store';
 import { freePort } from './ports.ts';
 
 export type NatsHandle = {
@@ -12,6 +16,22 @@ export type NatsHandle = {
   /** Stops and starts the server on the same port and store. `kill` simulates a crash. */
   restart(options?: { kill?: boolean; downtimeMs?: number }): Promise<void>;
   stop(): Promise<void>;
+  /**
+   * On a secured server (the permission matrix of npm start, from the same generator): each identity's credential
+   * file, to be given as NATS_CREDENTIALS_FILE. Null on an open server.
+   */
+  credentials: Record<NatsIdentity, string> | null;
+  /** On a server that requires TLS: the client's files (the CA that signed the server, a client certificate and key). */
+  tls: Required<NatsTlsFiles> | null;
+};
+
+export type NatsOptions = {
+  /** The test restarts the server, so NATS_URL (someone else's) cannot be used. */
+  restartable?: boolean;
+  /** Authorization from the permission matrix, a credential per identity, the streams made by the operator's setup step. */
+  secured?: boolean;
+  /** TLS with a CA made for the test; clients must present a certificate it signed. */
+  tls?: boolean;
 };
 
 export const INSTALL_HINT = [
@@ -27,9 +47,10 @@ export const INSTALL_HINT = [
  * else a private nats-server from the PATH on a free port with a temporary store, else a container
  * when Docker is reachable. Never a mock.
  */
-export async function startNats({ restartable = false }: { restartable?: boolean } = {}): Promise<NatsHandle> {
+export async function startNats({ restartable = false, secured = false, tls = false }: NatsOptions = {}): Promise<NatsHandle> {
   const external = process.env.NATS_URL;
-  if (external && !restartable) {
+  // Someone else's NATS cannot be given our configuration: a secured or TLS server is always one of our own.
+  if (external && !restartable && !secured && !tls) {
     return {
       url: external,
       kind: 'external',
@@ -37,11 +58,13 @@ export async function startNats({ restartable = false }: { restartable?: boolean
         throw new Error('cannot restart the NATS server given by NATS_URL');
       },
       stop: async () => {},
+      credentials: null,
+      tls: null,
     };
   }
   const binary = findNatsServer();
-  if (binary) return startNatsProcess(binary);
-  if (dockerReachable()) return startNatsContainer();
+  if (binary) return startNatsProcess(binary, { secured, tls });
+  if (dockerReachable()) return startNatsContainer({ secured, tls });
   throw new Error(INSTALL_HINT);
 }
 
@@ -59,13 +82,17 @@ function dockerReachable(): boolean {
   return existsSync('/var/run/docker.sock') && spawnSync('docker', ['info'], { stdio: 'ignore', timeout: 5_000 }).status === 0;
 }
 
-async function startNatsProcess(binary: string): Promise<NatsHandle> {
+async function startNatsProcess(binary: string, { secured, tls }: { secured: boolean; tls: boolean }): Promise<NatsHandle> {
   const port = await freePort();
   const storeDir = mkdtempSync(join(tmpdir(), 'nats-test-'));
+  const accessDir = secured || tls ? mkdtempSync(join(tmpdir(), 'nats-access-')) : null;
+  const access = prepareAccess(accessDir ?? storeDir, { secured, tls });
   let child: ChildProcess | null = null;
 
   const launch = async () => {
-    const proc = spawn(binary, ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const proc = spawn(binary, ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir, ...(access.configFile ? ['-c', access.configFile] : [])], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     proc.stderr?.on('data', (chunk: Buffer) => {
       stderr = (stderr + chunk.toString()).slice(-4000);
@@ -86,9 +113,19 @@ async function startNatsProcess(binary: string): Promise<NatsHandle> {
   };
 
   await launch();
+  const url = `nats://127.0.0.1:${port}`;
+  try {
+    if (access.credentials) await runOperatorSetup(url, access.credentials.operator, access.tls);
+  } catch (err) {
+    await halt('SIGKILL');
+    for (const dir of [storeDir, accessDir]) if (dir) rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   return {
-    url: `nats://127.0.0.1:${port}`,
+    url,
     kind: 'process',
+    credentials: access.credentials,
+    tls: access.tls,
     async restart({ kill = false, downtimeMs = 0 } = {}) {
       await halt(kill ? 'SIGKILL' : 'SIGTERM');
       if (downtimeMs > 0) await new Promise((r) => setTimeout(r, downtimeMs));
@@ -96,12 +133,43 @@ async function startNatsProcess(binary: string): Promise<NatsHandle> {
     },
     async stop() {
       await halt('SIGTERM');
-      rmSync(storeDir, { recursive: true, force: true });
+      for (const dir of [storeDir, accessDir]) if (dir) rmSync(dir, { recursive: true, force: true });
     },
   };
 }
 
-async function startNatsContainer(): Promise<NatsHandle> {
+async function startNatsContainer({ secured, tls }: { secured: boolean; tls: boolean }): Promise<NatsHandle> {
+  if (!secured && !tls) return startOpenNatsContainer();
+  const { GenericContainer, Wait } = await import('testcontainers');
+  const dir = mkdtempSync(join(tmpdir(), 'nats-test-'));
+  // Inside the container the configuration refers to its own copies of the files.
+  const access = prepareAccess(dir, { secured, tls }, '/etc/nats-test');
+  const container = await new GenericContainer('nats:2.10-alpine')
+    .withExposedPorts(4222)
+    .withWaitStrategy(Wait.forLogMessage(/Server is ready/))
+    .withCopyDirectoriesToContainer([{ source: dir, target: '/etc/nats-test' }])
+    .withCommand(['-js', '-c', '/etc/nats-test/nats.conf'])
+    .start();
+  const url = () => `nats://${container.getHost()}:${container.getMappedPort(4222)}`;
+  if (access.credentials) await runOperatorSetup(url(), access.credentials.operator, access.tls);
+  return {
+    get url() {
+      return url();
+    },
+    kind: 'container',
+    credentials: access.credentials,
+    tls: access.tls,
+    async restart() {
+      await container.restart();
+    },
+    async stop() {
+      await container.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  } as NatsHandle;
+}
+
+async function startOpenNatsContainer(): Promise<NatsHandle> {
   const { NatsContainer } = await import('@testcontainers/nats');
   let container = await new NatsContainer('nats:2.10-alpine').withJetStream().start();
   const url = () => `nats://${container.getHost()}:${container.getMappedPort(4222)}`;
@@ -110,6 +178,8 @@ async function startNatsContainer(): Promise<NatsHandle> {
       return url();
     },
     kind: 'container',
+    credentials: null,
+    tls: null,
     async restart() {
       await container.restart();
     },
@@ -117,6 +187,79 @@ async function startNatsContainer(): Promise<NatsHandle> {
       await container.stop();
     },
   } as NatsHandle;
+}
+
+type PreparedAccess = { configFile: string | null; credentials: Record<NatsIdentity, string> | null; tls: Required<NatsTlsFiles> | null };
+
+/**
+ * A secured server's files, in its temporary folder: a seed per identity and the configuration npm start writes
+ * (from the same generator); a TLS server's certificates, made with the openssl CLI. `serverDir` is where the
+ * server sees the folder (a container has its own path for it).
+ */
+function prepareAccess(dir: string, { secured, tls }: { secured: boolean; tls: boolean }, serverDir = dir): PreparedAccess {
+  if (!secured && !tls) return { configFile: null, credentials: null, tls: null };
+  const credentialsDir = join(dir, 'credentials');
+  const keys = ensureIdentityCredentials(credentialsDir);
+  const credentials = Object.fromEntries(NATS_IDENTITIES.map((identity) => [identity, credentialFileOf(credentialsDir, identity)])) as Record<NatsIdentity, string>;
+  const certificates = tls ? makeTestCertificates(join(dir, 'tls')) : null;
+  const inServer = (file: string) => join(serverDir, file.slice(dir.length));
+  let text = secured ? serverConfigText({ keys }) : '';
+  if (certificates) {
+    text += `tls: ${JSON.stringify({ cert_file: inServer(certificates.serverCert), key_file: inServer(certificates.serverKey), ca_file: inServer(certificates.ca), verify: true })}\n`;
+  }
+  const configFile = join(dir, 'nats.conf');
+  writeServerConfig(configFile, text);
+  return {
+    configFile: inServer(configFile),
+    credentials: secured ? credentials : null,
+    tls: certificates ? { ca: certificates.ca, cert: certificates.clientCert, key: certificates.clientKey } : null,
+  };
+}
+
+/** What npm start and compose do before the services start: the operator creates the streams. */
+async function runOperatorSetup(url: string, operatorCredential: string, tls: NatsTlsFiles | null): Promise<void> {
+  const nc = await connectNats({ servers: url, ...natsClientOptions({ identity: 'operator', credentialsFile: operatorCredential, tls: tls ?? undefined }) });
+  try {
+    await setUpStreams(await jetstreamManager(nc), 1);
+  } finally {
+    await nc.close();
+  }
+}
+
+export type TestCertificates = { ca: string; serverCert: string; serverKey: string; clientCert: string; clientKey: string };
+
+/** A CA, a server certificate for 127.0.0.1 and localhost, and a client certificate, all signed by it (openssl CLI). */
+export function makeTestCertificates(dir: string): TestCertificates {
+  const f = (name: string) => join(dir, name);
+  const openssl = (...args: string[]) => {
+    const run = spawnSync('openssl', args, { encoding: 'utf8' });
+    if (run.status !== 0) throw new Error(`openssl ${args[0]} failed: ${run.stderr || run.error}`);
+  };
+  mkdirSync(dir, { recursive: true });
+  openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.pem'), '-days', '2', '-subj', '/CN=mcp-auth test CA');
+  for (const [name, extension] of [
+    ['server', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n'],
+    ['client', 'extendedKeyUsage=clientAuth\n'],
+  ] as const) {
+    openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`), '-subj', `/CN=${name}`);
+    writeFileSync(f(`${name}.ext`), extension);
+    openssl('x509', '-req', '-in', f(`${name}.csr`), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f(`${name}.pem`), '-days', '2', '-extfile', f(`${name}.ext`));
+  }
+  return { ca: f('ca.pem'), serverCert: f('server.pem'), serverKey: f('server.key'), clientCert: f('client.pem'), clientKey: f('client.key') };
+}
+
+/** What a client of the handle's server passes to EventStore.connect (or NATS_* variables) to be the given identity. */
+export function natsAccessOf(nats: NatsHandle, identity: NatsIdentity): { identity: NatsIdentity; credentialsFile?: string; tls?: NatsTlsFiles } {
+  return { identity, ...(nats.credentials ? { credentialsFile: nats.credentials[identity] } : {}), ...(nats.tls ? { tls: nats.tls } : {}) };
+}
+
+/** The NATS_* variables of a process running as the given identity on the handle's server. */
+export function natsEnvOf(nats: NatsHandle, identity: NatsIdentity): Record<string, string> {
+  return {
+    NATS_URL: nats.url,
+    ...(nats.credentials ? { NATS_CREDENTIALS_FILE: nats.credentials[identity] } : {}),
+    ...(nats.tls ? { NATS_TLS_CA: nats.tls.ca, NATS_TLS_CERT: nats.tls.cert, NATS_TLS_KEY: nats.tls.key } : {}),
+  };
 }
 
 export function waitForPort(port: number, timeoutMs: number): Promise<void> {

@@ -1,4 +1,4 @@
-import { startNats, type NatsHandle } from './nats.ts';
+import { natsEnvOf, startNats, type NatsHandle } from './nats.ts';
 import { freePort } from './ports.ts';
 import { startService, startedTogether, type ServiceName, type ServiceProcess } from './service-process.ts';
 import type { DeploymentUrls } from './oauth-flow.ts';
@@ -16,7 +16,7 @@ export type TestStack = {
   extraAuthorizations: ServiceProcess[];
   /** The admin service (audit, webhooks, console), when `admin` was asked for; its API takes `Bearer ${TEST_ADMIN_TOKEN}`. */
   admin: ServiceProcess | null;
-  /** The environment every service of this stack shares (NATS and public URLs). */
+  /** The environment every service of this stack shares (NATS and public URLs; each service's credential is its own: natsEnvOf). */
   env: Record<string, string>;
   /** Starts one more replica of a service on this stack. */
   addReplica(name: ServiceName, env?: Record<string, string>, port?: number): Promise<ServiceProcess>;
@@ -40,6 +40,11 @@ export type StackOptions = {
   extraAuthorizations?: Array<Record<string, string>>;
   /** Start the admin service too (with this extra environment). */
   admin?: boolean | Record<string, string>;
+  /**
+   * NATS with authorization, each service with its own credential, as npm start runs it (the default); false for an
+   * open NATS (NATS_URL, if set, is then used).
+   */
+  secured?: boolean;
 };
 
 /** The admin credential of test stacks (ADMIN_TOKEN). */
@@ -54,7 +59,7 @@ export const TEST_WEBHOOK_SECRETS_KEY = Buffer.alloc(32, 7).toString('base64');
  * flows from one address.
  */
 export async function startStack(options: StackOptions = {}): Promise<TestStack> {
-  const nats = await startNats();
+  const nats = await startNats({ secured: options.secured ?? true });
   const [registrationPort, authorizationPort, tokenPort, mcpPort, adminPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
   const urls = {
     registration: `http://127.0.0.1:${registrationPort}`,
@@ -84,7 +89,8 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
   };
   const started: ServiceProcess[] = [];
   const start = async (name: ServiceName, port?: number, extra: Record<string, string> = {}) => {
-    const service = await startService(name, { env: { ...env, ...options.serviceEnv?.[name], ...extra }, ...(port ? { port } : {}) });
+    // Each service its own credential, and nothing of another's (extra environment may still override it).
+    const service = await startService(name, { env: { ...env, ...natsEnvOf(nats, name), ...options.serviceEnv?.[name], ...extra }, ...(port ? { port } : {}) });
     started.push(service);
     return service;
   };

@@ -3,11 +3,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from './ports.ts';
 import { REPO_ROOT } from './service-process.ts';
+import type { NatsIdentity } from '@mcp-auth/contracts';
 
 export type UserStack = {
   urls: { registration: string; issuer: string; token: string; resource: string; mcp: string };
   dataDir: string;
   natsUrl: string;
+  /** The credential `npm start` made for an identity in the data folder (NATS_CREDENTIALS_FILE of a process joining the stack). */
+  credentialOf(identity: NatsIdentity): string;
   ports: { registration: number; authorization: number; token: number; mcp: number; admin: number };
   output(): string;
   /** Ctrl-C, as a user stops it; resolves with the exit code. */
@@ -65,6 +68,7 @@ export async function startUserStack({ dataDir, ports, env = {} }: { dataDir: st
     urls,
     dataDir,
     natsUrl: readFileSync(join(dataDir, 'nats.url'), 'utf8').trim(),
+    credentialOf: (identity) => join(dataDir, 'nats-credentials', `${identity}.nk`),
     ports: p,
     child,
     output: () => output,

@@ -14,6 +14,8 @@ import {
   TestOAuthProvider,
   connectMcpClient,
   http,
+  natsAccessOf,
+  natsEnvOf,
   registerPublicClient,
   startService,
   startStack,
@@ -320,7 +322,8 @@ describe('audit trail of a running deployment', () => {
   before(async () => {
     stack = await startStack({ admin: true });
     adminUrl = stack.urls.admin;
-    store = await EventStore.connect({ servers: stack.nats.url, connectionName: 'audit-test' });
+    // The test writes events of every context, as only the operator may.
+    store = await EventStore.connect({ servers: stack.nats.url, connectionName: 'audit-test', ...natsAccessOf(stack.nats, 'operator') });
 
     // A real agent: registration, sign-in, consent, code, token and a tool call, each from 127.0.0.1.
     const provider = new TestOAuthProvider(new BrowserlessUser(stack.urls.issuer, 'alice', 'password123'), { clientName: 'Audited agent' });
@@ -562,14 +565,14 @@ describe('audit trail of a running deployment', () => {
 
   test('an admin process killed mid-stream loses nothing: a new process on its data resumes and shows what happened meanwhile', async () => {
     // A replica of its own, because a ServiceProcess that died of a signal cannot be stopped again (see the report).
-    const replica = await startService('admin', { env: { ...stack.env } });
+    const replica = await startService('admin', { env: { ...stack.env, ...natsEnvOf(stack.nats, 'admin') } });
     try {
       adminUrl = replica.url;
       await trailCaughtUp();
       const before = (await walk('', 500)).entries.length;
       await replica.stop('SIGKILL');
       const whileDown = await appendAll(oneOfEveryType('restart', hidden).events, new Date('2021-06-01T00:00:00.000Z'));
-      restartedAdmin = await startService('admin', { env: { ...stack.env }, dataDir: replica.dataDir, port: replica.port });
+      restartedAdmin = await startService('admin', { env: { ...stack.env, ...natsEnvOf(stack.nats, 'admin') }, dataDir: replica.dataDir, port: replica.port });
       const last = await trailCaughtUp();
       for (const { envelope, position } of whileDown) {
         const [entry] = (await page(`type=${envelope.type}&since=2021-06-01T00:00:00Z`)).events;

@@ -6,7 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { Webhook } from 'standardwebhooks';
-import { TEST_ADMIN_TOKEN, http, registerPublicClient, startStack, type Json, type TestStack } from '@mcp-auth/testing';
+import { natsClientOptions } from '@mcp-auth/event-store';
+import { TEST_ADMIN_TOKEN, http, natsAccessOf, registerPublicClient, startStack, type Json, type TestStack } from '@mcp-auth/testing';
 
 const ADMIN = { Authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
 const MAX_ATTEMPTS = 5;
@@ -65,7 +66,7 @@ describe('webhooks: signed, retried, dead-lettered deliveries to a real receiver
   };
 
   const jobsLeft = async () => {
-    const nc = await connect({ servers: stack.nats.url });
+    const nc = await connect({ servers: stack.nats.url, ...natsClientOptions(natsAccessOf(stack.nats, 'admin')) });
     try {
       return (await (await jetstreamManager(nc)).streams.info('WEBHOOK_DELIVERIES')).state.messages;
     } finally {

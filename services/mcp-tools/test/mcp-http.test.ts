@@ -12,6 +12,7 @@ import {
   connectMcpClient,
   freePort,
   http,
+  natsAccessOf,
   obtainTokens,
   registerPublicClient,
   startStack,
@@ -432,7 +433,7 @@ describe('the benchmark mode without the token check (UNSAFE_BENCHMARK_WITHOUT_A
 async function toolEvents(stack: TestStack, enough: (events: Json[]) => boolean): Promise<Json[]> {
   const { EventStore } = await import('@mcp-auth/event-store');
   const { decodeEvent } = await import('@mcp-auth/contracts');
-  const store = await EventStore.connect({ servers: stack.nats.url, connectionName: 'audit-reader' });
+  const store = await EventStore.connect({ servers: stack.nats.url, connectionName: 'audit-reader', ...natsAccessOf(stack.nats, 'reader') });
   const seen: Json[] = [];
   const deadline = Date.now() + 5_000;
   try {

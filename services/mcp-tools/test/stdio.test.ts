@@ -10,6 +10,7 @@ import {
   REPO_ROOT,
   http,
   launchBrowser,
+  natsEnvOf,
   obtainTokens,
   registerPublicClient,
   startStack,
@@ -34,8 +35,9 @@ describe('mcp-tools --stdio: a local agent\'s tools for as long as the user\'s g
     work = mkdtempSync(join(tmpdir(), 'stdio-test-'));
     dataDir = join(work, 'data');
     mkdirSync(dataDir);
-    const { MCP_RESOURCE_URL, ISSUER, REGISTRATION_BASE_URL, TOKEN_BASE_URL, NATS_URL } = stack.env;
-    writeFileSync(join(dataDir, 'stack.json'), JSON.stringify({ MCP_RESOURCE_URL, ISSUER, REGISTRATION_BASE_URL, TOKEN_BASE_URL, NATS_URL }));
+    const { MCP_RESOURCE_URL, ISSUER, REGISTRATION_BASE_URL, TOKEN_BASE_URL } = stack.env;
+    // The stack file names the mcp-tools credential, as npm start's does.
+    writeFileSync(join(dataDir, 'stack.json'), JSON.stringify({ MCP_RESOURCE_URL, ISSUER, REGISTRATION_BASE_URL, TOKEN_BASE_URL, ...natsEnvOf(stack.nats, 'mcp-tools') }));
   });
   after(async () => {
     await stack?.stop();

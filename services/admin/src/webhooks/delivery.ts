@@ -1,5 +1,5 @@
 import type { JetStreamManager, JsMsg } from '@nats-io/jetstream';
-import { STREAM_NAME, decodeEvent, subjects, type DecidedEvent, type DomainEvent, type EventContext, type RecordedEvent } from '@mcp-auth/contracts';
+import { STREAM_NAME, decodeEventOn, subjects, type DecidedEvent, type DomainEvent, type EventContext, type RecordedEvent } from '@mcp-auth/contracts';
 import { ConcurrencyConflict, type EventStore, type Logger } from '@mcp-auth/event-store';
 import { catchUpWithSubject, type Projector } from '@mcp-auth/projector';
 import { DeliveryJobSchema, type DeliveryJob } from './fan-out.ts';
@@ -165,7 +165,7 @@ function parseJob(message: JsMsg): DeliveryJob | null {
 async function eventOf(jsm: JetStreamManager, job: DeliveryJob): Promise<RecordedEvent<DomainEvent> | null> {
   const stored = await jsm.streams.getMessage(STREAM_NAME, { seq: job.position });
   if (!stored) return null;
-  const outcome = decodeEvent(stored.data);
+  const outcome = decodeEventOn(stored.subject, stored.data);
   if (outcome.kind !== 'event' || outcome.event.metadata.eventId !== job.eventId) return null;
   return { ...outcome.event, position: stored.seq, subject: stored.subject };
 }

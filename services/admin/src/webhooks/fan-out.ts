@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import { z } from 'zod';
-import { aggregateOfSubject, decodeEvent } from '@mcp-auth/contracts';
+import { aggregateOfSubject, decodeEventOn } from '@mcp-auth/contracts';
 import { EVENT_TYPE_HEADER, persistently, type Logger } from '@mcp-auth/event-store';
 import type { Projector } from '@mcp-auth/projector';
 import { isSubscribableEventType } from './decider.ts';
@@ -72,14 +72,14 @@ export function fanOutHandler({ js, projector, webhooks, logger, isStopping }: F
     if (!(await persistently('projection behind the fan-out', message.seq, retrying, () => projector.waitFor(message.seq, PROJECTION_WAIT_MS)))) return;
     let decoded = null;
     if (type === null) {
-      decoded = decodeEvent(message.data);
+      decoded = decodeEventOn(message.subject, message.data);
       if (decoded.kind !== 'event') return skip(message);
       type = decoded.event.type;
     }
     const subscribers = webhooks.subscribersOf(type, message.seq);
     if (subscribers.length === 0) return skip(message);
 
-    decoded ??= decodeEvent(message.data);
+    decoded ??= decodeEventOn(message.subject, message.data);
     // A type this version does not know, a newer schema or garbage: nothing here can say what may be sent.
     if (decoded.kind !== 'event') return skip(message);
     const { event } = decoded;

@@ -1,18 +1,18 @@
-import { AckPolicy, DeliverPolicy, RetentionPolicy, StorageType, type ConsumerConfig, type JetStreamManager } from '@nats-io/jetstream';
-import { notFoundAsNull } from '@mcp-auth/event-store';
+import { AckPolicy, DeliverPolicy, type ConsumerConfig, type JetStreamManager } from '@nats-io/jetstream';
+import { WEBHOOK_DELIVERIES_STREAM, WEBHOOK_DELIVERIES_SUBJECTS } from '@mcp-auth/contracts';
+import { ensureStream, webhookDeliveriesStreamConfig } from '@mcp-auth/event-store';
 
 /**
  * The JetStream resources of webhook delivery, shared by every admin replica:
  *
  * - FANOUT_CONSUMER: a durable pull consumer on EVENTS (cumulative ack, from the first webhook's registration).
  *   For each event it publishes one delivery job per subscribed endpoint, then acks.
- * - DELIVERY_STREAM: the jobs, on webhooks.deliveries.<webhookId>. Work-queue retention: a job is gone once
- *   acked, which it is once it is delivered, dropped or dead-lettered. A job's message id is its delivery id, so a
- *   fan-out that publishes again after a crash stores it once (within the duplicate window).
+ * - DELIVERY_STREAM: the jobs, on webhooks.deliveries.<webhookId> (its settings: webhookDeliveriesStreamConfig, which
+ *   the operator's NATS setup step creates it with).
  * - DELIVERY_CONSUMER: a durable pull consumer on the jobs; retries are redeliveries delayed by nak(delay).
  */
-export const DELIVERY_STREAM = 'WEBHOOK_DELIVERIES';
-export const DELIVERY_SUBJECTS = 'webhooks.deliveries.>';
+export const DELIVERY_STREAM = WEBHOOK_DELIVERIES_STREAM;
+export const DELIVERY_SUBJECTS = WEBHOOK_DELIVERIES_SUBJECTS;
 export const FANOUT_CONSUMER = 'admin-webhooks-fanout';
 export const DELIVERY_CONSUMER = 'admin-webhooks-delivery';
 
@@ -20,28 +20,9 @@ export const deliverySubject = (webhookId: string) => `webhooks.deliveries.${web
 
 const nanos = (ms: number) => Math.round(ms * 1_000_000);
 
-/** Deduplication window of job publishes: a fan-out redelivered within it publishes nothing twice. */
-const DUPLICATE_WINDOW_MS = 5 * 60_000;
-
+/** Checks the jobs stream, creating it where this identity may (a NATS without authorization); else the setup step made it. */
 export async function ensureDeliveryStream(jsm: JetStreamManager, replicas: number): Promise<void> {
-  const info = await jsm.streams.info(DELIVERY_STREAM).catch(notFoundAsNull);
-  if (info) {
-    if (!info.config.subjects?.includes(DELIVERY_SUBJECTS)) throw new Error(`stream ${DELIVERY_STREAM} exists but does not capture ${DELIVERY_SUBJECTS}`);
-    return;
-  }
-  try {
-    await jsm.streams.add({
-      name: DELIVERY_STREAM,
-      subjects: [DELIVERY_SUBJECTS],
-      retention: RetentionPolicy.Workqueue,
-      storage: StorageType.File,
-      num_replicas: replicas,
-      duplicate_window: nanos(DUPLICATE_WINDOW_MS),
-    });
-  } catch (err) {
-    // Another replica created it meanwhile.
-    if (!(await jsm.streams.info(DELIVERY_STREAM).catch(() => null))) throw err;
-  }
+  await ensureStream(jsm, webhookDeliveriesStreamConfig(replicas));
 }
 
 /** From the first webhook's registration: no endpoint subscribes to anything before it. Kept by an existing consumer. */
