@@ -3,12 +3,14 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
+import { natsClientOptions } from '@mcp-auth/event-store';
 import { STREAM_NAME } from '@mcp-auth/contracts';
 import {
   AccountSession,
   BrowserlessUser,
   TEST_ADMIN_TOKEN,
   http,
+  natsAccessOf,
   obtainTokens,
   registerPublicClient,
   startStack,
@@ -20,7 +22,7 @@ import {
  * Deleting a client and revoking a grant or an app end everything they hold, at once and in the log: the
  * client's tokens are refused, a client registered again under the same id starts with no consent and no live
  * grant, and every way of revoking records GrantRevoked and ConsentRevoked. The admin service only asks; the
- * registration and token services decide, and the authorization and token services' policies record the
+ * registration and authorization services decide, and the authorization and token services' policies record the
  * consequences (services/*\/src/**\/policy.ts).
  */
 
@@ -150,8 +152,10 @@ describe('deleting a client and revoking: everything it holds ends, and the log 
     await obtainTokens(stack.urls, alice, client);
     assert.equal(alice.consentPagesAnswered, 2, 'the next authorization shows the consent page');
 
-    const entries = await recordedWithin(client.client_id, (e) => revocationsOf(e, 'ConsentRevoked', 'revoked_by_admin').length > 0);
+    const entries = await recordedWithin(client.client_id, (e) => revocationsOf(e, 'ConsentRevoked', 'revoked_by_admin').length > 0 && revocationsOf(e, 'GrantRevoked', 'revoked_by_admin').length > 0);
     assert.equal(revocationsOf(entries, 'GrantRevoked', 'revoked_by_admin').length, 1);
+    assert.deepEqual(revocationsOf(entries, 'ConsentRevoked', 'revoked_by_admin')[0]!.actor, { kind: 'admin', id: 'admin' }, 'the authorization service records who asked');
+    assert.deepEqual(revocationsOf(entries, 'GrantRevoked', 'revoked_by_admin')[0]!.actor, { kind: 'system', id: 'token-policies' });
     const consentRevoked = revocationsOf(entries, 'ConsentRevoked', 'revoked_by_admin');
     assert.equal(consentRevoked.length, 1);
     assert.equal(consentRevoked[0]!.details.consent_id, revocationsOf(entries, 'GrantRevoked', 'revoked_by_admin')[0]!.details.consent_id);
@@ -194,7 +198,8 @@ describe('deleting a client and revoking: everything it holds ends, and the log 
     };
     const before = await count();
     assert.ok(before >= 8);
-    const nc = await connect({ servers: stack.nats.url });
+    // Durable consumers are their owners' and the operator's to delete.
+    const nc = await connect({ servers: stack.nats.url, ...natsClientOptions(natsAccessOf(stack.nats, 'operator')) });
     try {
       const jsm = await jetstreamManager(nc);
       for (const name of ['token-policies', 'authorization-policies']) await jsm.consumers.delete(STREAM_NAME, name);
@@ -219,7 +224,7 @@ describe('the admin service asks the owning services, and writes nothing of thei
   });
   after(() => stack?.stop());
 
-  test('with the registration or token service down, deleting a client or revoking a grant is 503 with Retry-After, and nothing is recorded', async () => {
+  test('with the registration or authorization service down, deleting a client or revoking a grant is 503 with Retry-After, and nothing is recorded', async () => {
     const alice = new BrowserlessUser(stack.urls.issuer, 'alice', 'password123');
     const client = await registerPublicClient(stack.urls, { client_name: 'Owner Away' });
     await obtainTokens(stack.urls, alice, client);
@@ -232,7 +237,7 @@ describe('the admin service asks the owning services, and writes nothing of thei
     assert.equal(deletion.status, 503);
     assert.ok(Number(deletion.headers.get('retry-after')) > 0);
 
-    for (const token of stack.tokens) await token.stop();
+    await stack.authorization.stop();
     const revocation = await http(`${admin}/grants/${grant!.grant_id}/revoke`, { method: 'POST', headers: ADMIN });
     assert.equal(revocation.status, 503);
     assert.ok(Number(revocation.headers.get('retry-after')) > 0);
@@ -240,7 +245,7 @@ describe('the admin service asks the owning services, and writes nothing of thei
     const detail = await http(`${admin}/clients/${client.client_id}`, { headers: ADMIN });
     assert.equal(detail.json?.status, 'active');
     assert.equal(detail.json?.grants[0].state, 'live');
-    const trail = await http(`${admin}/audit/export?client=${client.client_id}&type=ClientDeleted,GrantRevoked`, { headers: ADMIN });
+    const trail = await http(`${admin}/audit/export?client=${client.client_id}&type=ClientDeleted,GrantRevoked,ConsentRevoked`, { headers: ADMIN });
     assert.equal(trail.text.trim(), '', 'the admin service recorded neither itself');
   });
 });

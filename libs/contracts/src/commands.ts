@@ -13,12 +13,16 @@ export const commandSubjects = {
   deleteClient: 'commands.registration.delete-client',
   /** The admin service's reaper expires an idle client (ClientExpired). Served by registration. */
   expireClient: 'commands.registration.expire-client',
-  /** An admin revokes a grant (GrantRevoked, revoked_by_admin). Served by token. */
-  revokeGrant: 'commands.token.revoke-grant',
+  /**
+   * An admin revokes a grant: the consent it was made under ends (ConsentRevoked, revoked_by_admin), so every grant
+   * made under it is dead at once and the next authorization asks the user again; token-policies then records each
+   * grant's GrantRevoked. Served by authorization.
+   */
+  revokeConsent: 'commands.authorization.revoke-consent',
 } as const;
 
 /** The queue group each owning service serves its commands in: its own name. */
-export const commandQueues = { registration: 'registration', token: 'token' } as const;
+export const commandQueues = { registration: 'registration', authorization: 'authorization' } as const;
 
 /** Who asked, and from where: recorded in the events the owner decides, as if the request had come to it. */
 const CommandContext = z.object({
@@ -46,16 +50,16 @@ export const ExpireClientCommand = z.object({
 });
 export type ExpireClientCommand = z.infer<typeof ExpireClientCommand>;
 
-export const RevokeGrantCommand = z.object({
-  grantId: Id,
+export const RevokeConsentCommand = z.object({
+  consentId: Id,
   /**
-   * A stream position at which the sender already knew the grant: the owner's projection reaches it before
-   * reading, since a grant begins with its code's redemption, on another subject than the grant's own.
+   * A stream position at which the sender already knew the consent: the owner's projection reaches it before
+   * reading, so a consent given a moment ago is found.
    */
   knownAt: z.number().int().nonnegative(),
   context: CommandContext,
 });
-export type RevokeGrantCommand = z.infer<typeof RevokeGrantCommand>;
+export type RevokeConsentCommand = z.infer<typeof RevokeConsentCommand>;
 
 /**
  * The answer: ok with the stream position of the last event recorded (null when nothing needed recording, as

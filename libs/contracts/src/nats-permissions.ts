@@ -44,13 +44,6 @@ export const DURABLE_CONSUMERS: readonly DurableConsumer[] = [
 /** Commands over request/reply (commands.ts): the subjects a service answers, in its own queue group. */
 export type CommandService = { subjects: string; queue: string };
 
-/**
- * Admin still appends the client deletions and grant revocations it decides (ClientDeleted, ClientExpired,
- * GrantRevoked) on the owners' subjects, until it sends them as commands to registration and token
- * (commands.ts); then this list is empty and admin writes only its own context.
- */
-export const ADMIN_WRITES_UNTIL_COMMANDS: readonly string[] = ['events.registration.client.*', 'events.token.grant.*'];
-
 type Rights = {
   /** What it may write: its own context's events, and for admin its commands and webhook jobs. */
   publishes: readonly string[];
@@ -64,12 +57,12 @@ type Rights = {
 
 const RIGHTS: Record<Exclude<NatsIdentity, 'operator'>, Rights> = {
   registration: { publishes: ['events.registration.>'], consumes: true, serves: { subjects: 'commands.registration.>', queue: 'registration' }, reads: 'the event stream; `commands.registration.>` (queue `registration`)' },
-  authorization: { publishes: ['events.authorization.>'], consumes: true, reads: 'the event stream' },
+  authorization: { publishes: ['events.authorization.>'], consumes: true, serves: { subjects: 'commands.authorization.>', queue: 'authorization' }, reads: 'the event stream; `commands.authorization.>` (queue `authorization`)' },
   // AuthorizationCodeRedeemed lives on the code's subject, where the conditional append makes redemption exactly-once.
-  token: { publishes: ['events.token.>', 'events.authorization.code.>'], consumes: true, serves: { subjects: 'commands.token.>', queue: 'token' }, reads: 'the event stream; `commands.token.>` (queue `token`)' },
+  token: { publishes: ['events.token.>', 'events.authorization.code.>'], consumes: true, reads: 'the event stream' },
   'mcp-tools': { publishes: ['events.mcp.>'], consumes: true, reads: 'the event stream' },
   admin: {
-    publishes: ['events.admin.>', WEBHOOK_DELIVERIES_SUBJECTS, 'commands.registration.>', 'commands.token.>', ...ADMIN_WRITES_UNTIL_COMMANDS],
+    publishes: ['events.admin.>', WEBHOOK_DELIVERIES_SUBJECTS, 'commands.registration.>', 'commands.authorization.>'],
     consumes: true,
     reads: `the event stream; its webhook jobs (\`${WEBHOOK_DELIVERIES_STREAM}\`)`,
   },
@@ -158,8 +151,7 @@ export function writesOf(identity: NatsIdentity): readonly string[] {
 /** The README's table: identity → what it may publish, what it may read. */
 export function permissionTable(): string {
   const rows = NATS_IDENTITIES.map((identity) => {
-    const subject = (s: string) => `\`${s}\`${ADMIN_WRITES_UNTIL_COMMANDS.includes(s) ? ' (until it sends commands)' : ''}`;
-    const writes = identity === 'operator' ? 'everything but inboxes and commands: creates and changes the streams' : RIGHTS[identity].publishes.map(subject).join(', ') || 'nothing';
+    const writes = identity === 'operator' ? 'everything but inboxes and commands: creates and changes the streams' : RIGHTS[identity].publishes.map((s) => `\`${s}\``).join(', ') || 'nothing';
     const reads = identity === 'operator' ? "everything but other identities' inboxes" : RIGHTS[identity].reads;
     const consumers = DURABLE_CONSUMERS.filter((c) => c.owner === identity).map((c) => `\`${c.name}\``);
     const durable = consumers.length === 0 ? '' : `; its durable consumer${consumers.length > 1 ? 's' : ''} ${consumers.join(', ')}`;

@@ -1,3 +1,4 @@
+import { consentRevocationReason } from '@mcp-auth/contracts';
 import { defineProjection, sql, type ProjectionDatabase } from '@mcp-auth/projector';
 
 /**
@@ -17,6 +18,8 @@ export const consentsProjection = defineProjection({
       redirect_uris_fingerprint TEXT NOT NULL,
       granted_at TEXT NOT NULL,
       revoked_at TEXT,
+      -- Who ended it: revoked_by_user, revoked_by_admin or client_deleted.
+      revoke_reason TEXT,
       version INTEGER NOT NULL,
       -- Stream position of the ConsentGranted: whether it came before or after its client's current registration.
       granted_position INTEGER NOT NULL
@@ -31,7 +34,12 @@ export const consentsProjection = defineProjection({
       sql(db, `INSERT OR IGNORE INTO consents (consent_id, user_id, client_id, resource, scopes, redirect_uris_fingerprint, granted_at, version, granted_position)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(d.consentId, d.userId, d.clientId, d.resource, JSON.stringify(d.scopes), d.redirectUrisFingerprint, event.metadata.occurredAt, event.position, event.position);
     } else {
-      sql(db, 'UPDATE consents SET revoked_at = coalesce(revoked_at, ?), version = ? WHERE consent_id = ?').run(event.metadata.occurredAt, event.position, event.data.consentId);
+      sql(db, 'UPDATE consents SET revoked_at = coalesce(revoked_at, ?), revoke_reason = coalesce(revoke_reason, ?), version = ? WHERE consent_id = ?').run(
+        event.metadata.occurredAt,
+        consentRevocationReason(event.data),
+        event.position,
+        event.data.consentId,
+      );
     }
   },
 });

@@ -110,15 +110,11 @@ const GRANT_COLUMNS = `g.*, ${GRANT_FACTS_SQL}`;
 
 export class GrantsReadModel {
   readonly #grant;
-  readonly #unrevokedOfClient;
   readonly #unrevokedOfConsent;
   readonly #revokedJti;
 
   constructor(db: ProjectionDatabase) {
     this.#grant = db.prepare<[string], GrantRow>(`SELECT ${GRANT_COLUMNS} FROM ${GRANT_JOINS_SQL} WHERE g.grant_id = ?`);
-    this.#unrevokedOfClient = db.prepare<[string, number, number], GrantRow>(
-      `SELECT ${GRANT_COLUMNS} FROM ${GRANT_JOINS_SQL} WHERE g.client_id = ? AND g.position < ? AND g.revoked_at IS NULL AND g.expires_at > ? ORDER BY g.position`,
-    );
     this.#unrevokedOfConsent = db.prepare<[string, number], GrantRow>(
       `SELECT ${GRANT_COLUMNS} FROM ${GRANT_JOINS_SQL} WHERE g.consent_id = ? AND g.revoked_at IS NULL AND g.expires_at > ? ORDER BY g.position`,
     );
@@ -128,14 +124,6 @@ export class GrantsReadModel {
   find(grantId: string): Grant | null {
     const row = this.#grant.get(grantId);
     return row ? toGrant(row) : null;
-  }
-
-  /**
-   * A client's grants made before `position` that no GrantRevoked has ended and that have not expired, whatever
-   * the client's state: those a deletion at `position` must revoke (not the ones of a registration after it).
-   */
-  unrevokedOfClientBefore(clientId: string, position: number, nowSeconds: number): Grant[] {
-    return this.#unrevokedOfClient.all(clientId, position, nowSeconds).map(toGrant);
   }
 
   /** The grants made under a consent that no GrantRevoked has ended and that have not expired. */

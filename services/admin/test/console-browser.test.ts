@@ -105,11 +105,11 @@ describe('the admin console in a real browser (headless Chromium)', () => {
       assert.equal(status, 401, 'the revoked grant\'s token is refused');
       assert.equal((await whoami(stack.urls.mcp, other.access_token)).status, 200, 'another grant still works');
 
-      // The audit trail names who revoked it, and from where.
+      // The audit trail names who revoked it, and from where: the admin's act ends the consent the grant stood on.
       await page.getByRole('link', { name: 'Activity' }).click();
-      await page.getByLabel('Event').selectOption('GrantRevoked');
+      await page.getByLabel('Event').selectOption('ConsentRevoked');
       await page.getByRole('button', { name: 'Filter' }).click();
-      const revocation = page.getByRole('row').filter({ hasText: 'GrantRevoked' }).first();
+      const revocation = page.getByRole('row').filter({ hasText: 'ConsentRevoked' }).first();
       assert.match(await revocation.innerText(), /admin\s+console.*127\.0\.0\.1.*success.*revoked_by_admin/s);
       await page.screenshot({ path: join(ARTIFACTS, 'admin-console-activity.png'), fullPage: true });
       assert.deepEqual(problems, []);

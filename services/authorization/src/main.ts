@@ -4,6 +4,7 @@ import { startEventSourcedRuntime, startPolicy } from '@mcp-auth/projector';
 import { createAuthorizationApp } from './app.ts';
 import { authorizationConfigSchema } from './config.ts';
 import { authorizationPolicy } from './connected-apps/policy.ts';
+import { serveConsentCommands } from './connected-apps/revoke-consent.ts';
 import { InvalidUser, createUser, parseSeedUsers } from './users/create-user.ts';
 import { UsersReadModel, usersProjection } from './users/projection.ts';
 import { cookieNames } from './web/cookies.ts';
@@ -46,7 +47,8 @@ const deps = {
 };
 gauge('projection_position', "Stream position applied by this replica's projection", () => projector.position);
 
+const commands = serveConsentCommands(deps);
 const policy = startPolicy(deps, authorizationPolicy(deps));
 const server = await listen(createAuthorizationApp(deps), { port: config.PORT, host: config.HOST });
 logger.info({ url: server.url, issuer: config.ISSUER }, 'authorization service listening');
-stopOnSignals(logger, [() => server.close(), () => policy.stop(), () => projector.stop(), () => store.close()]);
+stopOnSignals(logger, [() => server.close(), async () => void (await Promise.all([...commands.map((c) => c.stop()), policy.stop()])), () => projector.stop(), () => store.close()]);

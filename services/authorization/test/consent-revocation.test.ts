@@ -19,7 +19,7 @@ const consent = (consentId: string, overrides: Partial<Consent> = {}): Consent =
 });
 
 /** A cause as the policy receives it from the stream. */
-function cause<T extends 'ClientDeleted' | 'ClientExpired' | 'GrantRevoked'>(decided: Extract<DecidedEvent, { type: T }>, position = 50): RecordedEvent<EventOfType<T>> {
+function cause<T extends 'ClientDeleted' | 'ClientExpired'>(decided: Extract<DecidedEvent, { type: T }>, position = 50): RecordedEvent<EventOfType<T>> {
   return { ...toEnvelope(decided, { actor: { kind: 'admin', id: 'admin' } }), position, subject: 's' } as RecordedEvent<DomainEvent> as RecordedEvent<EventOfType<T>>;
 }
 
@@ -33,22 +33,6 @@ describe('authorization-policies: what ends a remembered consent', () => {
         { type: 'RevokeConsent', data: { consentId: 'k2', reason: 'client_deleted' } },
       ]);
     }
-  });
-
-  test("given an admin's revocation of a grant, then the consent it was made under is revoked (revoked_by_admin)", () => {
-    const revoked = cause({ type: 'GrantRevoked', data: { grantId: 'g1', reason: 'revoked_by_admin', consentId: 'k1' } });
-    assert.deepEqual(consentRevocationsFollowing(revoked, consents), [{ type: 'RevokeConsent', data: { consentId: 'k1', reason: 'revoked_by_admin' } }]);
-  });
-
-  test("given the token service's own revocations (reuse, the client's RFC 7009, the client deleted), then the user's consent stays", () => {
-    for (const reason of ['refresh_token_reuse', 'authorization_code_reuse', 'revoked_by_client', 'client_deleted'] as const) {
-      assert.deepEqual(consentRevocationsFollowing(cause({ type: 'GrantRevoked', data: { grantId: 'g1', reason, consentId: 'k1' } }), consents), [], reason);
-    }
-  });
-
-  test('given a GrantRevoked written before it named its consent, or of a consent already revoked, then nothing', () => {
-    assert.deepEqual(consentRevocationsFollowing(cause({ type: 'GrantRevoked', data: { grantId: 'g1', reason: 'revoked_by_admin' } }), consents), []);
-    assert.deepEqual(consentRevocationsFollowing(cause({ type: 'GrantRevoked', data: { grantId: 'g1', reason: 'revoked_by_admin', consentId: 'k3' } }), consents), []);
   });
 });
 

@@ -14,7 +14,6 @@ import { createTokenApp } from './app.ts';
 import { CodesReadModel, codesProjection } from './codes/projection.ts';
 import { tokenConfigSchema } from './config.ts';
 import { tokenPolicy } from './grants/policy.ts';
-import { serveGrantCommands } from './grants/revoke-grant.ts';
 import { parseIntrospectionCredentials } from './introspection/routes.ts';
 import { RefreshTokensReadModel, refreshTokensProjection } from './refresh/projection.ts';
 import { KeyRing } from './signing/key-ring.ts';
@@ -54,13 +53,12 @@ const deps = {
   signingKeys,
   keyRing,
 };
-const commands = serveGrantCommands(deps);
 const policy = startPolicy(deps, tokenPolicy(deps));
 const server = await listen(createTokenApp(deps), { port: config.PORT, host: config.HOST });
 logger.info({ url: server.url, kid: keyRing.current().kid }, 'token service listening');
 stopOnSignals(logger, [
   () => server.close(),
-  async () => void (await Promise.all([...commands.map((c) => c.stop()), policy.stop()])),
+  () => policy.stop(),
   () => keyRing.stop(),
   () => projector.stop(),
   () => store.close(),

@@ -1,7 +1,7 @@
 import { GRANT_FACTS_SQL, GRANT_JOINS_SQL, LIVE_GRANT_SQL } from '@mcp-auth/projections';
 import type { ProjectionDatabase } from '@mcp-auth/projector';
 
-export type GrantState = 'live' | 'revoked' | 'consent_revoked' | 'expired';
+export type GrantState = 'live' | 'revoked' | 'expired';
 
 export type GrantOverview = {
   grantId: string;
@@ -31,6 +31,7 @@ type Row = {
   revoked_at: string | null;
   revoke_reason: string | null;
   consent_revoked_at: string | null;
+  consent_revoke_reason: string | null;
   consent_revoked: number;
   client_active: number;
   client_deleted_at: string | null;
@@ -43,7 +44,7 @@ export class GrantListReadModel {
   constructor(db: ProjectionDatabase) {
     this.#list = db.prepare<{ grantId: string | null; userId: string | null; clientId: string | null; liveOnly: number; now: number; limit: number; offset: number }, Row>(
       `SELECT g.grant_id, g.user_id, u.username, g.client_id, json_extract(gc.metadata, '$.client_name') AS client_name,
-              g.resource, g.scopes, g.created_at, g.expires_at, g.revoked_at, g.revoke_reason, k.revoked_at AS consent_revoked_at,
+              g.resource, g.scopes, g.created_at, g.expires_at, g.revoked_at, g.revoke_reason, k.revoked_at AS consent_revoked_at, k.revoke_reason AS consent_revoke_reason,
               ${GRANT_FACTS_SQL},
               CASE WHEN gc.status = 'deleted' THEN gc.updated_at END AS client_deleted_at
          FROM ${GRANT_JOINS_SQL}
@@ -73,12 +74,13 @@ export class GrantListReadModel {
 }
 
 /**
- * How a grant stands, by what ended it first. A grant whose client was deleted (or registered again since) is
- * revoked from that moment, before the token service's policy records its GrantRevoked (reason client_deleted).
+ * How a grant stands, by what ended it first. A grant whose client was deleted (or registered again since), or
+ * whose consent was revoked (by the user, an admin, the client's deletion), is revoked from that moment, before
+ * token-policies records its GrantRevoked for the same reason.
  */
 function grantState(row: Row, nowSeconds: number): Pick<GrantOverview, 'state' | 'revokedAt' | 'revokeReason'> {
   if (row.revoked_at) return { state: 'revoked', revokedAt: row.revoked_at, revokeReason: row.revoke_reason };
   if (!row.client_active) return { state: 'revoked', revokedAt: row.client_deleted_at, revokeReason: 'client_deleted' };
-  if (row.consent_revoked) return { state: 'consent_revoked', revokedAt: row.consent_revoked_at, revokeReason: 'consent_revoked' };
+  if (row.consent_revoked) return { state: 'revoked', revokedAt: row.consent_revoked_at, revokeReason: row.consent_revoke_reason };
   return { state: row.expires_at <= nowSeconds ? 'expired' : 'live', revokedAt: null, revokeReason: null };
 }

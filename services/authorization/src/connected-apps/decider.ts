@@ -3,8 +3,14 @@ import type { Consent } from '@mcp-auth/projections';
 
 /** The user revokes an app on /account. */
 export type RevokeApp = { type: 'RevokeApp'; data: { userId: string; clientId: string } };
-/** A consent ends as a consequence of something else (authorization-policies): an admin's revocation, the client's deletion. */
+/** A consent ends by an admin's revocation (the admin service's command) or as its client's deletion's consequence (authorization-policies). */
 export type RevokeConsent = { type: 'RevokeConsent'; data: { consentId: string; reason: ConsentRevocationReason } };
+
+export class ConsentNotFound extends Error {
+  constructor(readonly consentId: string) {
+    super(`consent ${consentId} does not exist`);
+  }
+}
 
 /** Revoking an app revokes every active consent the user gave it; the token service and MCP servers drop its grants. */
 export function decide(command: RevokeApp, state: { activeConsents: Consent[] }): DecidedEvent[] {
@@ -13,7 +19,7 @@ export function decide(command: RevokeApp, state: { activeConsents: Consent[] })
     .map((c) => consentRevoked(c, 'revoked_by_user'));
 }
 
-/** A consent revoked already (or never given) records nothing more: a policy's reaction delivered twice changes nothing. */
+/** A consent revoked already (or never given) records nothing more: a command sent again, or a policy's reaction delivered twice, changes nothing. */
 export function decideConsent(command: RevokeConsent, state: { consent: Consent | null }): DecidedEvent[] {
   const { consent } = state;
   if (!consent || consent.revokedAt !== null) return [];
