@@ -1,4 +1,4 @@
-import { EVENT_AGGREGATES, decodeEvent, type DomainEvent, type EventType, type RecordedEvent } from '@mcp-auth/contracts';
+import { EVENT_AGGREGATES, decodeEventOn, type DomainEvent, type EventType, type RecordedEvent } from '@mcp-auth/contracts';
 import { EVENT_TYPE_HEADER, persistently, type EventStore, type JsMsg, type Logger } from '@mcp-auth/event-store';
 import { filterSubjects, type Projector } from './projector.ts';
 
@@ -36,7 +36,7 @@ export function startPolicy(deps: { store: EventStore; projector: Projector; log
     const type = message.headers?.get(EVENT_TYPE_HEADER);
     if (type && !types.has(type)) return message.ack();
     if (!(await persistently(`${policy.name}: projection behind`, message.seq, retrying, () => projector.waitFor(message.seq, PROJECTION_WAIT_MS)))) return;
-    const decoded = decodeEvent(message.data);
+    const decoded = decodeEventOn(message.subject, message.data);
     if (decoded.kind !== 'event' || !types.has(decoded.event.type)) {
       if (decoded.kind !== 'event') logger.warn({ position: message.seq, policy: policy.name, outcome: decoded }, 'policy passes over an event it does not understand');
       return message.ack();
