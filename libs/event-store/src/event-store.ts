@@ -25,8 +25,9 @@ import {
   type EventEnvelope,
 } from '@mcp-auth/contracts';
 import { AcknowledgedPublisher, PublishRefused } from './acknowledged-publisher.ts';
-import { ConcurrencyConflict, EventStoreUnavailable } from './errors.ts';
+import { ConcurrencyConflict, EventStoreMisconfigured, EventStoreUnavailable } from './errors.ts';
 import { silentLogger, type Logger } from './logger.ts';
+import { identityOfStored, type StoredEventIdentity } from './stored-event.ts';
 
 export const EVENT_TYPE_HEADER = 'Event-Type';
 export const SCHEMA_VERSION_HEADER = 'Event-Schema-Version';
@@ -54,12 +55,16 @@ export type StreamState = { lastSequence: number; created: string };
 /** The newest event on a subject, read from the stream itself rather than from a projection. */
 export type LastEvent = { position: number; outcome: DecodeOutcome };
 
+/** The connection to NATS was lost (every later message may come from a server that restarted), or is back. */
+export type ConnectionChange = 'disconnected' | 'reconnected';
+
 const PUBLISH_TIMEOUT_MS = 2_000;
 
 export class EventStore {
   #connected = true;
   #closed = false;
   #reconnectWaiters: Array<() => void> = [];
+  readonly #connectionListeners = new Set<(change: ConnectionChange) => void>();
   #publishTurn: Promise<void> | null = null;
   #highestKnownPosition = 0;
   readonly #publisher: AcknowledgedPublisher;
@@ -85,14 +90,20 @@ export class EventStore {
       // Each request would otherwise build an Error up front to keep its stack: a few per cent of all CPU.
       noAsyncTraces: true,
     });
-    const jsm = await jetstreamManager(nc);
-    const store = new EventStore(nc, jetstream(nc), jsm, {
-      logger: options.logger ?? silentLogger,
-      replicas: options.replicas ?? 1,
-      appendDeadlineMs: options.appendDeadlineMs ?? 5_000,
-    });
-    await store.ensureStream();
-    return store;
+    try {
+      const jsm = await jetstreamManager(nc);
+      const store = new EventStore(nc, jetstream(nc), jsm, {
+        logger: options.logger ?? silentLogger,
+        replicas: options.replicas ?? 1,
+        appendDeadlineMs: options.appendDeadlineMs ?? 5_000,
+      });
+      await store.ensureStream();
+      return store;
+    } catch (err) {
+      // JetStream not ready yet (a cluster electing its leader): the caller may try again, with a new connection.
+      await nc.close().catch(() => {});
+      throw err;
+    }
   }
 
   get connected(): boolean {
@@ -111,7 +122,7 @@ export class EventStore {
     });
     if (info) {
       if (!info.config.subjects?.includes(STREAM_SUBJECTS)) {
-        throw new Error(`stream ${STREAM_NAME} exists but does not capture ${STREAM_SUBJECTS}`);
+        throw new EventStoreMisconfigured(`stream ${STREAM_NAME} exists but does not capture ${STREAM_SUBJECTS}`);
       }
       return;
     }
@@ -223,6 +234,21 @@ export class EventStore {
     return consumer.consume({ max_messages: maxMessages, ...(callback ? { callback } : {}) });
   }
 
+  /**
+   * The identity of the event stored at a position (its id and the time the stream stored it), or null when
+   * the stream holds none there: what a projector compares with the event it recorded at its checkpoint.
+   */
+  async eventAt(position: number): Promise<StoredEventIdentity | null> {
+    const msg = await this.#read(() => this.jsm.streams.getMessage(STREAM_NAME, { seq: position }));
+    return msg ? identityOfStored(msg) : null;
+  }
+
+  /** Tells the listener of every loss and return of the connection; returns how to stop telling it. */
+  onConnectionChange(listener: (change: ConnectionChange) => void): () => void {
+    this.#connectionListeners.add(listener);
+    return () => this.#connectionListeners.delete(listener);
+  }
+
   /** The version the connected NATS server reports ('unknown' before it has; then it counts as old). */
   get serverVersion(): string {
     return this.nc.info?.version ?? 'unknown';
@@ -282,11 +308,26 @@ export class EventStore {
     for await (const status of this.nc.status()) {
       if (status.type === 'disconnect') {
         this.#connected = false;
+        // The server we come back to may have lost the stream's tail (a crash, a restored copy of its store):
+        // how far the stream had reached is known again only from what it says after the reconnect.
+        this.#highestKnownPosition = 0;
         this.options.logger.warn({ server: status.server }, 'disconnected from NATS; reconnecting');
+        this.#tellConnectionListeners('disconnected');
       } else if (status.type === 'reconnect') {
         this.#connected = true;
         this.options.logger.info({ server: status.server }, 'reconnected to NATS');
         for (const wake of this.#reconnectWaiters.splice(0)) wake();
+        this.#tellConnectionListeners('reconnected');
+      }
+    }
+  }
+
+  #tellConnectionListeners(change: ConnectionChange): void {
+    for (const listener of this.#connectionListeners) {
+      try {
+        listener(change);
+      } catch (err) {
+        this.options.logger.error({ err: String(err) }, 'a connection listener failed');
       }
     }
   }

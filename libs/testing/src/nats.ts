@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,13 @@ export type NatsHandle = {
   kind: 'external' | 'process' | 'container';
   /** Stops and starts the server on the same port and store. `kill` simulates a crash. */
   restart(options?: { kill?: boolean; downtimeMs?: number }): Promise<void>;
+  /** Stops the server cleanly, copies its store, and starts it again; the copy is for restoreStore. */
+  copyStore(): Promise<string>;
+  /**
+   * Stops the server, puts back a copy of its store made earlier, and starts it: the stream ends where it
+   * ended then, as after a crash that lost its tail, and hands the later positions out again.
+   */
+  restoreStore(copy: string): Promise<void>;
   stop(): Promise<void>;
 };
 
@@ -35,6 +42,12 @@ export async function startNats({ restartable = false }: { restartable?: boolean
       kind: 'external',
       restart: async () => {
         throw new Error('cannot restart the NATS server given by NATS_URL');
+      },
+      copyStore: async () => {
+        throw new Error('cannot copy the store of the NATS server given by NATS_URL');
+      },
+      restoreStore: async () => {
+        throw new Error('cannot restore the store of the NATS server given by NATS_URL');
       },
       stop: async () => {},
     };
@@ -86,6 +99,7 @@ async function startNatsProcess(binary: string): Promise<NatsHandle> {
   };
 
   await launch();
+  const copies: string[] = [];
   return {
     url: `nats://127.0.0.1:${port}`,
     kind: 'process',
@@ -94,9 +108,23 @@ async function startNatsProcess(binary: string): Promise<NatsHandle> {
       if (downtimeMs > 0) await new Promise((r) => setTimeout(r, downtimeMs));
       await launch();
     },
-    async stop() {
+    async copyStore() {
+      await halt('SIGTERM');
+      const copy = mkdtempSync(join(tmpdir(), 'nats-store-copy-'));
+      copies.push(copy);
+      cpSync(storeDir, copy, { recursive: true });
+      await launch();
+      return copy;
+    },
+    async restoreStore(copy) {
       await halt('SIGTERM');
       rmSync(storeDir, { recursive: true, force: true });
+      cpSync(copy, storeDir, { recursive: true });
+      await launch();
+    },
+    async stop() {
+      await halt('SIGTERM');
+      for (const dir of [storeDir, ...copies]) rmSync(dir, { recursive: true, force: true });
     },
   };
 }
@@ -112,6 +140,12 @@ async function startNatsContainer(): Promise<NatsHandle> {
     kind: 'container',
     async restart() {
       await container.restart();
+    },
+    async copyStore() {
+      throw new Error('copying the store of a NATS container is not supported; install nats-server');
+    },
+    async restoreStore() {
+      throw new Error('restoring the store of a NATS container is not supported; install nats-server');
     },
     async stop() {
       await container.stop();
