@@ -8,3 +8,4 @@ export * from './account-session.ts';
 export * from './mcp-client.ts';
 export * from './stack.ts';
 export * from './user-stack.ts';
+export * from './nats-cluster.ts';

@@ -1,9 +1,11 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { launchNatsServer, type NatsProcess } from './nats-process.ts';
 import { freePort } from './ports.ts';
+
+export { waitForPort } from './nats-process.ts';
 
 export type NatsHandle = {
   url: string;
@@ -34,9 +36,9 @@ export const INSTALL_HINT = [
  * else a private nats-server from the PATH on a free port with a temporary store, else a container
  * when Docker is reachable. Never a mock.
  */
-export async function startNats({ restartable = false }: { restartable?: boolean } = {}): Promise<NatsHandle> {
+export async function startNats({ restartable = false, port }: { restartable?: boolean; port?: number } = {}): Promise<NatsHandle> {
   const external = process.env.NATS_URL;
-  if (external && !restartable) {
+  if (external && !restartable && port === undefined) {
     return {
       url: external,
       kind: 'external',
@@ -53,12 +55,13 @@ export async function startNats({ restartable = false }: { restartable?: boolean
     };
   }
   const binary = findNatsServer();
-  if (binary) return startNatsProcess(binary);
+  if (binary) return startNatsProcess(binary, port ?? (await freePort()));
   if (dockerReachable()) return startNatsContainer();
   throw new Error(INSTALL_HINT);
 }
 
-function findNatsServer(): string | null {
+/** The nats-server the tests run: NATS_SERVER_BIN, else the first on the PATH or in the usual places. */
+export function findNatsServer(): string | null {
   for (const candidate of [process.env.NATS_SERVER_BIN, 'nats-server', '/usr/sbin/nats-server', '/usr/local/bin/nats-server']) {
     if (!candidate) continue;
     const found = spawnSync(candidate, ['--version'], { encoding: 'utf8' });
@@ -72,30 +75,17 @@ function dockerReachable(): boolean {
   return existsSync('/var/run/docker.sock') && spawnSync('docker', ['info'], { stdio: 'ignore', timeout: 5_000 }).status === 0;
 }
 
-async function startNatsProcess(binary: string): Promise<NatsHandle> {
-  const port = await freePort();
+async function startNatsProcess(binary: string, port: number): Promise<NatsHandle> {
   const storeDir = mkdtempSync(join(tmpdir(), 'nats-test-'));
-  let child: ChildProcess | null = null;
+  let child: NatsProcess | null = null;
 
   const launch = async () => {
-    const proc = spawn(binary, ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    proc.stderr?.on('data', (chunk: Buffer) => {
-      stderr = (stderr + chunk.toString()).slice(-4000);
-    });
-    child = proc;
-    await waitForPort(port, 10_000).catch((err) => {
-      proc.kill('SIGKILL');
-      throw new Error(`nats-server did not start: ${String(err)}\n${stderr}`);
-    });
+    child = await launchNatsServer(binary, ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir], port);
   };
   const halt = async (signal: NodeJS.Signals) => {
     const proc = child;
     child = null;
-    if (!proc || proc.exitCode !== null) return;
-    const exited = new Promise((resolve) => proc.once('exit', resolve));
-    proc.kill(signal);
-    await exited;
+    await proc?.halt(signal);
   };
 
   await launch();
@@ -151,23 +141,4 @@ async function startNatsContainer(): Promise<NatsHandle> {
       await container.stop();
     },
   } as NatsHandle;
-}
-
-export function waitForPort(port: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const attempt = () => {
-      const socket = connect(port, '127.0.0.1');
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve();
-      });
-      socket.once('error', () => {
-        socket.destroy();
-        if (Date.now() > deadline) reject(new Error(`port ${port} did not open within ${timeoutMs} ms`));
-        else setTimeout(attempt, 25);
-      });
-    };
-    attempt();
-  });
 }
