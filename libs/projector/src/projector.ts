@@ -7,6 +7,7 @@ import {
   identityOfDelivered,
   silentLogger,
   type ConnectionChange,
+  type ConsumerMessages,
   type EventStore,
   type JsMsg,
   type Logger,
@@ -262,6 +263,7 @@ export class Projector {
         }, subjects);
         this.#filtered = subjects !== undefined;
         this.#messages = messages;
+        void this.#endWhenSilent(messages, consumer);
         // The stream may end with events of other aggregates only: then no message comes to say we caught up
         // (nor to release a wait that began before the consumer).
         if (this.#filtered) this.#proveLater(this.#target, 0);
@@ -283,6 +285,19 @@ export class Projector {
         await this.#pause(backoffMs);
         backoffMs = Math.min(backoffMs * 2, 5_000);
       }
+    }
+  }
+
+  /**
+   * A consumer whose server went away while the connection stayed up (a cluster node that crashed) sends no
+   * heartbeats: it ends, and the next one starts from the checkpoint, checked, on a server that has the stream.
+   */
+  async #endWhenSilent(messages: ConsumerMessages, consumer: number): Promise<void> {
+    for await (const status of messages.status()) {
+      if (status.type !== 'heartbeats_missed' || consumer !== this.#consumers) continue;
+      this.#logger.warn({ position: this.#position }, 'the projection consumer went silent; starting another from the checkpoint');
+      this.#endConsumer();
+      return;
     }
   }
 
