@@ -53,7 +53,7 @@ async function connectWhenAvailable(service: string, connection: EventStoreOptio
     let stillWaiting: NodeJS.Timeout;
     const sayStillWaiting = (afterMs: number) => {
       stillWaiting = setTimeout(() => {
-        logger.warn({ servers, waitedSeconds: Math.round((Date.now() - started) / 1000) }, 'waiting for NATS: no server answers yet');
+        logger.warn({ servers, waitedSeconds: Math.round((Date.now() - started) / 1000) }, 'waiting for NATS: no server and stream reached yet');
         sayStillWaiting(STILL_WAITING_EVERY_MS);
       }, afterMs);
     };

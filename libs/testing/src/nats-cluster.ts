@@ -18,6 +18,8 @@ export type NatsClusterHandle = {
   /** Every node's client URL, comma-separated, as NATS_URL lists them. */
   url: string;
   nodes: NatsClusterNode[];
+  /** What each node logged (its end), for a test that failed. */
+  logs(): string;
   stop(): Promise<void>;
 };
 
@@ -45,7 +47,12 @@ export async function startNatsCluster({ size = 3 }: { size?: number } = {}): Pr
     '--routes', routes,
   ];
   const running = new Map<string, NatsProcess>();
-  const launch = async (n: (typeof nodes)[number]) => running.set(n.name, await launchNatsServer(binary, args(n), n.port));
+  const lastOutput = new Map<string, () => string>();
+  const launch = async (n: (typeof nodes)[number]) => {
+    const proc = await launchNatsServer(binary, args(n), n.port);
+    running.set(n.name, proc);
+    lastOutput.set(n.name, proc.output);
+  };
   const halt = async (name: string, signal: NodeJS.Signals) => {
     const proc = running.get(name);
     running.delete(name);
@@ -63,6 +70,7 @@ export async function startNatsCluster({ size = 3 }: { size?: number } = {}): Pr
   }
   return {
     url: nodes.map((n) => `nats://127.0.0.1:${n.port}`).join(','),
+    logs: () => nodes.map((n) => `--- ${n.name} (client ${n.port}, routes ${n.routePort}) ---\n${lastOutput.get(n.name)?.() ?? ''}`).join('\n'),
     nodes: nodes.map((n) => ({
       name: n.name,
       url: `nats://127.0.0.1:${n.port}`,

@@ -5,10 +5,13 @@ import { connect } from 'node:net';
 export type NatsProcess = {
   /** Stops it (SIGTERM: cleanly; SIGKILL: a crash) and waits until it has exited. */
   halt(signal: NodeJS.Signals): Promise<void>;
+  /** The end of what it logged, and how it ended if it did: for a test that failed. */
+  output(): string;
 };
 
 /** Starts nats-server with these arguments and waits until it accepts connections on `port`. */
 export async function launchNatsServer(binary: string, args: readonly string[], port: number): Promise<NatsProcess> {
+  // Logged to stderr (-l would be a file): errors by default, and more with the arguments' -D/-V.
   const proc = spawn(binary, [...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   proc.stderr?.on('data', (chunk: Buffer) => {
@@ -19,6 +22,7 @@ export async function launchNatsServer(binary: string, args: readonly string[], 
     throw new Error(`nats-server did not start: ${String(err)}\n${stderr}`);
   });
   return {
+    output: () => `${stderr}${proc.exitCode !== null || proc.signalCode !== null ? `\n(exited: ${proc.exitCode ?? proc.signalCode})` : ''}`,
     async halt(signal) {
       if (proc.exitCode !== null || proc.signalCode !== null) return;
       const exited = new Promise((resolve) => proc.once('exit', resolve));

@@ -142,3 +142,11 @@ async function startNatsContainer(): Promise<NatsHandle> {
     },
   } as NatsHandle;
 }
+
+/** The version of the nats-server the tests start ("2.10.27"), or 'unknown' (none found, or a container). */
+export function natsServerVersion(): string {
+  const binary = findNatsServer();
+  if (!binary) return 'unknown';
+  const printed = spawnSync(binary, ['--version'], { encoding: 'utf8' }).stdout ?? '';
+  return /v?(\d+\.\d+\.\d+\S*)/.exec(printed)?.[1] ?? 'unknown';
+}

@@ -47,6 +47,8 @@ export type StackOptions = {
   admin?: boolean | Record<string, string>;
   /** A NATS the test started and stops itself (a cluster, say) instead of one of the stack's own. */
   nats?: { url: string };
+  /** How long each service may take to become ready (startService's default otherwise). */
+  startTimeoutMs?: number;
 };
 
 /** The admin credential of test stacks (ADMIN_TOKEN). */
@@ -91,7 +93,7 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
   const envOf = new Map<ServiceProcess, Record<string, string>>();
   const start = async (name: ServiceName, port?: number, extra: Record<string, string> = {}) => {
     const serviceEnv = { ...env, ...options.serviceEnv?.[name], ...extra };
-    const service = await startService(name, { env: serviceEnv, ...(port ? { port } : {}) });
+    const service = await startService(name, { env: serviceEnv, ...(port ? { port } : {}), ...(options.startTimeoutMs ? { timeoutMs: options.startTimeoutMs } : {}) });
     started.push(service);
     envOf.set(service, serviceEnv);
     return service;
@@ -129,7 +131,12 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
       async crash(service, { downtimeMs = 0 } = {}) {
         await service.stop('SIGKILL');
         if (downtimeMs > 0) await new Promise((r) => setTimeout(r, downtimeMs));
-        const again = await startService(service.name, { env: envOf.get(service) ?? env, port: service.port, dataDir: service.dataDir });
+        const again = await startService(service.name, {
+          env: envOf.get(service) ?? env,
+          port: service.port,
+          dataDir: service.dataDir,
+          ...(options.startTimeoutMs ? { timeoutMs: options.startTimeoutMs } : {}),
+        });
         envOf.set(again, envOf.get(service) ?? env);
         const swap = <T>(list: T[]) => list.map((s) => (s === (service as T) ? (again as T) : s));
         started.splice(0, started.length, ...swap(started));
