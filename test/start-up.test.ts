@@ -36,7 +36,7 @@ test('services started before NATS listen at once, say on /readyz what they wait
     assert.equal(token.status, 503);
     assert.equal(token.json!.error, 'temporarily_unavailable', 'an OAuth error an agent retries');
     assert.equal(token.headers.get('retry-after'), '2');
-    await eventually(() => services.every((s) => s.output().includes('waiting for NATS: no server answers yet')), 10_000);
+    await eventually(() => services.every((s) => s.output().includes('waiting for NATS: no server and stream reached yet')), 10_000);
 
     nats = await startNats({ port: natsPort });
     for (const service of services) await waitUntilAnswers(`${service.url}/readyz`, 20_000, () => service.child.exitCode !== null);
