@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse } from 'yaml';
 import type { z } from 'zod';
+import { isDurableNatsVersion } from '@mcp-auth/event-store';
 import { loadConfig } from '@mcp-auth/http';
 import { REPO_ROOT, freePort, startNats, waitForPort, waitUntilAnswers, type NatsHandle } from '@mcp-auth/testing';
 import { adminConfigSchema } from '../services/admin/src/config.ts';
@@ -416,7 +417,7 @@ describe('docker compose: docker-compose.yml against the code it deploys', () =>
 
   test('NATS runs with JetStream on a named volume; the cluster profile has three routed nodes, each with its own volume', () => {
     const nats = service('nats');
-    assert.match(String(nats.image), /^nats:2\.10(-alpine)?$/);
+    assertPinnedDurableNats(nats.image);
     const single = commandOf('nats');
     assert.ok(single.includes('-js'), 'JetStream is on');
     assert.equal(single[single.indexOf('-sd') + 1], '/data');
@@ -429,7 +430,7 @@ describe('docker compose: docker-compose.yml against the code it deploys', () =>
     for (const node of CLUSTER_NODES) {
       const s = service(node);
       assert.deepEqual(s.profiles, ['cluster'], `${node} runs only with --profile cluster`);
-      assert.match(String(s.image), /^nats:2\.10(-alpine)?$/);
+      assertPinnedDurableNats(s.image);
       const args = commandOf(node);
       const value = (flag: string) => (args.includes(flag) ? args[args.indexOf(flag) + 1] : undefined);
       assert.ok(args.includes('-js'), `${node}: JetStream is on`);
@@ -753,3 +754,10 @@ describe('docker compose: deploy/Caddyfile run by caddy in front of the services
     await checkStackThroughEdge(publicUrl, { user });
   });
 });
+
+/** A NATS image pinned to one version (no floating tag) that keeps acknowledged writes through a crash. */
+function assertPinnedDurableNats(image: unknown): void {
+  const version = /^nats:(\d+\.\d+\.\d+)(-alpine)?$/.exec(String(image))?.[1];
+  assert.ok(version, `${String(image)} names one version of NATS`);
+  assert.ok(isDurableNatsVersion(version), `${String(image)} is 2.10.23 or later`);
+}

@@ -9,3 +9,4 @@ export * from './mcp-client.ts';
 export * from './stack.ts';
 export * from './user-stack.ts';
 export * from './nats-cluster.ts';
+export * from './nats-process.ts';

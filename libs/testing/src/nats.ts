@@ -27,7 +27,7 @@ export const INSTALL_HINT = [
   'No NATS server is available for the tests. Any one of these works:',
   '  - Debian/Ubuntu: sudo apt-get install -y nats-server',
   '  - macOS:         brew install nats-server',
-  '  - Docker:        start Docker, and the tests start nats:2.10 with testcontainers',
+  '  - Docker:        start Docker, and the tests start nats:2.10.27 with testcontainers',
   '  - or point NATS_URL at a nats-server started with -js (JetStream enabled)',
 ].join('\n');
 
@@ -121,7 +121,7 @@ async function startNatsProcess(binary: string, port: number): Promise<NatsHandl
 
 async function startNatsContainer(): Promise<NatsHandle> {
   const { NatsContainer } = await import('@testcontainers/nats');
-  let container = await new NatsContainer('nats:2.10-alpine').withJetStream().start();
+  let container = await new NatsContainer('nats:2.10.27-alpine').withJetStream().start();
   const url = () => `nats://${container.getHost()}:${container.getMappedPort(4222)}`;
   return {
     get url() {
