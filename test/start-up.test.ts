@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { REPO_ROOT, freePort, http, startNats, startService, startedTogether, waitUntilAnswers, type ServiceProcess } from '@mcp-auth/testing';
+import { isDurableNatsVersion } from '@mcp-auth/event-store';
+import { REPO_ROOT, freePort, http, natsServerVersion, startNats, startService, startedTogether, waitUntilAnswers, type ServiceProcess } from '@mcp-auth/testing';
 
 test('services started before NATS listen at once, say on /readyz what they wait for, answer 503 meanwhile, and start once NATS is there', async () => {
   const natsPort = await freePort();
@@ -43,6 +44,12 @@ test('services started before NATS listen at once, say on /readyz what they wait
     const authorization = services[0].output();
     assert.match(authorization, /"username":"alice","outcome":"created"/);
     assert.match(services[1].output(), /signing key published/);
+    // A NATS that can lose acknowledged writes in a crash is named at start, loudly; a safe one is not.
+    const version = natsServerVersion();
+    for (const service of services) {
+      const warned = /"level":40,.*"msg":"UNSAFE NATS: nats-server [^ ]+ is older than 2\.10\.23; a crash of the NATS process can lose writes it has already acknowledged/.test(service.output());
+      assert.equal(warned, !isDurableNatsVersion(version), `${service.name} on nats-server ${version}: warned ${warned}`);
+    }
     for (const service of services) {
       assert.equal(service.child.exitCode, null, `${service.name} is still running`);
       assert.doesNotMatch(service.output(), /\n\s+at /, `${service.name} printed no stack trace`);
