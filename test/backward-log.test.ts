@@ -87,7 +87,34 @@ describe('NATS restarted from an earlier copy of its store, under running servic
     }
     t.diagnostic(`the revocation was honoured by every replica ${Date.now() - revokedAt} ms after /revoke answered`);
   });
+
+  test('a token replica whose signing key the stream lost publishes a new one, and what it signs is accepted again', async () => {
+    const agent = await obtainTokens(stack.urls, alice, client);
+    const copy = await nats.copyStore();
+    for (const service of everyService()) await waitUntilAnswers(`${service.url}/readyz`, 20_000);
+    // A replica started after the copy: its key's event is among what the stream will lose.
+    const late = await stack.addReplica('token', { INTROSPECTION_CREDENTIALS: `${RS.id}:${RS.secret}` });
+    const signedBefore = await refresh(late.url, agent.refresh_token);
+    assert.equal(signedBefore.status, 200, signedBefore.text);
+    const lostKid = kidOf(signedBefore.json!.access_token);
+    for (const mcp of mcpUrls()) assert.equal((await mcpCall(mcp, signedBefore.json!.access_token)).status, 200);
+
+    await nats.restoreStore(copy);
+    await eventually('the late replica publishes a new key', () => late.output().includes("the stream lost this replica's signing key; publishing a new one"), 20_000);
+    await waitUntilAnswers(`${late.url}/readyz`, 20_000);
+    // The rotation after the copy is lost too: the agent's refresh token from before it works again.
+    const signedAfter = await patiently(() => refresh(late.url, agent.refresh_token));
+    assert.equal(signedAfter.status, 200, signedAfter.text);
+    assert.notEqual(kidOf(signedAfter.json!.access_token), lostKid, 'signed with a new key');
+    for (const mcp of mcpUrls()) {
+      await eventually(`${mcp} accepts a token of the new key`, async () => (await mcpCall(mcp, signedAfter.json!.access_token)).status === 200, 5_000);
+    }
+  });
 });
+
+function kidOf(jwt: string): string {
+  return JSON.parse(Buffer.from(jwt.split('.')[0]!, 'base64url').toString('utf8')).kid;
+}
 
 /** Retries while the answer is a 503 (a replica rebuilding), for a bounded time; any other answer is returned. */
 async function patiently(request: () => Promise<HttpAnswer>, timeoutMs = 10_000): Promise<HttpAnswer> {

@@ -105,6 +105,7 @@ export class Projector {
    */
   #checked = false;
   #stopListening: (() => void) | null = null;
+  readonly #rebuildListeners = new Set<() => void>();
   /** Ends the consume loop's pause before the next consumer (the connection is back, or the projector stops). */
   #wakeLoop: (() => void) | null = null;
   #target = 0;
@@ -214,6 +215,15 @@ export class Projector {
     if (this.#filtered) this.#proveLater(position);
     else this.#proofTarget = Math.max(this.#proofTarget, position);
     return waiting;
+  }
+
+  /**
+   * Tells the listener each time the projection starts over because the stream no longer holds its checkpoint:
+   * what a service wrote itself may be gone from the stream with it. Returns how to stop telling it.
+   */
+  onRebuild(listener: () => void): () => void {
+    this.#rebuildListeners.add(listener);
+    return () => this.#rebuildListeners.delete(listener);
   }
 
   /** Starts the supervised consume loop; it survives NATS restarts and reconnects forever. */
@@ -596,6 +606,7 @@ export class Projector {
       this.#unsavedPosition = 0;
       this.#horizon = 0;
       this.#caughtUp = false;
+      for (const listener of this.#rebuildListeners) listener();
     }
     if (this.db.open) rememberStream(this.db, state);
     this.#checked = true;
