@@ -51,6 +51,8 @@ export type ProjectorStats = {
   position: number;
   streamLastSequenceAtStart: number;
   caughtUp: boolean;
+  /** Whether a consumer is delivering the stream now (not between consumers, nor waiting for NATS). */
+  following: boolean;
   /** Whether NATS sends the current consumer only this service's aggregates. */
   filtered: boolean;
   applied: number;
@@ -110,6 +112,7 @@ export class Projector {
   #wakeLoop: (() => void) | null = null;
   #target = 0;
   #caughtUp = false;
+  #following = false;
   #applied = 0;
   #skipped = 0;
   #stopped = false;
@@ -195,6 +198,7 @@ export class Projector {
       position: this.#position,
       streamLastSequenceAtStart: this.#target,
       caughtUp: this.#caughtUp,
+      following: this.#following,
       filtered: this.#filtered,
       applied: this.#applied,
       skipped: this.#skipped,
@@ -273,6 +277,7 @@ export class Projector {
         }, subjects);
         this.#filtered = subjects !== undefined;
         this.#messages = messages;
+        this.#following = consumer === this.#consumers;
         void this.#endWhenSilent(messages, consumer);
         // The stream may end with events of other aggregates only: then no message comes to say we caught up
         // (nor to release a wait that began before the consumer).
@@ -286,6 +291,7 @@ export class Projector {
       }
       this.#messages = null;
       this.#filtered = false;
+      this.#following = false;
       this.#flush();
       if (this.#switchingToFiltered) {
         this.#switchingToFiltered = false;
@@ -293,7 +299,9 @@ export class Projector {
       }
       if (!this.#stopped) {
         await this.#pause(backoffMs);
-        backoffMs = Math.min(backoffMs * 2, 5_000);
+        // At most a second apart: a stream without a leader for a moment (a cluster node crashed) is followed
+        // again within a second of its election, and a revocation meanwhile waits no longer than that.
+        backoffMs = Math.min(backoffMs * 2, 1_000);
       }
     }
   }
@@ -450,6 +458,7 @@ export class Projector {
 
   /** Ends the current consumer: the consume loop starts the next from the position; what the old one still delivers is dropped. */
   #endConsumer(): void {
+    this.#following = false;
     this.#consumers++;
     this.#messages?.stop();
   }

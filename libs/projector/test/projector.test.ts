@@ -294,6 +294,23 @@ describe('projector on a real nats-server and real SQLite files', () => {
     await projector.stop();
   });
 
+  test('says whether a consumer follows the stream: not while NATS is away, again once it is back', async () => {
+    const projector = new Projector({ store, file: join(dir, 'following.sqlite'), projections: [ledger] });
+    projector.start();
+    try {
+      assert.ok(await projector.waitFor(await writeNotes(1), 5_000));
+      await eventually(() => projector.stats().following, 5_000);
+      const outage = nats.restart({ kill: true, downtimeMs: 1_500 });
+      await eventually(() => !projector.stats().following, 5_000);
+      await outage;
+      const after = await retry(() => writeNotes(1));
+      assert.ok(await projector.waitFor(after, 15_000));
+      await eventually(() => projector.stats().following, 5_000);
+    } finally {
+      await projector.stop();
+    }
+  });
+
   test('query-only indexes: a fresh file builds them at catch-up, a file with applied events has them at open', async () => {
     const indexed = defineProjection({ ...ledger, name: 'ledger-indexed', queryIndexes: 'CREATE INDEX IF NOT EXISTS notes_by_user ON notes (user_id, position);' });
     const indexNames = (db: ProjectionDatabase) => (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'notes_by_user'").all() as Array<{ name: string }>).map((r) => r.name);
