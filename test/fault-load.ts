@@ -1,4 +1,4 @@
-import { BrowserlessUser, http, obtainTokens, registerPublicClient, type HttpAnswer, type Json, type TestStack } from '@mcp-auth/testing';
+import { BrowserlessUser, http, obtainTokens, registerPublicClient, type HttpAnswer, type Json, type ServiceProcess, type TestStack } from '@mcp-auth/testing';
 
 /**
  * Agents under load for the fault tests: each holds one grant, refreshes in a loop and calls a tool with every
@@ -79,6 +79,11 @@ export class Agent {
     return reach(`${this.stack().urls.token}/revoke`, { method: 'POST', form: { token: this.refreshToken, client_id: this.clientId } });
   }
 
+  /** The stream position of the agent's newest refresh token (it carries the position that minted it). */
+  get position(): number {
+    return Number(this.refreshToken.slice(this.refreshToken.lastIndexOf('.') + 1));
+  }
+
   take(tokens: Json): void {
     this.refreshToken = tokens.refresh_token;
     this.accessToken = tokens.access_token;
@@ -115,6 +120,19 @@ export async function untilAllServedAfter(agents: Agent[], since: number, timeou
     await sleep(20);
   }
   return Math.max(...agents.map((a) => a.lastServedAt));
+}
+
+/** Waits until each service's projection (as its /readyz reports it) has reached `position`. */
+export async function untilProjectionsReach(services: ServiceProcess[], position: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (const service of services) {
+    for (;;) {
+      const ready = await reach(`${service.url}/readyz`, {});
+      if (ready?.status === 200 && Number(ready.json?.projection?.position) >= position) break;
+      if (Date.now() > deadline) throw new Error(`${service.name} at ${service.url} did not reach position ${position} within ${timeoutMs} ms: ${ready?.text ?? 'no answer'}`);
+      await sleep(20);
+    }
+  }
 }
 
 export type Verdict = {

@@ -4,7 +4,7 @@ import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { DURABLE_NATS_VERSION, isDurableNatsVersion } from '@mcp-auth/event-store';
 import { natsServerVersion, startNats, startNatsCluster, startStack, waitUntilAnswers, type NatsClusterHandle, type NatsHandle, type TestStack } from '@mcp-auth/testing';
-import { checkAfterRecovery, startAgents, summarize, untilAllServedAfter, type Agent, type Verdict } from './fault-load.ts';
+import { checkAfterRecovery, startAgents, summarize, untilAllServedAfter, untilProjectionsReach, type Agent, type Verdict } from './fault-load.ts';
 
 /**
  * The failures of a real deployment, on real processes: the five services each a process of its own on one
@@ -38,7 +38,11 @@ async function underLoad(stack: TestStack, faults: (mark: (what: string) => void
     const services = [stack.registration, stack.authorization, ...stack.tokens, ...stack.mcp, stack.admin!];
     await Promise.all(services.map((s) => waitUntilAnswers(`${s.url}/readyz`, RECOVERY_TIMEOUT_MS)));
     const readyMs = Date.now() - recoveringFrom;
-    const recoveredMs = (await untilAllServedAfter(agents, recoveringFrom, RECOVERY_TIMEOUT_MS)) - recoveringFrom;
+    await untilAllServedAfter(agents, recoveringFrom, RECOVERY_TIMEOUT_MS);
+    // Recovered once every MCP replica's projection has applied the rotations written since: what the
+    // revocations below are measured from.
+    await untilProjectionsReach(stack.mcp, Math.max(...agents.map((a) => a.position)), RECOVERY_TIMEOUT_MS);
+    const recoveredMs = Date.now() - recoveringFrom;
     await sleep(500);
     stopped = true;
     await Promise.all(loops);
@@ -56,7 +60,7 @@ function report(t: { diagnostic(message: string): void }, run: Run): void {
   const sorted = [...run.verdict.revocationMs].sort((a, b) => a - b);
   t.diagnostic(
     `nats-server ${version}: ${run.agents.length} agents, ${run.rotations} acknowledged rotations, lost ${run.verdict.lostAtEnd} at the end and ${lostInLoad} during the load; ` +
-      `services ready ${run.readyMs} ms and every agent served ${run.recoveredMs} ms after the last fault; revocation refused at /mcp after ${sorted[0]}–${sorted.at(-1)} ms; ${run.seconds} s in all`,
+      `services ready ${run.readyMs} ms, and every agent served and every MCP replica caught up ${run.recoveredMs} ms, after the last fault; revocation refused at /mcp after ${sorted[0]}–${sorted.at(-1)} ms; ${run.seconds} s in all`,
   );
   t.diagnostic(summarize(run.agents));
 }
