@@ -303,6 +303,9 @@ export class EventStore {
 
   async #read<T>(operation: () => Promise<T>): Promise<T> {
     if (!this.connected) await this.#waitForReconnect(1_000);
+    // A request sent while disconnected waits in the client's buffer and, sent on reconnect before JetStream is
+    // back, may never be answered: it would hold its caller for the whole request timeout (5 s).
+    if (!this.connected) throw new EventStoreUnavailable('not connected to NATS');
     try {
       return await operation();
     } catch (err) {
