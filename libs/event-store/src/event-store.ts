@@ -65,6 +65,12 @@ const PUBLISH_TIMEOUT_MS = 2_000;
  * lived on a crashed cluster node deaf for half a minute; a pull renewed every 2 s costs nothing measurable.
  */
 const CONSUME_EXPIRES_MS = 2_000;
+/**
+ * How long a JetStream API request (stream info, a message get) may go unanswered. A stream whose leader
+ * crashed answers nothing until its next election: a projector waiting out the client's 5 s default there
+ * followed the stream again seconds after the cluster did.
+ */
+const JETSTREAM_API_TIMEOUT_MS = 2_000;
 
 export class EventStore {
   #connected = true;
@@ -97,7 +103,7 @@ export class EventStore {
       noAsyncTraces: true,
     });
     try {
-      const jsm = await jetstreamManager(nc);
+      const jsm = await jetstreamManager(nc, { timeout: JETSTREAM_API_TIMEOUT_MS });
       const store = new EventStore(nc, jetstream(nc), jsm, {
         logger: options.logger ?? silentLogger,
         replicas: options.replicas ?? 1,
