@@ -9,6 +9,7 @@ import { NoteCreated, ToolDenied, newEvent, subjects } from '@mcp-auth/contracts
 import { EventStore, silentLogger, type Logger } from '@mcp-auth/event-store';
 import { startNats, type NatsHandle } from '@mcp-auth/testing';
 import { Projector, defineProjection, rebuildProjections, reachCredentialPosition, sql, type ProjectionDatabase } from '../src/index.ts';
+import { eventually, retry } from './until.ts';
 import { readCheckpoint } from '../src/checkpoint.ts';
 
 const actor = { kind: 'system', id: 'test' } as const;
@@ -245,23 +246,3 @@ describe('a projector on a stream that went backwards (a crash that lost its tai
     }
   });
 });
-
-async function retry<T>(operation: () => Promise<T>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await operation();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
-
-async function eventually(check: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) assert.fail(`not true within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

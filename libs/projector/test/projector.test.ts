@@ -10,6 +10,7 @@ import { ClientReregistered, NoteCreated, NoteDeleted, ToolDenied, newEvent, sub
 import { EventStore, silentLogger } from '@mcp-auth/event-store';
 import { startNats, type NatsHandle } from '@mcp-auth/testing';
 import { Projector, defineBatchProjection, defineProjection, filterSubjects, rebuildProjections, sql, type ProjectionDatabase } from '../src/index.ts';
+import { eventually, retry } from './until.ts';
 
 const actor = { kind: 'system', id: 'test' } as const;
 
@@ -406,23 +407,3 @@ describe('projector on a real nats-server and real SQLite files', () => {
     await live.stop();
   });
 });
-
-async function retry<T>(operation: () => Promise<T>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await operation();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
-
-async function eventually(check: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) assert.fail(`not true within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
