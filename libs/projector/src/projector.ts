@@ -101,9 +101,9 @@ export class Projector {
   /** Counts losses of the NATS connection: a proof begun before one says nothing of the stream after it. */
   #connectionEpoch = 0;
   /**
-   * Whether the stream has been seen to hold the event at #position since the start and the last loss of the
-   * connection: until then a position the projection believes applied may be one the stream lost, so no wait
-   * for a position is answered from it.
+   * Whether the stream has been seen to hold the event at #position since the start and the last reconnect:
+   * until then a position the projection believes applied may be one the stream lost, so no wait for a
+   * position is answered from it. (While NATS is away the projection answers as it stands.)
    */
   #checked = false;
   #stopListening: (() => void) | null = null;
@@ -342,11 +342,11 @@ export class Projector {
    */
   #connectionChanged(change: ConnectionChange): void {
     if (change === 'disconnected') {
-      this.#checked = false;
       this.#connectionEpoch++;
       this.#horizon = 0;
       this.#endConsumer();
     } else {
+      this.#checked = false;
       this.#wakeLoop?.();
     }
   }
