@@ -34,6 +34,8 @@ const UNFILTERED_CATCH_UP_BEYOND = 10_000;
  * until the batch ends, they would outlive the young generation and be copied by every scavenge meanwhile.
  */
 const BATCH_PROJECTION_GROUP = 64;
+/** Heartbeats (one a second, see EventStore.consumeFrom) missed in a row before a consumer counts as gone. */
+const SILENT_AFTER_MISSED_HEARTBEATS = 4;
 
 export type ProjectorOptions = {
   store: EventStore;
@@ -309,10 +311,12 @@ export class Projector {
   /**
    * A consumer whose server went away while the connection stayed up (a cluster node that crashed) sends no
    * heartbeats: it ends, and the next one starts from the checkpoint, checked, on a server that has the stream.
+   * The client counts a heartbeat missed when one is a few milliseconds late, and two in a row happen under
+   * load; four (no message nor heartbeat for 3-4 s) do not.
    */
   async #endWhenSilent(messages: ConsumerMessages, consumer: number): Promise<void> {
     for await (const status of messages.status()) {
-      if (status.type !== 'heartbeats_missed' || consumer !== this.#consumers) continue;
+      if (status.type !== 'heartbeats_missed' || status.count < SILENT_AFTER_MISSED_HEARTBEATS || consumer !== this.#consumers) continue;
       this.#logger.warn({ position: this.#position }, 'the projection consumer went silent; starting another from the checkpoint');
       this.#endConsumer();
       return;
