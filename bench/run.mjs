@@ -4,6 +4,7 @@
 //     stack (OURS), the same stack with the token check off (OURS-noauth), node-oidc-provider (P2) and the
 //     MCP SDK server without auth (P3).
 //  2. bench/extra-metrics.ts: revocation propagation to two MCP replicas, projection rebuild, memory.
+//  3. bench/sync-cost.ts: what NATS_SYNC_ALWAYS=true costs, as a ratio of acknowledged appends per second.
 // Prints a table and writes bench/results/bench-<time>.json. Options: --concurrency N (16), --runs N (2),
 // --duration S (8), --warmup S (3), --revocations N (200), --quick. NATS_SERVER_BIN=<path> runs the stack on another nats-server.
 import { execFileSync, spawn } from 'node:child_process';
@@ -81,6 +82,9 @@ const peers = JSON.parse(readFileSync(peersOut, 'utf8'));
 say('\n== revocation propagation, projection rebuild, memory');
 const extra = JSON.parse(await run(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'extra-metrics.ts'), settings.revocations], { cwd: ROOT }));
 
+say('\n== the cost of NATS_SYNC_ALWAYS=true (sync_interval: always: an fsync before every acknowledgement)');
+const syncCost = JSON.parse(await run(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'sync-cost.ts'), quick ? '1000' : '4000', quick ? '1' : '3'], { cwd: ROOT }));
+
 // The summary: medians over runs, and each of ours as a ratio to its peer in the same invocation.
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -130,6 +134,11 @@ lines.push(`| revocation → first refused call, 2 MCP replicas (${extra.revocat
 for (const [service, r] of Object.entries(extra.rebuild)) {
   lines.push(`| rebuild of ${service}'s projections, ${fmt(r.events)} events, median of ${r.runs.length} | ${fmt(r.perSecond)} events/s | target 50,000 | | runs ${fmt(Math.min(...r.runs))}–${fmt(Math.max(...r.runs))} |`);
 }
+lines.push(
+  syncCost.skipped
+    ? `| NATS_SYNC_ALWAYS=true, acknowledged appends/s | not measured: ${syncCost.skipped} | | | |`
+    : `| NATS_SYNC_ALWAYS=true, acknowledged appends/s (16 in flight; p99 ms) on nats-server ${syncCost.nats.split(' ')[0]} | ${fmt(syncCost.syncAlways.appendsPerSecond)} (p99 ${syncCost.syncAlways.p99Ms}) | ${fmt(syncCost.default.appendsPerSecond)} (p99 ${syncCost.default.p99Ms}), default sync | **${fmt(syncCost.ratio, 2)}** | |`,
+);
 for (const [service, mb] of Object.entries(extra.memory.idleMb)) lines.push(`| RSS of ${service}: idle / peak under M1-M4 | ${mb} / ${extra.memory.underLoadPeakMb[service]} MB | idle target < 100 MB | | |`);
 // Where the CPU goes: each process's CPU time per operation (from /proc, all threads), median over runs. With
 // every core busy, throughput is roughly the machine's CPU divided by the sum of a row.
@@ -157,5 +166,5 @@ for (const [metric, peerList] of [['M1', ['OURS', 'P2']], ['M2', ['OURS', 'P2']]
 const table = lines.join('\n');
 say(`\n${table}\n`);
 const out = join(resultsDir, `bench-${stamp}.json`);
-writeFileSync(out, JSON.stringify({ settings, table, peersFile: peersOut, peers: peers.summary ?? null, extra, seconds: Math.round((Date.now() - started) / 1000) }, null, 2));
+writeFileSync(out, JSON.stringify({ settings, table, peersFile: peersOut, peers: peers.summary ?? null, extra, syncCost, seconds: Math.round((Date.now() - started) / 1000) }, null, 2));
 say(`wrote ${out} (${Math.round((Date.now() - started) / 1000)} s)`);

@@ -2,12 +2,14 @@
 // `npm start`: the whole stack on one machine. A private nats-server (unless NATS_URL is set) with its store
 // under the data folder, then each service as its own process with its own SQLite file. Ctrl-C stops it all.
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { createServer, connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { DURABLE_NATS_VERSION } from '../libs/event-store/src/nats-version.mjs';
+import { chooseNatsServer, syncAlwaysConfig, wantsSyncAlways } from './nats-server.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dataDir = resolve(process.env.DATA_DIR ?? join(root, 'data'));
@@ -138,15 +140,6 @@ function say(line) {
   process.stdout.write(`${line}\n`);
 }
 
-function findNatsServer() {
-  // NATS_SERVER_BIN, when set, is the only candidate.
-  const candidates = process.env.NATS_SERVER_BIN ? [process.env.NATS_SERVER_BIN] : ['nats-server', '/usr/sbin/nats-server', '/usr/local/bin/nats-server'];
-  for (const candidate of candidates) {
-    if (spawnSync(candidate, ['--version'], { stdio: 'ignore' }).status === 0) return candidate;
-  }
-  return null;
-}
-
 function freePort() {
   return new Promise((resolvePort, reject) => {
     const server = createServer();
@@ -255,23 +248,39 @@ async function main() {
   mkdirSync(dataDir, { recursive: true });
   let natsUrl = process.env.NATS_URL;
   let access = externalNatsAccess();
+  let natsNote = '';
+  if (natsUrl && wantsSyncAlways()) say('NATS_SYNC_ALWAYS applies to the private nats-server only: with NATS_URL, set sync_interval: always in that server\'s configuration.');
   if (!natsUrl) {
-    const binary = findNatsServer();
-    if (!binary) {
-      say('nats-server was not found, and NATS_URL is not set. Install NATS, or point NATS_URL at a server started with -js:');
-      say('  Debian/Ubuntu:  sudo apt-get install -y nats-server');
+    const nats = chooseNatsServer();
+    if (!nats) {
+      say('nats-server was not found, and NATS_URL is not set. Install NATS (2.10.23 or later), or point NATS_URL at a server started with -js:');
+      say('  Debian/Ubuntu:  sudo apt-get install -y nats-server   (if apt-cache policy nats-server shows 2.10.23 or later, as on Debian 13;');
+      say('                  otherwise the .deb of a NATS release: sudo apt install ./nats-server-v2.10.*-amd64.deb)');
       say('  macOS:          brew install nats-server');
-      say('  Docker:         docker run -d -p 4222:4222 nats:2.10 -js   (then NATS_URL=nats://127.0.0.1:4222 npm start)');
+      say('  Docker:         docker run -d -p 4222:4222 nats:2.10.27 -js   (then NATS_URL=nats://127.0.0.1:4222 npm start)');
       process.exit(1);
+    }
+    if (!nats.durable) {
+      say(`WARNING: nats-server ${nats.version} (${nats.binary}) is older than ${DURABLE_NATS_VERSION}: if its process crashes it can lose writes it has`);
+      say('already acknowledged (tokens issued, revocations). Install a newer one: README, "Failure and recovery".');
     }
     const port = Number(process.env.NATS_PORT ?? (await freePort()));
     const store = join(dataDir, 'nats');
     mkdirSync(store, { recursive: true, mode: 0o700 });
     chmodSync(store, 0o700);
     access = privateNatsAccess();
+    const syncAlways = wantsSyncAlways();
+    try {
+      // The configuration is written anew at every start, so the block is added to this start's only.
+      if (syncAlways) appendFileSync(access.configFile, syncAlwaysConfig(nats));
+    } catch (err) {
+      say(err.message);
+      process.exit(1);
+    }
+    natsNote = `nats-server ${nats.version}${syncAlways ? ', sync_interval: always' : ''}, `;
     // NATS logs to a file in its store; its console banner would drown the services' lines. Of the environment it
     // gets PATH (to be found by name) and none of our variables.
-    launch('nats', binary, ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', store, '-l', join(store, 'nats-server.log'), '-c', access.configFile], { PATH: process.env.PATH ?? '' });
+    launch('nats', nats.binary, ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', store, '-l', join(store, 'nats-server.log'), '-c', access.configFile], { PATH: process.env.PATH ?? '' });
     await waitForPort(port, 15_000);
     natsUrl = `nats://127.0.0.1:${port}`;
   }
@@ -305,7 +314,7 @@ async function main() {
   say(`  Issuer:        ${issuer}   (metadata: ${issuer}/.well-known/oauth-authorization-server)`);
   say(`  Registration:  ${registration}/register`);
   say(`  Admin console: ${publicUrls.ADMIN_BASE_URL}/admin   (token: ${admin.tokenFile ? `cat ${admin.tokenFile}` : 'ADMIN_TOKEN'})`);
-  say(`  NATS:          ${natsUrl}${process.env.NATS_URL ? '' : `  (private, data in ${join(dataDir, 'nats')})`}`);
+  say(`  NATS:          ${natsUrl}${process.env.NATS_URL ? '' : `  (private ${natsNote}data in ${join(dataDir, 'nats')})`}`);
   say('');
   if (seeded.length > 0) say(`Sign in as ${seeded.join(' or ')} (from SEED_USERS). Connected apps: ${issuer}/account`);
   else say('No users were seeded. Add one:  npm run users -- add alice   (or start with SEED_USERS="alice:a-long-password")');

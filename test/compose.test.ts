@@ -15,7 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import { parse } from 'yaml';
 import type { z } from 'zod';
 import { NATS_IDENTITIES, type NatsIdentity } from '@mcp-auth/contracts';
-import { ensureIdentityCredentials, ensureRoutePassword, publicKeyOfSeedFile, serverConfigText, writeServerConfig } from '@mcp-auth/event-store';
+import { ensureIdentityCredentials, ensureRoutePassword, isDurableNatsVersion, publicKeyOfSeedFile, serverConfigText, writeServerConfig } from '@mcp-auth/event-store';
 import { loadConfig } from '@mcp-auth/http';
 import { REPO_ROOT, freePort, startNats, waitForPort, waitUntilAnswers, type NatsHandle } from '@mcp-auth/testing';
 import { adminConfigSchema } from '../services/admin/src/config.ts';
@@ -429,7 +429,7 @@ describe('docker compose: docker-compose.yml against the code it deploys', () =>
 
   test('NATS runs with JetStream on a named volume and its generated configuration; the cluster profile has three nodes, each with its own volume and configuration', () => {
     const nats = service('nats');
-    assert.match(String(nats.image), /^nats:2\.10(-alpine)?$/);
+    assertPinnedDurableNats(nats.image);
     const single = commandOf('nats');
     assert.ok(single.includes('-js'), 'JetStream is on');
     assert.equal(single[single.indexOf('-sd') + 1], '/data');
@@ -442,7 +442,7 @@ describe('docker compose: docker-compose.yml against the code it deploys', () =>
     for (const node of CLUSTER_NODES) {
       const s = service(node);
       assert.deepEqual(s.profiles, ['cluster'], `${node} runs only with --profile cluster`);
-      assert.match(String(s.image), /^nats:2\.10(-alpine)?$/);
+      assertPinnedDurableNats(s.image);
       const args = commandOf(node);
       const value = (flag: string) => (args.includes(flag) ? args[args.indexOf(flag) + 1] : undefined);
       assert.ok(args.includes('-js'), `${node}: JetStream is on`);
@@ -876,3 +876,10 @@ describe('docker compose: deploy/Caddyfile run by caddy in front of the services
     await checkStackThroughEdge(publicUrl, { user });
   });
 });
+
+/** A NATS image pinned to one version (no floating tag) that keeps acknowledged writes through a crash. */
+function assertPinnedDurableNats(image: unknown): void {
+  const version = /^nats:(\d+\.\d+\.\d+)(-alpine)?$/.exec(String(image))?.[1];
+  assert.ok(version, `${String(image)} names one version of NATS`);
+  assert.ok(isDurableNatsVersion(version), `${String(image)} is 2.10.23 or later`);
+}

@@ -227,7 +227,7 @@ describe('a service and a secured NATS that it has no credential for', () => {
   test('without NATS_CREDENTIALS_FILE it exits within seconds, code 2, with one line naming the variable', async () => {
     const { code, stderr, ms } = await runToExit({ NATS_URL: nats.url });
     assert.equal(code, 2);
-    assert.equal(stderr, "NATS refused the connection (authorization violation): set NATS_CREDENTIALS_FILE to this service's credential\n");
+    assert.equal(stderr, "registration: NATS refused the connection (authorization violation): set NATS_CREDENTIALS_FILE to this service's credential\n");
     assert.ok(ms < 8_000, `${ms} ms`);
   });
 
@@ -237,15 +237,15 @@ describe('a service and a secured NATS that it has no credential for', () => {
     writeFileSync(stranger, `${new TextDecoder().decode(nkeys.createUser().getSeed())}\n`, { mode: 0o600 });
     const unknown = await runToExit({ NATS_URL: nats.url, NATS_CREDENTIALS_FILE: stranger });
     assert.equal(unknown.code, 2);
-    assert.equal(unknown.stderr, `NATS refused the connection (authorization violation): NATS_CREDENTIALS_FILE (${stranger}) is not a credential this NATS accepts\n`);
+    assert.equal(unknown.stderr, `registration: NATS refused the connection (authorization violation): NATS_CREDENTIALS_FILE (${stranger}) is not a credential this NATS accepts\n`);
     const garbage = join(dir, 'garbage.nk');
     writeFileSync(garbage, 'not a seed\n', { mode: 0o600 });
     const bad = await runToExit({ NATS_URL: nats.url, NATS_CREDENTIALS_FILE: garbage });
     assert.equal(bad.code, 2);
-    assert.equal(bad.stderr, `NATS_CREDENTIALS_FILE (${garbage}) holds neither an nkey user seed (SU…) nor a .creds file\n`);
+    assert.equal(bad.stderr, `registration: NATS_CREDENTIALS_FILE (${garbage}) holds neither an nkey user seed (SU…) nor a .creds file\n`);
   });
 
-  test('with its credential but no stream (the setup step has not run), it says to run the setup step', async () => {
+  test('with its credential but no stream (the setup step has not run), it waits for it, saying to run the setup step', async () => {
     const operator = await EventStore.connect({ servers: nats.url, connectionName: 'operator', ...natsAccessOf(nats, 'operator') });
     try {
       const deleted = await operator.nc.request('$JS.API.STREAM.DELETE.EVENTS', '', { timeout: 2_000 });
@@ -253,8 +253,21 @@ describe('a service and a secured NATS that it has no credential for', () => {
     } finally {
       await operator.close();
     }
-    const { code, stderr } = await runToExit(natsEnvOf(nats, 'registration'));
-    assert.notEqual(code, 0);
-    assert.match(stderr, /stream EVENTS does not exist on this NATS, and this identity may not create it: run the NATS setup step, `node dist\/nats-setup\.mjs streams`/);
+    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'services', 'registration', 'src', 'main.ts')], {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env.PATH ?? '', PORT: '0', DATA_DIR: join(nats.credentials!.operator, '..', `data-${randomUUID()}`), ...natsEnvOf(nats, 'registration') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    try {
+      const deadline = Date.now() + 15_000;
+      while (!output.includes('run the NATS setup step') && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      assert.match(output, /stream EVENTS does not exist on this NATS, and this identity may not create it: run the NATS setup step, `node dist\/nats-setup\.mjs streams`/);
+      assert.equal(child.exitCode, null, 'it waits for the stream rather than exiting');
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 });

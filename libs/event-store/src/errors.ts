@@ -17,3 +17,11 @@ export class EventStoreUnavailable extends Error {
     this.name = 'EventStoreUnavailable';
   }
 }
+
+/** The stream exists but is not what this platform needs: waiting will not help, an operator must fix it. */
+export class EventStoreMisconfigured extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EventStoreMisconfigured';
+  }
+}

@@ -30,6 +30,7 @@ import { NatsAccessRefused, createConsumersByName, natsClientOptions, type NatsT
 import { ensureStream, eventsStreamConfig } from './streams.ts';
 import { ConcurrencyConflict, EventStoreUnavailable } from './errors.ts';
 import { silentLogger, type Logger } from './logger.ts';
+import { identityOfStored, type StoredEventIdentity } from './stored-event.ts';
 
 export const EVENT_TYPE_HEADER = 'Event-Type';
 export const SCHEMA_VERSION_HEADER = 'Event-Schema-Version';
@@ -68,6 +69,9 @@ export type StreamState = { lastSequence: number; created: string };
 /** The newest event on a subject, read from the stream itself rather than from a projection. */
 export type LastEvent = { position: number; outcome: DecodeOutcome };
 
+/** The connection to NATS was lost (every later message may come from a server that restarted), or is back. */
+export type ConnectionChange = 'disconnected' | 'reconnected';
+
 const PUBLISH_TIMEOUT_MS = 2_000;
 /** How soon a command is sent again while no replica of its owner serves it (one restarting). */
 const NO_RESPONDERS_RETRY_MS = 100;
@@ -84,10 +88,24 @@ export type EventsConsumerOptions = {
   handle: (message: JsMsg) => Promise<void>;
 };
 
+/**
+ * How long one pull of a consumer lasts; the server sends heartbeats every half of it, and two missed ones
+ * make the client look for its consumer again. The client's default (30 s) left a projection whose consumer
+ * lived on a crashed cluster node deaf for half a minute; a pull renewed every 2 s costs nothing measurable.
+ */
+const CONSUME_EXPIRES_MS = 2_000;
+/**
+ * How long a JetStream API request (stream info, a message get) may go unanswered. A stream whose leader
+ * crashed answers nothing until its next election: a projector waiting out the client's 5 s default there
+ * followed the stream again seconds after the cluster did.
+ */
+const JETSTREAM_API_TIMEOUT_MS = 2_000;
+
 export class EventStore {
   #connected = true;
   #closed = false;
   #reconnectWaiters: Array<() => void> = [];
+  readonly #connectionListeners = new Set<(change: ConnectionChange) => void>();
   #publishTurn: Promise<void> | null = null;
   #highestKnownPosition = 0;
   readonly #publisher: AcknowledgedPublisher;
@@ -123,11 +141,12 @@ export class EventStore {
         ...access,
       });
     } catch (err) {
+      // JetStream not ready yet (a cluster electing its leader): the caller may try again, with a new connection.
       if (err instanceof AuthorizationError) throw new NatsAccessRefused(options.credentialsFile, { cause: err });
       throw err;
     }
     try {
-      const jsm = await jetstreamManager(nc);
+      const jsm = await jetstreamManager(nc, { timeout: JETSTREAM_API_TIMEOUT_MS });
       createConsumersByName(jsm.consumers);
       const js = jetstream(nc);
       // The ordered consumers' own API object (the client's `consumers` wraps it).
@@ -148,6 +167,7 @@ export class EventStore {
       await store.ensureStream();
       return store;
     } catch (err) {
+      // JetStream not ready yet (a cluster electing its leader): the caller may try again, with a new connection.
       await nc.close().catch(() => {});
       throw err;
     }
@@ -352,7 +372,22 @@ export class EventStore {
       opt_start_seq: Math.max(1, startSequence),
       ...(subjects && subjects.length > 0 ? { filter_subjects: subjects.length === 1 ? subjects[0]! : [...subjects] } : {}),
     });
-    return consumer.consume({ max_messages: maxMessages, ...(callback ? { callback } : {}) });
+    return consumer.consume({ max_messages: maxMessages, expires: CONSUME_EXPIRES_MS, ...(callback ? { callback } : {}) });
+  }
+
+  /**
+   * The identity of the event stored at a position (its id and the time the stream stored it), or null when
+   * the stream holds none there: what a projector compares with the event it recorded at its checkpoint.
+   */
+  async eventAt(position: number): Promise<StoredEventIdentity | null> {
+    const msg = await this.#read(() => this.jsm.streams.getMessage(STREAM_NAME, { seq: position }));
+    return msg ? identityOfStored(msg) : null;
+  }
+
+  /** Tells the listener of every loss and return of the connection; returns how to stop telling it. */
+  onConnectionChange(listener: (change: ConnectionChange) => void): () => void {
+    this.#connectionListeners.add(listener);
+    return () => this.#connectionListeners.delete(listener);
   }
 
   /** The version the connected NATS server reports ('unknown' before it has; then it counts as old). */
@@ -403,6 +438,9 @@ export class EventStore {
 
   async #read<T>(operation: () => Promise<T>): Promise<T> {
     if (!this.connected) await this.#waitForReconnect(1_000);
+    // A request sent while disconnected waits in the client's buffer and, sent on reconnect before JetStream is
+    // back, may never be answered: it would hold its caller for the whole request timeout (5 s).
+    if (!this.connected) throw new EventStoreUnavailable('not connected to NATS');
     try {
       return await operation();
     } catch (err) {
@@ -417,11 +455,26 @@ export class EventStore {
         this.#publisher.refuse(status.error.subject, status.error.message);
       } else if (status.type === 'disconnect') {
         this.#connected = false;
+        // The server we come back to may have lost the stream's tail (a crash, a restored copy of its store):
+        // how far the stream had reached is known again only from what it says after the reconnect.
+        this.#highestKnownPosition = 0;
         this.options.logger.warn({ server: status.server }, 'disconnected from NATS; reconnecting');
+        this.#tellConnectionListeners('disconnected');
       } else if (status.type === 'reconnect') {
         this.#connected = true;
         this.options.logger.info({ server: status.server }, 'reconnected to NATS');
         for (const wake of this.#reconnectWaiters.splice(0)) wake();
+        this.#tellConnectionListeners('reconnected');
+      }
+    }
+  }
+
+  #tellConnectionListeners(change: ConnectionChange): void {
+    for (const listener of this.#connectionListeners) {
+      try {
+        listener(change);
+      } catch (err) {
+        this.options.logger.error({ err: String(err) }, 'a connection listener failed');
       }
     }
   }
@@ -437,7 +490,7 @@ export class EventStore {
   }
 }
 
-export type { JsMsg, StoredMsg };
+export type { ConsumerMessages, JsMsg, StoredMsg };
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

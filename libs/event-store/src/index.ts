@@ -6,3 +6,5 @@ export * from './persistently.ts';
 export * from './nats-access.ts';
 export * from './streams.ts';
 export * from './server-config.ts';
+export * from './nats-version.mjs';
+export * from './stored-event.ts';

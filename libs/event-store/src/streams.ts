@@ -1,5 +1,6 @@
 import { RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
 import { notFoundAsNull } from './durable-worker.ts';
+import { EventStoreMisconfigured } from './errors.ts';
 import { STREAM_NAME, STREAM_SUBJECTS, WEBHOOK_DELIVERIES_STREAM, WEBHOOK_DELIVERIES_SUBJECTS } from '@mcp-auth/contracts';
 
 const nanos = (ms: number) => Math.round(ms * 1_000_000);
@@ -47,7 +48,7 @@ export async function ensureStream(jsm: JetStreamManager, config: Partial<Stream
   const info = await jsm.streams.info(config.name).catch(notFoundAsNull);
   if (info) {
     for (const subject of config.subjects) {
-      if (!info.config.subjects?.includes(subject)) throw new Error(`stream ${config.name} exists but does not capture ${subject}`);
+      if (!info.config.subjects?.includes(subject)) throw new EventStoreMisconfigured(`stream ${config.name} exists but does not capture ${subject}`);
     }
     return 'exists';
   }

@@ -1,11 +1,33 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type Koa from 'koa';
 import type { Logger } from 'pino';
 
 export type RunningServer = { server: Server; url: string; close(): Promise<void> };
 
-export async function listen(app: Koa, { port, host }: { port: number; host: string }): Promise<RunningServer> {
-  const server = createServer(app.callback());
+/** A server listening before its service can serve: what it waits for is on /readyz until serve(). */
+export type StartingServer = RunningServer & {
+  /** What the service waits for (shown on /readyz); null once it waits for nothing but its own start. */
+  waitingFor(what: string | null): void;
+  /** Hands every request to the app from now on. */
+  serve(app: Koa): void;
+};
+
+export async function listen(app: Koa, options: { port: number; host: string }): Promise<RunningServer> {
+  const server = await listenWhileStarting(options);
+  server.serve(app);
+  return server;
+}
+
+/**
+ * Listens at once, before the service has reached NATS: an orchestrator sees the process alive (/healthz 200)
+ * and not ready (/readyz 503, saying what it waits for), and a client that is sent here early gets a 503 with
+ * Retry-After (temporarily_unavailable, which agents retry) rather than a refused connection.
+ */
+export async function listenWhileStarting({ port, host }: { port: number; host: string }): Promise<StartingServer> {
+  const starting = 'the service to start';
+  let waitingFor = starting;
+  let handle: (req: IncomingMessage, res: ServerResponse) => void = (req, res) => answerWhileStarting(req, res, waitingFor);
+  const server = createServer((req, res) => handle(req, res));
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
   server.requestTimeout = 30_000;
@@ -19,6 +41,12 @@ export async function listen(app: Koa, { port, host }: { port: number; host: str
   return {
     server,
     url: `http://${displayHost}:${actualPort}`,
+    waitingFor(what) {
+      waitingFor = what ?? starting;
+    },
+    serve(app) {
+      handle = app.callback();
+    },
     close: () =>
       new Promise<void>((resolve) => {
         const force = setTimeout(() => server.closeAllConnections(), 5_000);
@@ -29,6 +57,25 @@ export async function listen(app: Koa, { port, host }: { port: number; host: str
         server.closeIdleConnections();
       }),
   };
+}
+
+function answerWhileStarting(req: IncomingMessage, res: ServerResponse, waitingFor: string): void {
+  const path = (req.url ?? '/').split('?', 1)[0];
+  const [status, body] =
+    path === '/healthz'
+      ? [200, { status: 'ok' }]
+      : path === '/readyz'
+        ? [503, { status: 'starting', waitingFor }]
+        : [503, { error: 'temporarily_unavailable', error_description: `The service is starting (waiting for ${waitingFor}); retry shortly.` }];
+  // The body is not read: the answer does not depend on it.
+  req.resume();
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Cache-Control': 'no-store',
+    'X-Content-Type-Options': 'nosniff',
+    ...(status === 503 ? { 'Retry-After': '2' } : {}),
+  });
+  res.end(JSON.stringify(body));
 }
 
 /** How long a graceful stop may take before the process exits anyway (orchestrators kill at 30 s). */

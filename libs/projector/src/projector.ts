@@ -4,12 +4,17 @@ import Database from 'better-sqlite3';
 import { EVENT_AGGREGATES, aggregateOfSubject, decodeEventOn, isKnownEventType, type DomainEvent, type RecordedEvent } from '@mcp-auth/contracts';
 import {
   EVENT_TYPE_HEADER,
+  identityOfDelivered,
   silentLogger,
+  type ConnectionChange,
+  type ConsumerMessages,
   type EventStore,
   type JsMsg,
   type Logger,
+  type StoredEventIdentity,
   type StreamState,
 } from '@mcp-auth/event-store';
+import { checkpointWriter, readCheckpoint, readMeta, rememberStream, resetProjection, whyCheckpointIsStale, type Checkpoint } from './checkpoint.ts';
 import { makePrivateDatabaseFile } from './private-files.ts';
 import type { BatchProjection, Projection, ProjectionDatabase } from './projection.ts';
 import { PositionWaiters } from './waiters.ts';
@@ -30,6 +35,8 @@ const UNFILTERED_CATCH_UP_BEYOND = 10_000;
  * until the batch ends, they would outlive the young generation and be copied by every scavenge meanwhile.
  */
 const BATCH_PROJECTION_GROUP = 64;
+/** Heartbeats (one a second, see EventStore.consumeFrom) missed in a row before a consumer counts as gone. */
+const SILENT_AFTER_MISSED_HEARTBEATS = 4;
 
 export type ProjectorOptions = {
   store: EventStore;
@@ -47,6 +54,8 @@ export type ProjectorStats = {
   position: number;
   streamLastSequenceAtStart: number;
   caughtUp: boolean;
+  /** Whether a consumer is delivering the stream now (not between consumers, nor waiting for NATS). */
+  following: boolean;
   /** Whether NATS sends the current consumer only this service's aggregates. */
   filtered: boolean;
   applied: number;
@@ -90,8 +99,23 @@ export class Projector {
   #horizon = 0;
   #resets = 0;
   #position: number;
+  /** Which event the stream held at #position when the projection got there (see Checkpoint). */
+  #positionEvent: StoredEventIdentity | null;
+  /** Counts losses of the NATS connection: a proof begun before one says nothing of the stream after it. */
+  #connectionEpoch = 0;
+  /**
+   * Whether the stream has been seen to hold the event at #position since the start and the last reconnect:
+   * until then a position the projection believes applied may be one the stream lost, so no wait for a
+   * position is answered from it. (While NATS is away the projection answers as it stands.)
+   */
+  #checked = false;
+  #stopListening: (() => void) | null = null;
+  readonly #rebuildListeners = new Set<() => void>();
+  /** Ends the consume loop's pause before the next consumer (the connection is back, or the projector stops). */
+  #wakeLoop: (() => void) | null = null;
   #target = 0;
   #caughtUp = false;
+  #following = false;
   #applied = 0;
   #skipped = 0;
   #stopped = false;
@@ -100,6 +124,7 @@ export class Projector {
   #messages: { stop(): void } | null = null;
   /** Position reached by batches that only skipped events, not yet written to the checkpoint. */
   #unsavedPosition = 0;
+  #unsavedEvent: StoredEventIdentity | null = null;
   #checkpointTimer: NodeJS.Timeout | null = null;
   #queryIndexesBuilt = false;
   /** Whether the operator was told that this NATS cannot filter on several subjects (once per process). */
@@ -108,7 +133,7 @@ export class Projector {
   /** Counts consumers started: only the newest one's messages are taken. */
   #consumers = 0;
   #loop: Promise<void> | null = null;
-  readonly #writeCheckpoint: (position: number) => void;
+  readonly #writeCheckpoint: (checkpoint: Checkpoint) => void;
   readonly #applyInTransaction: (messages: JsMsg[]) => number;
 
   constructor(options: ProjectorOptions) {
@@ -131,11 +156,10 @@ export class Projector {
     this.#subjects = this.#aggregates.size < KNOWN_AGGREGATES.size ? filterSubjects(this.#aggregates) : null;
     this.db = openProjectionFile(options.file, schemaFingerprint(options.projections), this.#logger);
     for (const projection of options.projections) this.db.exec(projection.schema);
-    this.#position = Number(readMeta(this.db, 'position') ?? 0);
+    ({ position: this.#position, event: this.#positionEvent } = readCheckpoint(this.db));
     // A file that has applied events keeps its indexes up to date as it goes; a fresh one builds them at catch-up.
     if (this.#position > 0) this.#buildQueryIndexes();
-    const setMeta = this.db.prepare('INSERT INTO projector_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
-    this.#writeCheckpoint = (position) => setMeta.run('position', String(position));
+    this.#writeCheckpoint = checkpointWriter(this.db);
     this.#applyInTransaction = this.db.transaction((messages: JsMsg[]) => {
       let last = this.#position;
       const batched = new Map<BatchProjection, RecordedEvent<DomainEvent>[]>();
@@ -177,15 +201,21 @@ export class Projector {
       position: this.#position,
       streamLastSequenceAtStart: this.#target,
       caughtUp: this.#caughtUp,
+      following: this.#following,
       filtered: this.#filtered,
       applied: this.#applied,
       skipped: this.#skipped,
     };
   }
 
+  /** Whether the projection has applied `position` of the stream as it is now (see #checked). */
+  hasApplied(position: number): boolean {
+    return this.#checked && this.#position >= position;
+  }
+
   /** Read-your-writes: resolves true once the projection applied `position`, false after the timeout. */
   waitFor(position: number, timeoutMs: number): Promise<boolean> {
-    if (this.#position >= position) return Promise.resolve(true);
+    if (this.hasApplied(position)) return Promise.resolve(true);
     if (this.#stopped) return Promise.resolve(false);
     const waiting = this.#waiters.add(position, timeoutMs);
     // A filtered consumer is told nothing of other aggregates' events: a position among them is proven instead.
@@ -194,15 +224,27 @@ export class Projector {
     return waiting;
   }
 
+  /**
+   * Tells the listener each time the projection starts over because the stream no longer holds its checkpoint:
+   * what a service wrote itself may be gone from the stream with it. Returns how to stop telling it.
+   */
+  onRebuild(listener: () => void): () => void {
+    this.#rebuildListeners.add(listener);
+    return () => this.#rebuildListeners.delete(listener);
+  }
+
   /** Starts the supervised consume loop; it survives NATS restarts and reconnects forever. */
   start(): void {
+    this.#stopListening ??= this.#store.onConnectionChange((change) => this.#connectionChanged(change));
     this.#loop ??= this.#supervise();
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#stopListening?.();
     if (this.#proofTimer) clearTimeout(this.#proofTimer);
     this.#messages?.stop();
+    this.#wakeLoop?.();
     await this.#loop;
     this.#flush();
     this.#commitGroup();
@@ -215,8 +257,9 @@ export class Projector {
     let backoffMs = 100;
     while (!this.#stopped) {
       try {
+        const epoch = this.#connectionEpoch;
         const state = await this.#store.streamState();
-        this.#checkStreamIdentity(state);
+        await this.#checkCheckpoint(state, epoch);
         this.#target = state.lastSequence;
         if (this.#position >= this.#target) this.#markCaughtUp();
         // Only the aggregates projected here, where the server can filter on all of them (one subject: any
@@ -237,6 +280,8 @@ export class Projector {
         }, subjects);
         this.#filtered = subjects !== undefined;
         this.#messages = messages;
+        this.#following = consumer === this.#consumers;
+        void this.#endWhenSilent(messages, consumer);
         // The stream may end with events of other aggregates only: then no message comes to say we caught up
         // (nor to release a wait that began before the consumer).
         if (this.#filtered) this.#proveLater(this.#target, 0);
@@ -248,16 +293,73 @@ export class Projector {
         if (!this.#stopped) this.#logger.warn({ err: String(err) }, 'projection consumer failed; restarting from checkpoint');
       }
       this.#messages = null;
+      this.#filtered = false;
+      this.#following = false;
       this.#flush();
       if (this.#switchingToFiltered) {
         this.#switchingToFiltered = false;
         continue; // caught up: on at once with a filtered consumer
       }
       if (!this.#stopped) {
-        await sleep(backoffMs);
-        backoffMs = Math.min(backoffMs * 2, 5_000);
+        await this.#pause(backoffMs);
+        // At most a second apart: a stream without a leader for a moment (a cluster node crashed) is followed
+        // again within a second of its election, and a revocation meanwhile waits no longer than that.
+        backoffMs = Math.min(backoffMs * 2, 1_000);
       }
     }
+  }
+
+  /**
+   * A consumer whose server went away while the connection stayed up (a cluster node that crashed) sends no
+   * heartbeats: it ends, and the next one starts from the checkpoint, checked, on a server that has the stream.
+   * The client counts a heartbeat missed when one is a few milliseconds late, and two in a row happen under
+   * load; four (no message nor heartbeat for 3-4 s) do not.
+   */
+  async #endWhenSilent(messages: ConsumerMessages, consumer: number): Promise<void> {
+    for await (const status of messages.status()) {
+      if (status.type !== 'heartbeats_missed' || status.count < SILENT_AFTER_MISSED_HEARTBEATS || consumer !== this.#consumers) continue;
+      this.#logger.warn({ position: this.#position }, 'the projection consumer went silent; starting another from the checkpoint');
+      this.#endConsumer();
+      return;
+    }
+  }
+
+  /** Waits before the next consumer, unless the connection comes back (or the projector stops) first. */
+  #pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#wakeLoop = null;
+        resolve();
+      }, ms);
+      this.#wakeLoop = () => {
+        clearTimeout(timer);
+        this.#wakeLoop = null;
+        resolve();
+      };
+    });
+  }
+
+  /**
+   * The ordered consumer would resume by itself after a reconnect, from the position it had reached: on a
+   * server that lost the stream's tail meanwhile, that passes over the new events written at the lost
+   * positions. So the consumer ends when the connection is lost, and the next one starts only after the
+   * checkpoint has been checked against the stream (#checkCheckpoint).
+   */
+  #connectionChanged(change: ConnectionChange): void {
+    if (change === 'disconnected') {
+      this.#connectionEpoch++;
+      this.#horizon = 0;
+      this.#endConsumer();
+    } else {
+      this.#checked = false;
+      this.#wakeLoop?.();
+    }
+  }
+
+  /** Sets where the projection stands, and which event the stream holds there. */
+  #advanceTo(position: number, event: StoredEventIdentity | null): void {
+    this.#position = position;
+    this.#positionEvent = event;
   }
 
   #receive(message: JsMsg): void {
@@ -274,28 +376,27 @@ export class Projector {
     if (this.#buffer.length === 0 || !this.db.open) return;
     const batch = this.#buffer;
     this.#buffer = [];
-    let reached: number;
+    const last = batch[batch.length - 1]!;
     if (!batch.some((m) => this.#concerns(m))) {
       // Nothing here for this service (other services' events, audit events): move on without a write.
       // The position is saved a moment later; replaying these after a crash would skip them again.
-      reached = Math.max(this.#position, batch[batch.length - 1]!.seq);
-      this.#saveLater(reached);
+      if (last.seq > this.#position) this.#advanceTo(last.seq, identityOfDelivered(last));
+      this.#saveLater();
     } else {
       try {
         this.#openGroupCommit();
-        reached = this.#applyInTransaction(batch);
+        const reached = this.#applyInTransaction(batch);
+        if (reached > this.#position) this.#advanceTo(reached, identityOfDelivered(last));
       } catch (err) {
         this.#logger.error({ err: String(err) }, 'a batch failed to apply; applying its events one by one');
-        reached = this.#applyOneByOne(batch);
+        this.#applyOneByOne(batch);
       }
     }
-    this.#position = reached;
-    const last = batch[batch.length - 1]!;
     const { pending } = last.info;
     this.#horizon = Math.max(this.#horizon, last.seq + pending);
     const reachedEnd = pending === 0 || this.#position >= this.#target;
     if (reachedEnd) this.#markCaughtUp();
-    this.#waiters.release(this.#position);
+    if (this.#checked) this.#waiters.release(this.#position);
     // The end as this consumer found it, not "caught up once": a projector that fell far behind again (a long
     // outage) catches up unfiltered again.
     if (this.#catchingUpUnfiltered && reachedEnd && this.#messages && !this.#switchingToFiltered) {
@@ -304,7 +405,7 @@ export class Projector {
     }
   }
 
-  #applyOneByOne(batch: JsMsg[]): number {
+  #applyOneByOne(batch: JsMsg[]): void {
     // Usually the group is still open (only the batch's savepoint was undone); if it never opened, these too
     // must commit with their checkpoint.
     this.#openGroupCommit();
@@ -318,9 +419,8 @@ export class Projector {
           .prepare('INSERT OR REPLACE INTO projector_skipped_events (position, type, reason) VALUES (?, ?, ?)')
           .run(message.seq, message.headers?.get(EVENT_TYPE_HEADER) ?? null, String(err).slice(0, 500));
       }
-      this.#position = message.seq;
+      this.#advanceTo(message.seq, identityOfDelivered(message));
     }
-    return this.#position;
   }
 
   /**
@@ -342,7 +442,7 @@ export class Projector {
     this.#commitTimer = null;
     if (!this.db.open || !this.db.inTransaction) return;
     try {
-      this.#writeCheckpoint(this.#position);
+      this.#writeCheckpoint({ position: this.#position, event: this.#positionEvent });
       this.db.exec('COMMIT');
     } catch (err) {
       // The file did not take the group (disk full, I/O error): undo it and read its events again from the
@@ -354,7 +454,8 @@ export class Projector {
         this.#logger.error({ err: String(rollbackErr) }, 'projection rollback failed');
       }
       this.#buffer = [];
-      this.#position = Number(readMeta(this.db, 'position') ?? 0);
+      const { position, event } = readCheckpoint(this.db);
+      this.#advanceTo(position, event);
       this.#resets++;
       this.#endConsumer();
     }
@@ -362,13 +463,15 @@ export class Projector {
 
   /** Ends the current consumer: the consume loop starts the next from the position; what the old one still delivers is dropped. */
   #endConsumer(): void {
+    this.#following = false;
     this.#consumers++;
     this.#messages?.stop();
   }
 
-  /** A position reached without writing (nothing of ours up to it): saved a moment later; replaying to it after a crash changes nothing. */
-  #saveLater(position: number): void {
-    this.#unsavedPosition = position;
+  /** The position reached without writing (nothing of ours up to it): saved a moment later; replaying to it after a crash changes nothing. */
+  #saveLater(): void {
+    this.#unsavedPosition = this.#position;
+    this.#unsavedEvent = this.#positionEvent;
     this.#checkpointTimer ??= setTimeout(() => this.#saveSkippedPosition(), 1_000);
   }
 
@@ -377,7 +480,7 @@ export class Projector {
     this.#checkpointTimer = null;
     if (!this.db.open || this.#unsavedPosition === 0) return;
     const saved = Number(readMeta(this.db, 'position') ?? 0);
-    if (this.#unsavedPosition > saved) this.#writeCheckpoint(this.#unsavedPosition);
+    if (this.#unsavedPosition > saved) this.#writeCheckpoint({ position: this.#unsavedPosition, event: this.#unsavedEvent });
     this.#unsavedPosition = 0;
   }
 
@@ -454,21 +557,26 @@ export class Projector {
   async #proveThrough(target: number): Promise<void> {
     if (this.#proving || this.#stopped || !this.#filtered || !this.#subjects || this.#position >= target) return;
     this.#proving = true;
+    // A proof is about the stream as this connection saw it, and about this projection as it stood.
+    const epoch = this.#connectionEpoch;
+    const resets = this.#resets;
     try {
       const { lastSequence } = await this.#store.streamState();
       // Never past the end of the stream: a position not written yet is not proven by the absence of events.
       const upTo = Math.min(target, lastSequence);
       const from = this.#position + 1;
       if (upTo < from) return;
-      const next = await this.#store.firstPositionOn(this.#subjects, from);
+      // The event at upTo becomes the checkpoint's: asked for together with the proof, not after it.
+      const [next, eventAtUpTo] = await Promise.all([this.#store.firstPositionOn(this.#subjects, from), this.#store.eventAt(upTo)]);
       if (next !== null && next <= upTo) return;
+      if (eventAtUpTo === null || epoch !== this.#connectionEpoch || resets !== this.#resets) return;
       // No event of ours in [from, upTo]: whatever arrives next lies beyond upTo. (The position may have moved
-      // on meanwhile; it only ever grows.)
+      // on meanwhile; it only grows, but for a rebuild, which the check above leaves alone.)
       if (upTo > this.#position && this.db.open) {
-        this.#position = upTo;
-        this.#saveLater(upTo);
+        this.#advanceTo(upTo, eventAtUpTo);
+        this.#saveLater();
         if (this.#position >= this.#target) this.#markCaughtUp();
-        this.#waiters.release(this.#position);
+        if (this.#checked) this.#waiters.release(this.#position);
       }
     } catch (err) {
       // NATS is away: the consume loop reports that; waiters keep waiting for events or the next try.
@@ -504,18 +612,28 @@ export class Projector {
     this.#logger.debug({ ms: Math.round(performance.now() - started) }, 'query indexes ready');
   }
 
-  /** A checkpoint from another stream (NATS data wiped, stream recreated) would silently skip events: start over. */
-  #checkStreamIdentity(state: StreamState): void {
-    const known = readMeta(this.db, 'stream_created');
-    const recreated = known !== undefined && known !== state.created;
-    if (recreated || this.#position > state.lastSequence) {
-      this.#logger.warn({ checkpoint: this.#position, streamLastSequence: state.lastSequence }, 'the stream is not the one this projection was built from; rebuilding from sequence 1');
+  /**
+   * Before each consumer (at start, and after every loss of the connection), the stream must still hold the
+   * event this projection stands at; otherwise the projection holds events the stream no longer has, and would
+   * pass over the ones written at their positions since: it starts over from sequence 1.
+   */
+  async #checkCheckpoint(state: StreamState, epoch: number): Promise<void> {
+    const reason = await whyCheckpointIsStale(this.db, this.#store, state, { position: this.#position, event: this.#positionEvent });
+    if (epoch !== this.#connectionEpoch) throw new Error('the connection to NATS was lost while the checkpoint was checked');
+    if (reason !== null && !this.#stopped) {
+      this.#logger.warn({ checkpoint: this.#position, streamLastSequence: state.lastSequence, reason }, `rebuilding the projection from sequence 1: ${reason}`);
+      this.#commitGroup();
       resetProjection(this.db);
       this.#resets++;
-      this.#position = 0;
+      this.#advanceTo(0, null);
+      this.#unsavedPosition = 0;
+      this.#horizon = 0;
       this.#caughtUp = false;
+      for (const listener of this.#rebuildListeners) listener();
     }
-    this.db.prepare('INSERT OR REPLACE INTO projector_meta (key, value) VALUES (?, ?)').run('stream_created', state.created);
+    if (this.db.open) rememberStream(this.db, state);
+    this.#checked = true;
+    this.#waiters.release(this.#position);
   }
 }
 
@@ -575,22 +693,6 @@ function openDatabase(file: string): ProjectionDatabase {
   return db;
 }
 
-function readMeta(db: ProjectionDatabase, key: string): string | undefined {
-  const row = db.prepare('SELECT value FROM projector_meta WHERE key = ?').get(key) as { value: string } | undefined;
-  return row?.value;
-}
-
-function resetProjection(db: ProjectionDatabase): void {
-  const tables = db
-    .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'projector_meta'")
-    .all() as Array<{ name: string }>;
-  db.transaction(() => {
-    db.pragma('defer_foreign_keys = ON');
-    for (const { name } of tables) db.prepare(`DELETE FROM "${name}"`).run();
-    db.prepare("DELETE FROM projector_meta WHERE key = 'position'").run();
-  })();
-}
-
 function schemaFingerprint(projections: readonly Projection[]): string {
   const hash = createHash('sha256');
   for (const p of projections) hash.update(`${p.name}\n${p.schema}\n${p.handles.join(',')}\n`);
@@ -601,10 +703,6 @@ function removeDatabaseFiles(file: string): void {
   for (const suffix of ['', '-wal', '-shm']) {
     if (existsSync(file + suffix)) rmSync(file + suffix);
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /**

@@ -10,6 +10,7 @@ import { ClientReregistered, NoteCreated, NoteDeleted, ToolDenied, newEvent, sub
 import { EventStore, silentLogger } from '@mcp-auth/event-store';
 import { startNats, type NatsHandle } from '@mcp-auth/testing';
 import { Projector, defineBatchProjection, defineProjection, filterSubjects, rebuildProjections, sql, type ProjectionDatabase } from '../src/index.ts';
+import { eventually, retry } from './until.ts';
 
 const actor = { kind: 'system', id: 'test' } as const;
 
@@ -294,6 +295,23 @@ describe('projector on a real nats-server and real SQLite files', () => {
     await projector.stop();
   });
 
+  test('says whether a consumer follows the stream: not while NATS is away, again once it is back', async () => {
+    const projector = new Projector({ store, file: join(dir, 'following.sqlite'), projections: [ledger] });
+    projector.start();
+    try {
+      assert.ok(await projector.waitFor(await writeNotes(1), 5_000));
+      await eventually(() => projector.stats().following, 5_000);
+      const outage = nats.restart({ kill: true, downtimeMs: 1_500 });
+      await eventually(() => !projector.stats().following, 5_000);
+      await outage;
+      const after = await retry(() => writeNotes(1));
+      assert.ok(await projector.waitFor(after, 15_000));
+      await eventually(() => projector.stats().following, 5_000);
+    } finally {
+      await projector.stop();
+    }
+  });
+
   test('query-only indexes: a fresh file builds them at catch-up, a file with applied events has them at open', async () => {
     const indexed = defineProjection({ ...ledger, name: 'ledger-indexed', queryIndexes: 'CREATE INDEX IF NOT EXISTS notes_by_user ON notes (user_id, position);' });
     const indexNames = (db: ProjectionDatabase) => (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'notes_by_user'").all() as Array<{ name: string }>).map((r) => r.name);
@@ -389,23 +407,3 @@ describe('projector on a real nats-server and real SQLite files', () => {
     await live.stop();
   });
 });
-
-async function retry<T>(operation: () => Promise<T>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await operation();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
-
-async function eventually(check: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) assert.fail(`not true within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

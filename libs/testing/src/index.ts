@@ -10,3 +10,5 @@ export * from './stdio-mcp.ts';
 export * from './stack.ts';
 export * from './user-stack.ts';
 export * from './loopback-tls.ts';
+export * from './nats-cluster.ts';
+export * from './nats-process.ts';

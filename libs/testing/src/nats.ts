@@ -1,13 +1,15 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect as connectNats } from '@nats-io/transport-node';
 import { NATS_IDENTITIES, type NatsIdentity } from '@mcp-auth/contracts';
 import { credentialFileOf, ensureIdentityCredentials, natsClientOptions, serverConfigText, setUpStreams, writeServerConfig, type NatsTlsFiles } from '@mcp-auth/event-store';
+import { launchNatsServer, type NatsProcess } from './nats-process.ts';
 import { freePort } from './ports.ts';
+
+export { waitForPort } from './nats-process.ts';
 
 export type NatsHandle = {
   url: string;
@@ -15,6 +17,13 @@ export type NatsHandle = {
   kind: 'external' | 'process' | 'container';
   /** Stops and starts the server on the same port and store. `kill` simulates a crash. */
   restart(options?: { kill?: boolean; downtimeMs?: number }): Promise<void>;
+  /** Stops the server cleanly, copies its store, and starts it again; the copy is for restoreStore. */
+  copyStore(): Promise<string>;
+  /**
+   * Stops the server, puts back a copy of its store made earlier, and starts it: the stream ends where it
+   * ended then, as after a crash that lost its tail, and hands the later positions out again.
+   */
+  restoreStore(copy: string): Promise<void>;
   stop(): Promise<void>;
   /**
    * On a secured server (the permission matrix of npm start, from the same generator): each identity's credential
@@ -32,6 +41,8 @@ export type NatsOptions = {
   secured?: boolean;
   /** TLS with a CA made for the test; clients must present a certificate it signed. */
   tls?: boolean;
+  /** The port to listen on (a test that starts the server again on the same address); a free one otherwise. */
+  port?: number;
 };
 
 export const INSTALL_HINT = [
@@ -47,15 +58,21 @@ export const INSTALL_HINT = [
  * else a private nats-server from the PATH on a free port with a temporary store, else a container
  * when Docker is reachable. Never a mock.
  */
-export async function startNats({ restartable = false, secured = false, tls = false }: NatsOptions = {}): Promise<NatsHandle> {
+export async function startNats({ restartable = false, secured = false, tls = false, port }: NatsOptions = {}): Promise<NatsHandle> {
   const external = process.env.NATS_URL;
   // Someone else's NATS cannot be given our configuration: a secured or TLS server is always one of our own.
-  if (external && !restartable && !secured && !tls) {
+  if (external && !restartable && !secured && !tls && port === undefined) {
     return {
       url: external,
       kind: 'external',
       restart: async () => {
         throw new Error('cannot restart the NATS server given by NATS_URL');
+      },
+      copyStore: async () => {
+        throw new Error('cannot copy the store of the NATS server given by NATS_URL');
+      },
+      restoreStore: async () => {
+        throw new Error('cannot restore the store of the NATS server given by NATS_URL');
       },
       stop: async () => {},
       credentials: null,
@@ -63,12 +80,13 @@ export async function startNats({ restartable = false, secured = false, tls = fa
     };
   }
   const binary = findNatsServer();
-  if (binary) return startNatsProcess(binary, { secured, tls });
+  if (binary) return startNatsProcess(binary, port ?? (await freePort()), { secured, tls });
   if (dockerReachable()) return startNatsContainer({ secured, tls });
   throw new Error(INSTALL_HINT);
 }
 
-function findNatsServer(): string | null {
+/** The nats-server the tests run: NATS_SERVER_BIN, else the first on the PATH or in the usual places. */
+export function findNatsServer(): string | null {
   for (const candidate of [process.env.NATS_SERVER_BIN, 'nats-server', '/usr/sbin/nats-server', '/usr/local/bin/nats-server']) {
     if (!candidate) continue;
     const found = spawnSync(candidate, ['--version'], { encoding: 'utf8' });
@@ -82,38 +100,24 @@ function dockerReachable(): boolean {
   return existsSync('/var/run/docker.sock') && spawnSync('docker', ['info'], { stdio: 'ignore', timeout: 5_000 }).status === 0;
 }
 
-async function startNatsProcess(binary: string, { secured, tls }: { secured: boolean; tls: boolean }): Promise<NatsHandle> {
-  const port = await freePort();
+async function startNatsProcess(binary: string, port: number, { secured, tls }: { secured: boolean; tls: boolean }): Promise<NatsHandle> {
   const storeDir = mkdtempSync(join(tmpdir(), 'nats-test-'));
   const accessDir = secured || tls ? mkdtempSync(join(tmpdir(), 'nats-access-')) : null;
   const access = prepareAccess(accessDir ?? storeDir, { secured, tls });
-  let child: ChildProcess | null = null;
+  let child: NatsProcess | null = null;
 
   const launch = async () => {
-    const proc = spawn(binary, ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir, ...(access.configFile ? ['-c', access.configFile] : [])], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    proc.stderr?.on('data', (chunk: Buffer) => {
-      stderr = (stderr + chunk.toString()).slice(-4000);
-    });
-    child = proc;
-    await waitForPort(port, 10_000).catch((err) => {
-      proc.kill('SIGKILL');
-      throw new Error(`nats-server did not start: ${String(err)}\n${stderr}`);
-    });
+    child = await launchNatsServer(binary, ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir, ...(access.configFile ? ['-c', access.configFile] : [])], port);
   };
   const halt = async (signal: NodeJS.Signals) => {
     const proc = child;
     child = null;
-    if (!proc || proc.exitCode !== null) return;
-    const exited = new Promise((resolve) => proc.once('exit', resolve));
-    proc.kill(signal);
-    await exited;
+    await proc?.halt(signal);
   };
 
   await launch();
   const url = `nats://127.0.0.1:${port}`;
+  const copies: string[] = [];
   try {
     if (access.credentials) await runOperatorSetup(url, access.credentials.operator, access.tls);
   } catch (err) {
@@ -131,9 +135,23 @@ async function startNatsProcess(binary: string, { secured, tls }: { secured: boo
       if (downtimeMs > 0) await new Promise((r) => setTimeout(r, downtimeMs));
       await launch();
     },
+    async copyStore() {
+      await halt('SIGTERM');
+      const copy = mkdtempSync(join(tmpdir(), 'nats-store-copy-'));
+      copies.push(copy);
+      cpSync(storeDir, copy, { recursive: true });
+      await launch();
+      return copy;
+    },
+    async restoreStore(copy) {
+      await halt('SIGTERM');
+      rmSync(storeDir, { recursive: true, force: true });
+      cpSync(copy, storeDir, { recursive: true });
+      await launch();
+    },
     async stop() {
       await halt('SIGTERM');
-      for (const dir of [storeDir, accessDir]) if (dir) rmSync(dir, { recursive: true, force: true });
+      for (const dir of [storeDir, accessDir, ...copies]) if (dir) rmSync(dir, { recursive: true, force: true });
     },
   };
 }
@@ -144,7 +162,7 @@ async function startNatsContainer({ secured, tls }: { secured: boolean; tls: boo
   const dir = mkdtempSync(join(tmpdir(), 'nats-test-'));
   // Inside the container the configuration refers to its own copies of the files.
   const access = prepareAccess(dir, { secured, tls }, '/etc/nats-test');
-  const container = await new GenericContainer('nats:2.10-alpine')
+  const container = await new GenericContainer('nats:2.10.27-alpine')
     .withExposedPorts(4222)
     .withWaitStrategy(Wait.forLogMessage(/Server is ready/))
     .withCopyDirectoriesToContainer([{ source: dir, target: '/etc/nats-test' }])
@@ -162,6 +180,12 @@ async function startNatsContainer({ secured, tls }: { secured: boolean; tls: boo
     async restart() {
       await container.restart();
     },
+    async copyStore() {
+      throw new Error('copying the store of a NATS container is not supported; install nats-server');
+    },
+    async restoreStore() {
+      throw new Error('restoring the store of a NATS container is not supported; install nats-server');
+    },
     async stop() {
       await container.stop();
       rmSync(dir, { recursive: true, force: true });
@@ -171,7 +195,7 @@ async function startNatsContainer({ secured, tls }: { secured: boolean; tls: boo
 
 async function startOpenNatsContainer(): Promise<NatsHandle> {
   const { NatsContainer } = await import('@testcontainers/nats');
-  let container = await new NatsContainer('nats:2.10-alpine').withJetStream().start();
+  let container = await new NatsContainer('nats:2.10.27-alpine').withJetStream().start();
   const url = () => `nats://${container.getHost()}:${container.getMappedPort(4222)}`;
   return {
     get url() {
@@ -182,6 +206,12 @@ async function startOpenNatsContainer(): Promise<NatsHandle> {
     tls: null,
     async restart() {
       await container.restart();
+    },
+    async copyStore() {
+      throw new Error('copying the store of a NATS container is not supported; install nats-server');
+    },
+    async restoreStore() {
+      throw new Error('restoring the store of a NATS container is not supported; install nats-server');
     },
     async stop() {
       await container.stop();
@@ -262,21 +292,10 @@ export function natsEnvOf(nats: NatsHandle, identity: NatsIdentity): Record<stri
   };
 }
 
-export function waitForPort(port: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const attempt = () => {
-      const socket = connect(port, '127.0.0.1');
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve();
-      });
-      socket.once('error', () => {
-        socket.destroy();
-        if (Date.now() > deadline) reject(new Error(`port ${port} did not open within ${timeoutMs} ms`));
-        else setTimeout(attempt, 25);
-      });
-    };
-    attempt();
-  });
+/** The version of the nats-server the tests start ("2.10.27"), or 'unknown' (none found, or a container). */
+export function natsServerVersion(): string {
+  const binary = findNatsServer();
+  if (!binary) return 'unknown';
+  const printed = spawnSync(binary, ['--version'], { encoding: 'utf8' }).stdout ?? '';
+  return /v?(\d+\.\d+\.\d+\S*)/.exec(printed)?.[1] ?? 'unknown';
 }

@@ -22,6 +22,11 @@ export type TestStack = {
   addReplica(name: ServiceName, env?: Record<string, string>, port?: number): Promise<ServiceProcess>;
   /** One more authorization service with its own ISSUER (its own URL), so that its forms and `iss` line up. */
   startAuthorization(env?: Record<string, string>): Promise<ServiceProcess>;
+  /**
+   * Kills a service of this stack (SIGKILL, a crash), waits, and starts it again on the same port, data folder
+   * and environment; the stack's fields then name the new process, which is returned once ready.
+   */
+  crash(service: ServiceProcess, options?: { downtimeMs?: number }): Promise<ServiceProcess>;
   /** Stops every service (each within its stop deadline), then NATS; fails naming a service that had to be killed. */
   stop(options?: { deadlineMs?: number }): Promise<void>;
 };
@@ -45,6 +50,13 @@ export type StackOptions = {
    * open NATS (NATS_URL, if set, is then used).
    */
   secured?: boolean;
+  /**
+   * A NATS the test started and stops itself (a cluster, say) instead of one of the stack's own; the services
+   * take their credentials from it where it has them.
+   */
+  nats?: Pick<NatsHandle, 'url'> & Partial<Pick<NatsHandle, 'credentials' | 'tls'>>;
+  /** How long each service may take to become ready (startService's default otherwise). */
+  startTimeoutMs?: number;
 };
 
 /** The admin credential of test stacks (ADMIN_TOKEN). */
@@ -59,7 +71,7 @@ export const TEST_WEBHOOK_SECRETS_KEY = Buffer.alloc(32, 7).toString('base64');
  * flows from one address.
  */
 export async function startStack(options: StackOptions = {}): Promise<TestStack> {
-  const nats = await startNats({ secured: options.secured ?? true });
+  const nats = options.nats ? givenNats(options.nats) : await startNats({ secured: options.secured ?? true });
   const [registrationPort, authorizationPort, tokenPort, mcpPort, adminPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
   const urls = {
     registration: `http://127.0.0.1:${registrationPort}`,
@@ -88,10 +100,13 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
     ...options.env,
   };
   const started: ServiceProcess[] = [];
+  const envOf = new Map<ServiceProcess, Record<string, string>>();
   const start = async (name: ServiceName, port?: number, extra: Record<string, string> = {}) => {
     // Each service its own credential, and nothing of another's (extra environment may still override it).
-    const service = await startService(name, { env: { ...env, ...natsEnvOf(nats, name), ...options.serviceEnv?.[name], ...extra }, ...(port ? { port } : {}) });
+    const serviceEnv = { ...env, ...natsEnvOf(nats, name), ...options.serviceEnv?.[name], ...extra };
+    const service = await startService(name, { env: serviceEnv, ...(port ? { port } : {}), ...(options.startTimeoutMs ? { timeoutMs: options.startTimeoutMs } : {}) });
     started.push(service);
+    envOf.set(service, serviceEnv);
     return service;
   };
   const startAuthorization = async (extra: Record<string, string> = {}) => {
@@ -112,7 +127,7 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
       ...(options.admin ? [start('admin', adminPort, options.admin === true ? {} : options.admin)] : []),
     );
     const tokenCount = tokenReplicas + (options.extraTokens ?? []).length;
-    return {
+    const stack: TestStack = {
       nats,
       urls,
       registration: services[0]!,
@@ -124,6 +139,26 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
       env,
       addReplica: (name, extra, port) => start(name, port, extra),
       startAuthorization,
+      async crash(service, { downtimeMs = 0 } = {}) {
+        await service.stop('SIGKILL');
+        if (downtimeMs > 0) await new Promise((r) => setTimeout(r, downtimeMs));
+        const again = await startService(service.name, {
+          env: envOf.get(service) ?? env,
+          port: service.port,
+          dataDir: service.dataDir,
+          ...(options.startTimeoutMs ? { timeoutMs: options.startTimeoutMs } : {}),
+        });
+        envOf.set(again, envOf.get(service) ?? env);
+        const swap = <T>(list: T[]) => list.map((s) => (s === (service as T) ? (again as T) : s));
+        started.splice(0, started.length, ...swap(started));
+        stack.tokens = swap(stack.tokens);
+        stack.mcp = swap(stack.mcp);
+        stack.extraAuthorizations = swap(stack.extraAuthorizations);
+        if (stack.registration === service) stack.registration = again;
+        if (stack.authorization === service) stack.authorization = again;
+        if (stack.admin === service) stack.admin = again;
+        return again;
+      },
       async stop(options = {}) {
         // Every service is stopped, and NATS after them, even when one fails to stop in time; then that is reported.
         const stopped = await Promise.allSettled(started.map((s) => s.stop('SIGTERM', options)));
@@ -132,9 +167,18 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
         if (failed) throw failed.reason;
       },
     };
+    return stack;
   } catch (err) {
     await Promise.all(started.map((s) => s.stop('SIGKILL')));
     await nats.stop();
     throw err;
   }
+}
+
+/** A NATS the test owns: the stack uses it and leaves its life to the test. */
+function givenNats(given: NonNullable<StackOptions['nats']>): NatsHandle {
+  const notOurs = async () => {
+    throw new Error('this NATS was given to the stack: the test that started it restarts it');
+  };
+  return { url: given.url, kind: 'external', restart: notOurs, copyStore: notOurs, restoreStore: notOurs, stop: async () => {}, credentials: given.credentials ?? null, tls: given.tls ?? null };
 }

@@ -1,4 +1,4 @@
-import { createLogger, listen, loadConfigOrExit, stopOnSignals } from '@mcp-auth/http';
+import { createLogger, listenWhileStarting, loadConfigOrExit, stopOnSignals } from '@mcp-auth/http';
 import {
   ClientsReadModel,
   ConsentsReadModel,
@@ -27,6 +27,7 @@ import { startWebhookWorkers } from './webhooks/workers.ts';
 const config = loadConfigOrExit(adminConfigSchema);
 const logger = createLogger('admin', config.LOG_LEVEL);
 
+const server = await listenWhileStarting({ port: config.PORT, host: config.HOST });
 const { store, projector } = await startEventSourcedRuntime(
   'admin',
   config,
@@ -42,6 +43,7 @@ const { store, projector } = await startEventSourcedRuntime(
     endedSessionsProjection,
   ],
   logger,
+  { waiting: server.waitingFor },
 );
 const db = projector.db;
 const deps: AdminDeps = {
@@ -63,7 +65,7 @@ const deps: AdminDeps = {
 
 const webhookWorkers = await startWebhookWorkers(deps);
 const reaper = startClientReaper(deps);
-const server = await listen(createAdminApp(deps), { port: config.PORT, host: config.HOST });
+server.serve(createAdminApp(deps));
 logger.info({ url: server.url, console: `${config.ADMIN_BASE_URL}/admin` }, 'admin service listening');
 if (!deps.credential) logger.warn('ADMIN_TOKEN is not set: the admin API and console are off');
 stopOnSignals(logger, [() => server.close(), () => reaper.stop(), () => webhookWorkers.stop(), () => projector.stop(), () => store.close()]);

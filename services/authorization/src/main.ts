@@ -1,6 +1,6 @@
-import { createLogger, gauge, listen, loadConfigOrExit, stopOnSignals } from '@mcp-auth/http';
+import { createLogger, gauge, listenWhileStarting, loadConfigOrExit, stopOnSignals } from '@mcp-auth/http';
 import { ClientsReadModel, ConsentsReadModel, clientsProjection, consentsProjection } from '@mcp-auth/projections';
-import { startEventSourcedRuntime, startPolicy } from '@mcp-auth/projector';
+import { startEventSourcedRuntime, startPolicy, untilStored } from '@mcp-auth/projector';
 import { createAuthorizationApp } from './app.ts';
 import { authorizationConfigSchema } from './config.ts';
 import { authorizationPolicy } from './connected-apps/policy.ts';
@@ -20,11 +20,12 @@ try {
   process.exit(2);
 }
 
-const { store, projector } = await startEventSourcedRuntime('authorization', config, [clientsProjection, consentsProjection, usersProjection], logger);
+const server = await listenWhileStarting({ port: config.PORT, host: config.HOST });
+const { store, projector } = await startEventSourcedRuntime('authorization', config, [clientsProjection, consentsProjection, usersProjection], logger, { waiting: server.waitingFor });
 
 for (const { username, password } of seedUsers) {
   try {
-    const outcome = await createUser(store, username, password, { kind: 'system', id: 'seed' });
+    const outcome = await untilStored(`the seed user ${username}`, () => createUser(store, username, password, { kind: 'system', id: 'seed' }), logger, server.waitingFor);
     logger.info({ username, outcome }, 'seed user');
   } catch (err) {
     if (!(err instanceof InvalidUser)) throw err;
@@ -49,6 +50,6 @@ gauge('projection_position', "Stream position applied by this replica's projecti
 
 const commands = serveConsentCommands(deps);
 const policy = startPolicy(deps, authorizationPolicy(deps));
-const server = await listen(createAuthorizationApp(deps), { port: config.PORT, host: config.HOST });
+server.serve(createAuthorizationApp(deps));
 logger.info({ url: server.url, issuer: config.ISSUER }, 'authorization service listening');
 stopOnSignals(logger, [() => server.close(), async () => void (await Promise.all([...commands.map((c) => c.stop()), policy.stop()])), () => projector.stop(), () => store.close()]);

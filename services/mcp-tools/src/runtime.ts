@@ -8,7 +8,7 @@ import {
   grantsProjection,
   signingKeysProjection,
 } from '@mcp-auth/projections';
-import { startEventSourcedRuntime } from '@mcp-auth/projector';
+import { startEventSourcedRuntime, type StartOptions } from '@mcp-auth/projector';
 import type { McpToolsConfig } from './config.ts';
 import { TokenVerifier } from './access/token-verifier.ts';
 import { toolCallQuotas } from './access/quotas.ts';
@@ -20,8 +20,8 @@ import { NotesReadModel, notesProjection } from './tools/notes-projection.ts';
 import { ToolRegistry, loadToolModules } from './tools/registry.ts';
 
 /** Everything both transports (HTTP and stdio) need: the stream, the projection, the tools and the token check. */
-export async function startRuntime(config: McpToolsConfig, logger: Logger) {
-  const { store, projector } = await startEventSourcedRuntime('mcp-tools', config, [clientsProjection, consentsProjection, grantsProjection, signingKeysProjection, notesProjection], logger);
+export async function startRuntime(config: McpToolsConfig, logger: Logger, options: StartOptions = {}) {
+  const { store, projector } = await startEventSourcedRuntime('mcp-tools', config, [clientsProjection, consentsProjection, grantsProjection, signingKeysProjection, notesProjection], logger, options);
   const notes = new NotesReadModel(projector.db);
   const clients = new ClientsReadModel(projector.db, projector);
 

@@ -1,4 +1,4 @@
-import { createLogger, gauge, listen, loadConfigOrExit, stopOnSignals } from '@mcp-auth/http';
+import { createLogger, gauge, listenWhileStarting, loadConfigOrExit, stopOnSignals } from '@mcp-auth/http';
 import {
   ClientsReadModel,
   ConsentsReadModel,
@@ -9,7 +9,7 @@ import {
   grantsProjection,
   signingKeysProjection,
 } from '@mcp-auth/projections';
-import { startEventSourcedRuntime, startPolicy } from '@mcp-auth/projector';
+import { startEventSourcedRuntime, startPolicy, untilStored } from '@mcp-auth/projector';
 import { createTokenApp } from './app.ts';
 import { CodesReadModel, codesProjection } from './codes/projection.ts';
 import { tokenConfigSchema } from './config.ts';
@@ -27,17 +27,30 @@ try {
   process.exit(2);
 }
 
-const { store, projector } = await startEventSourcedRuntime('token', config, [clientsProjection, consentsProjection, grantsProjection, signingKeysProjection, codesProjection, refreshTokensProjection], logger);
-const signingKeys = new SigningKeysReadModel(projector.db);
-const keyRing = await KeyRing.start({
-  store,
-  projector,
-  keys: signingKeys,
+const server = await listenWhileStarting({ port: config.PORT, host: config.HOST });
+const { store, projector } = await startEventSourcedRuntime(
+  'token',
+  config,
+  [clientsProjection, consentsProjection, grantsProjection, signingKeysProjection, codesProjection, refreshTokensProjection],
   logger,
-  alg: config.SIGNING_ALG,
-  rotationSeconds: Math.round(config.SIGNING_KEY_ROTATION_HOURS * 3600),
-  accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
-});
+  { waiting: server.waitingFor },
+);
+const signingKeys = new SigningKeysReadModel(projector.db);
+const keyRing = await untilStored(
+  'this replica\'s signing key',
+  () =>
+    KeyRing.start({
+      store,
+      projector,
+      keys: signingKeys,
+      logger,
+      alg: config.SIGNING_ALG,
+      rotationSeconds: Math.round(config.SIGNING_KEY_ROTATION_HOURS * 3600),
+      accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
+    }),
+  logger,
+  server.waitingFor,
+);
 gauge('projection_position', "Stream position applied by this replica's projection", () => projector.position);
 
 const deps = {
@@ -54,7 +67,7 @@ const deps = {
   keyRing,
 };
 const policy = startPolicy(deps, tokenPolicy(deps));
-const server = await listen(createTokenApp(deps), { port: config.PORT, host: config.HOST });
+server.serve(createTokenApp(deps));
 logger.info({ url: server.url, kid: keyRing.current().kid }, 'token service listening');
 stopOnSignals(logger, [
   () => server.close(),

@@ -30,12 +30,15 @@ const STARTUP_CATCH_UP_MS = 10 * 60_000;
 export class KeyRing {
   #current: SigningKey | null = null;
   #timers: NodeJS.Timeout[] = [];
+  #nextRotation: NodeJS.Timeout | null = null;
+  #stopListening: (() => void) | null = null;
 
   private constructor(private readonly options: KeyRingOptions) {}
 
   static async start(options: KeyRingOptions): Promise<KeyRing> {
     const ring = new KeyRing(options);
     await ring.#rotate(STARTUP_CATCH_UP_MS);
+    ring.#stopListening = options.projector.onRebuild(() => void ring.#publishAgainIfLost().catch((err) => options.logger.error({ err: String(err) }, 'could not check that this replica\'s signing key is still in the stream')));
     const sweep = setInterval(() => void ring.retireExpiredKeys().catch((err) => options.logger.warn({ err: String(err) }, 'key retirement sweep failed')), RETIREMENT_SWEEP_MS);
     sweep.unref();
     ring.#timers.push(sweep);
@@ -49,6 +52,24 @@ export class KeyRing {
 
   stop(): void {
     for (const timer of this.#timers) clearInterval(timer);
+    if (this.#nextRotation) clearTimeout(this.#nextRotation);
+    this.#stopListening?.();
+  }
+
+  /**
+   * The stream went backwards (see Projector.onRebuild) and may have lost the event that published this
+   * replica's key: then no service knows the key, and every token signed with it would be refused. Once the
+   * projection has caught up, a key it does not know is replaced by a new one, published again.
+   */
+  async #publishAgainIfLost(): Promise<void> {
+    const { store, projector, keys, logger } = this.options;
+    const { lastSequence } = await store.streamState();
+    await waitForPosition(projector, lastSequence, STARTUP_CATCH_UP_MS);
+    const current = this.#current;
+    if (current && !keys.find(current.kid)) {
+      logger.warn({ kid: current.kid }, "the stream lost this replica's signing key; publishing a new one");
+      await this.#rotate(STARTUP_CATCH_UP_MS);
+    }
   }
 
   async #rotate(catchUpMs = 10_000): Promise<void> {
@@ -75,9 +96,9 @@ export class KeyRing {
     this.#current = { kid, alg, privateKey: KeyObject.from(privateKey), signsUntil };
     logger.info({ kid, alg, signsUntil }, 'signing key published');
     // A Node timer holds at most 2^31-1 ms (about 24.8 days); a longer delay would fire at once, in a loop. Rotating earlier is safe.
-    const next = setTimeout(() => void this.#rotate().catch((err) => logger.error({ err: String(err) }, 'key rotation failed; keeping the current key')), Math.min(rotationSeconds * 1000, MAX_TIMER_MS));
-    next.unref();
-    this.#timers.push(next);
+    if (this.#nextRotation) clearTimeout(this.#nextRotation);
+    this.#nextRotation = setTimeout(() => void this.#rotate().catch((err) => logger.error({ err: String(err) }, 'key rotation failed; keeping the current key')), Math.min(rotationSeconds * 1000, MAX_TIMER_MS));
+    this.#nextRotation.unref();
   }
 
   /** Publishes SigningKeyRetired for keys whose every token has expired; exclusive per key, so one replica wins. */
