@@ -18,6 +18,10 @@ import { Projector } from './projector.ts';
 
 export type RuntimeSettings = {
   NATS_URL: string;
+  NATS_CREDENTIALS_FILE?: string | undefined;
+  NATS_TLS_CA?: string | undefined;
+  NATS_TLS_CERT?: string | undefined;
+  NATS_TLS_KEY?: string | undefined;
   NATS_STREAM_REPLICAS: number;
   DATA_DIR: string;
   PROJECTION_FILE?: string | undefined;

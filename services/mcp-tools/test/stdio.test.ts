@@ -10,6 +10,7 @@ import {
   REPO_ROOT,
   http,
   launchBrowser,
+  natsAccessOf,
   natsEnvOf,
   obtainTokens,
   registerPublicClient,
@@ -227,7 +228,8 @@ describe('mcp-tools --stdio: a local agent\'s tools for as long as the user\'s g
 async function grantEvents(stack: TestStack, clientId: string): Promise<Json[]> {
   const { EventStore } = await import('@mcp-auth/event-store');
   const { decodeEvent } = await import('@mcp-auth/contracts');
-  const store = await EventStore.connect({ servers: stack.nats.url, connectionName: 'grant-events-reader' });
+  // As the read-only identity an audit subscriber has.
+  const store = await EventStore.connect({ servers: stack.nats.url, connectionName: 'grant-events-reader', ...natsAccessOf(stack.nats, 'reader') });
   const onGrants: Json[] = [];
   try {
     const { lastSequence } = await store.streamState();
