@@ -1,7 +1,9 @@
 import Router from '@koa/router';
 import { readForm } from '@mcp-auth/http';
 import { InvalidClient, InvalidRequest, OAuthError, hashSecret, secretMatchesHash } from '@mcp-auth/oauth';
+import { subjects } from '@mcp-auth/contracts';
 import { grantIsActive } from '@mcp-auth/projections';
+import { catchUpWithSubject } from '@mcp-auth/projector';
 import { checkAccessToken } from '../access-token-check.ts';
 import { presentedCredentials } from '../client-authentication/authenticate-client.ts';
 import type { TokenDeps } from '../deps.ts';
@@ -36,7 +38,13 @@ export function introspectionRoutes(deps: TokenDeps): Router {
     }
     if (!form.token) throw new InvalidRequest('token is required.');
 
-    const access = await checkAccessToken(form.token, deps);
+    let access = await checkAccessToken(form.token, deps);
+    if (access?.active) {
+      // A resource server acts on "active": the grant's newest event (a rotation, a revocation) is read
+      // from the log and applied here before saying so, as it may have been written a moment ago.
+      await catchUpWithSubject(deps.store, deps.projector, subjects.grant(access.claims.grant_id));
+      access = await checkAccessToken(form.token, deps);
+    }
     if (access) {
       const { claims, active } = access;
       ctx.body = active
@@ -45,6 +53,8 @@ export function introspectionRoutes(deps: TokenDeps): Router {
       return;
     }
     const hash = await resolveCredential(form.token, deps, 1_000).catch(() => null);
+    const grantId = hash ? deps.refreshTokens.token(hash)?.grantId : undefined;
+    if (grantId) await catchUpWithSubject(deps.store, deps.projector, subjects.grant(grantId));
     const refresh = hash ? deps.refreshTokens.token(hash) : null;
     const grant = refresh ? deps.grants.find(refresh.grantId) : null;
     const current = refresh !== null && refresh.spentAtMs === null;
