@@ -7,10 +7,18 @@ import { catchUpWithSubject, waitForPosition } from './read-your-writes.ts';
 export type AggregateCommand<State> = {
   /** The aggregate's subject: read from the stream first, and the append is exclusive on it. */
   subject: string;
-  /** The aggregate's state in this replica's projection, once it has caught up with the subject. */
-  load(): State;
-  /** The decider's answer; an error it throws is the command's refusal. */
-  decide(state: State): DecidedEvent[];
+  /** The aggregate's state in this replica's projection, once it has caught up with the subject (at `version`, 0: no events). */
+  load(version: number): State;
+  /**
+   * The decider's answer; an error it throws is the command's refusal. It may wait (a rate limit that depends on
+   * the state), and runs again on every try.
+   */
+  decide(state: State): DecidedEvent[] | Promise<DecidedEvent[]>;
+  /**
+   * The subject's version in this replica's projection, for a hot command that trusts it on the first try instead
+   * of asking the stream: a stale read ends in a conflict, and the next try reads the stream.
+   */
+  projectedVersion?(): number;
 };
 
 export type CommandOptions = {
@@ -18,9 +26,12 @@ export type CommandOptions = {
   attempts?: number;
   /**
    * The subject sequence the command was decided against elsewhere (a reaper that judged a client idle at that
-   * version): any other version is a conflict at once, never retried.
+   * version), or 0 for a subject the command creates under a new id (not read first): any other version is a
+   * conflict at once, never retried.
    */
   expectedVersion?: number;
+  /** 'recorded': answer once the stream has the events, for an answer that is not read from this replica's projection. */
+  answerWhen?: 'applied' | 'recorded';
 };
 
 /**
@@ -33,20 +44,26 @@ export async function executeCommand<State>(
   deps: { store: EventStore; projector: Projector },
   command: AggregateCommand<State>,
   context: EventContext,
-  { attempts = 4, expectedVersion }: CommandOptions = {},
+  { attempts = 4, expectedVersion, answerWhen = 'applied' }: CommandOptions = {},
 ): Promise<number | null> {
   for (let attempt = 1; ; attempt++) {
-    const version = await catchUpWithSubject(deps.store, deps.projector, command.subject);
+    const version = await versionToDecideOn(deps, command, attempt, expectedVersion);
     if (expectedVersion !== undefined && version !== expectedVersion) throw new ConcurrencyConflict(command.subject, expectedVersion);
-    const events = command.decide(command.load());
+    const events = await command.decide(command.load(version));
     if (events.length === 0) return null;
     try {
       const position = await deps.store.appendDecided(events, context, { [command.subject]: version });
-      if (position !== null) await waitForPosition(deps.projector, position);
+      if (position !== null && answerWhen === 'applied') await waitForPosition(deps.projector, position);
       return position;
     } catch (err) {
       if (err instanceof ConcurrencyConflict && expectedVersion === undefined && attempt < attempts) continue;
       throw err;
     }
   }
+}
+
+function versionToDecideOn(deps: { store: EventStore; projector: Projector }, command: AggregateCommand<unknown>, attempt: number, expectedVersion: number | undefined): number | Promise<number> {
+  if (expectedVersion === 0) return 0;
+  if (attempt === 1 && command.projectedVersion) return command.projectedVersion();
+  return catchUpWithSubject(deps.store, deps.projector, command.subject);
 }

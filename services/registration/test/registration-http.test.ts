@@ -7,26 +7,9 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { EventStore } from '@mcp-auth/event-store';
 import { clientsProjection } from '@mcp-auth/projections';
 import { rebuildProjections } from '@mcp-auth/projector';
-import { startNats, startService, startedTogether, type NatsHandle, type ServiceProcess } from '@mcp-auth/testing';
+import { http, startNats, startService, startedTogether, type Json, type NatsHandle, type ServiceProcess } from '@mcp-auth/testing';
 import { realClientBodies } from './real-client-bodies.ts';
 import { registrationTokensProjection } from '../src/clients/registration-tokens.ts';
-
-type Json = Record<string, any>;
-
-async function call(url: string, init: RequestInit & { json?: unknown } = {}): Promise<{ status: number; headers: Headers; body: Json | null; text: string }> {
-  const { json, ...rest } = init;
-  const res = await fetch(url, {
-    ...rest,
-    headers: { ...(json !== undefined ? { 'Content-Type': 'application/json' } : {}), ...(rest.headers as Record<string, string>) },
-    body: json !== undefined ? JSON.stringify(json) : rest.body,
-  });
-  const text = await res.text();
-  let body: Json | null = null;
-  try {
-    body = text ? JSON.parse(text) : null;
-  } catch {}
-  return { status: res.status, headers: res.headers, body, text };
-}
 
 const confidentialBody = (name: string) => ({ client_name: name, redirect_uris: ['https://app.example.com/cb'], token_endpoint_auth_method: 'client_secret_basic' });
 
@@ -46,10 +29,10 @@ describe('registration service over HTTP, two replicas on one real NATS', () => 
   });
 
   test('register → read → update → delete with the registration access token (RFC 7591/7592)', async () => {
-    const created = await call(`${a.url}/register`, { method: 'POST', json: confidentialBody('lifecycle') });
+    const created = await http(`${a.url}/register`, { method: 'POST', json: confidentialBody('lifecycle') });
     assert.equal(created.status, 201);
     assert.equal(created.headers.get('cache-control'), 'no-store');
-    const c = created.body!;
+    const c = created.json!;
     assert.match(c.client_id, /^[A-Za-z0-9_-]{16,}$/);
     assert.ok(Number.isInteger(c.client_id_issued_at));
     assert.ok(c.client_secret.length >= 40, 'a confidential client gets a secret');
@@ -60,34 +43,34 @@ describe('registration service over HTTP, two replicas on one real NATS', () => 
     const auth = { Authorization: `Bearer ${c.registration_access_token}` };
 
     // Written through A, read through B right away: B waits for its projection to reach the write.
-    const read = await call(`${b.url}/register/${c.client_id}`, { headers: auth });
+    const read = await http(`${b.url}/register/${c.client_id}`, { headers: auth });
     assert.equal(read.status, 200);
-    assert.equal(read.body!.client_name, 'lifecycle');
-    assert.equal(read.body!.client_secret, undefined, 'the secret is never shown again');
-    assert.equal(read.body!.registration_access_token, undefined);
+    assert.equal(read.json!.client_name, 'lifecycle');
+    assert.equal(read.json!.client_secret, undefined, 'the secret is never shown again');
+    assert.equal(read.json!.registration_access_token, undefined);
 
-    const updated = await call(`${b.url}/register/${c.client_id}`, {
+    const updated = await http(`${b.url}/register/${c.client_id}`, {
       method: 'PUT',
       headers: auth,
       json: { ...confidentialBody('renamed'), client_id: c.client_id, redirect_uris: ['https://app.example.com/cb2'] },
     });
     assert.equal(updated.status, 200, updated.text);
-    assert.equal(updated.body!.client_name, 'renamed');
-    assert.deepEqual((await call(`${a.url}/register/${c.client_id}`, { headers: auth })).body!.redirect_uris, ['https://app.example.com/cb2']);
+    assert.equal(updated.json!.client_name, 'renamed');
+    assert.deepEqual((await http(`${a.url}/register/${c.client_id}`, { headers: auth })).json!.redirect_uris, ['https://app.example.com/cb2']);
 
-    const deleted = await call(`${a.url}/register/${c.client_id}`, { method: 'DELETE', headers: auth });
+    const deleted = await http(`${a.url}/register/${c.client_id}`, { method: 'DELETE', headers: auth });
     assert.equal(deleted.status, 204);
-    const gone = await call(`${b.url}/register/${c.client_id}`, { headers: auth });
+    const gone = await http(`${b.url}/register/${c.client_id}`, { headers: auth });
     assert.equal(gone.status, 401);
   });
 
   test('public clients get no secret, and real MCP client bodies register', async () => {
     for (const [name, body] of Object.entries(realClientBodies)) {
-      const res = await call(`${a.url}/register`, { method: 'POST', json: body });
+      const res = await http(`${a.url}/register`, { method: 'POST', json: body });
       assert.equal(res.status, 201, `${name}: ${res.text}`);
-      assert.equal(res.body!.client_secret, undefined);
-      assert.equal(res.body!.client_secret_expires_at, undefined);
-      assert.equal(res.body!.token_endpoint_auth_method, 'none');
+      assert.equal(res.json!.client_secret, undefined);
+      assert.equal(res.json!.client_secret_expires_at, undefined);
+      assert.equal(res.json!.token_endpoint_auth_method, 'none');
     }
   });
 
@@ -95,17 +78,17 @@ describe('registration service over HTTP, two replicas on one real NATS', () => 
     const body = { ...realClientBodies['Claude Code'], client_name: 'Claude Code (dedup)' };
     const results = await Promise.all(
       Array.from({ length: 30 }, (_, i) =>
-        call(`${(i % 2 ? a : b).url}/register`, { method: 'POST', json: { ...body, redirect_uris: [`http://localhost:${40000 + i}/callback`] } }),
+        http(`${(i % 2 ? a : b).url}/register`, { method: 'POST', json: { ...body, redirect_uris: [`http://localhost:${40000 + i}/callback`] } }),
       ),
     );
     assert.deepEqual(results.map((r) => r.status), Array(30).fill(201));
-    const ids = new Set(results.map((r) => r.body!.client_id));
+    const ids = new Set(results.map((r) => r.json!.client_id));
     assert.equal(ids.size, 1, 'one client, whatever the loopback port');
-    const tokens = new Set(results.map((r) => r.body!.registration_access_token));
+    const tokens = new Set(results.map((r) => r.json!.registration_access_token));
     assert.equal(tokens.size, 30, 'each registrant has its own management token');
     const [clientId] = ids;
     for (const r of results.slice(0, 5)) {
-      const read = await call(`${a.url}/register/${clientId}`, { headers: { Authorization: `Bearer ${r.body!.registration_access_token}` } });
+      const read = await http(`${a.url}/register/${clientId}`, { headers: { Authorization: `Bearer ${r.json!.registration_access_token}` } });
       assert.equal(read.status, 200);
     }
 
@@ -120,45 +103,45 @@ describe('registration service over HTTP, two replicas on one real NATS', () => 
     const reads = await Promise.all(
       Array.from({ length: 40 }, async (_, i) => {
         const [answering, other] = i % 2 ? [a, b] : [b, a];
-        const registrant = await call(`${answering.url}/register`, { method: 'POST', json: { ...body, redirect_uris: ['http://localhost:41000/callback'] } });
-        return (await call(`${other.url}/register/${clientId}`, { headers: { Authorization: `Bearer ${registrant.body!.registration_access_token}` } })).status;
+        const registrant = await http(`${answering.url}/register`, { method: 'POST', json: { ...body, redirect_uris: ['http://localhost:41000/callback'] } });
+        return (await http(`${other.url}/register/${clientId}`, { headers: { Authorization: `Bearer ${registrant.json!.registration_access_token}` } })).status;
       }),
     );
     assert.deepEqual(reads, Array(40).fill(200));
 
     // Anyone can obtain a token for the shared client by copying its metadata: it must not let them redirect or delete it for everyone.
-    const auth = { Authorization: `Bearer ${results[0]!.body!.registration_access_token}` };
-    const hijack = await call(`${b.url}/register/${clientId}`, { method: 'PUT', headers: auth, json: { ...body, client_id: clientId, redirect_uris: ['https://evil.example/cb'] } });
+    const auth = { Authorization: `Bearer ${results[0]!.json!.registration_access_token}` };
+    const hijack = await http(`${b.url}/register/${clientId}`, { method: 'PUT', headers: auth, json: { ...body, client_id: clientId, redirect_uris: ['https://evil.example/cb'] } });
     assert.equal(hijack.status, 403);
-    assert.equal(hijack.body!.error, 'access_denied');
-    assert.match(hijack.body!.error_description, /shared by several registrations/);
-    const removal = await call(`${a.url}/register/${clientId}`, { method: 'DELETE', headers: auth });
+    assert.equal(hijack.json!.error, 'access_denied');
+    assert.match(hijack.json!.error_description, /shared by several registrations/);
+    const removal = await http(`${a.url}/register/${clientId}`, { method: 'DELETE', headers: auth });
     assert.equal(removal.status, 403);
-    const still = await call(`${a.url}/register/${clientId}`, { headers: auth });
+    const still = await http(`${a.url}/register/${clientId}`, { headers: auth });
     assert.equal(still.status, 200);
-    assert.deepEqual(still.body!.redirect_uris, results[0]!.body!.redirect_uris, 'the shared client is unchanged');
+    assert.deepEqual(still.json!.redirect_uris, results[0]!.json!.redirect_uris, 'the shared client is unchanged');
   });
 
   test('a public client with a single registrant is still managed as RFC 7592 says', async () => {
-    const only = await call(`${a.url}/register`, { method: 'POST', json: { ...realClientBodies['Claude Code'], client_name: 'Only registrant' } });
+    const only = await http(`${a.url}/register`, { method: 'POST', json: { ...realClientBodies['Claude Code'], client_name: 'Only registrant' } });
     assert.equal(only.status, 201);
-    const auth = { Authorization: `Bearer ${only.body!.registration_access_token}` };
-    const put = await call(`${b.url}/register/${only.body!.client_id}`, { method: 'PUT', headers: auth, json: { ...realClientBodies['Claude Code'], client_name: 'Renamed', client_id: only.body!.client_id } });
+    const auth = { Authorization: `Bearer ${only.json!.registration_access_token}` };
+    const put = await http(`${b.url}/register/${only.json!.client_id}`, { method: 'PUT', headers: auth, json: { ...realClientBodies['Claude Code'], client_name: 'Renamed', client_id: only.json!.client_id } });
     assert.equal(put.status, 200);
-    assert.equal(put.body!.client_name, 'Renamed');
-    const deleted = await call(`${a.url}/register/${only.body!.client_id}`, { method: 'DELETE', headers: auth });
+    assert.equal(put.json!.client_name, 'Renamed');
+    const deleted = await http(`${a.url}/register/${only.json!.client_id}`, { method: 'DELETE', headers: auth });
     assert.equal(deleted.status, 204);
   });
 
   test('200 concurrent registrations all succeed with distinct ids and no 5xx', async () => {
     const results = await Promise.all(
       Array.from({ length: 200 }, (_, i) =>
-        call(`${(i % 2 ? a : b).url}/register`, { method: 'POST', json: { ...realClientBodies['MCP Inspector'], client_name: `inspector ${i}` } }),
+        http(`${(i % 2 ? a : b).url}/register`, { method: 'POST', json: { ...realClientBodies['MCP Inspector'], client_name: `inspector ${i}` } }),
       ),
     );
     const statuses = results.map((r) => r.status);
     assert.deepEqual(statuses.filter((s) => s !== 201), []);
-    assert.equal(new Set(results.map((r) => r.body!.client_id)).size, 200);
+    assert.equal(new Set(results.map((r) => r.json!.client_id)).size, 200);
   });
 
   test('refusals answer the right status and RFC 7591 error, never a 5xx', async () => {
@@ -182,41 +165,41 @@ describe('registration service over HTTP, two replicas on one real NATS', () => 
       ['a client_name with a zero-width joiner', { method: 'POST', json: { redirect_uris: ['https://a.example/cb'], client_name: 'Cur\u200Dsor' } }, 400, 'invalid_client_metadata'],
     ];
     for (const [name, init, status, error] of cases) {
-      const res = await call(`${a.url}/register`, init);
+      const res = await http(`${a.url}/register`, init);
       assert.equal(res.status, status, `${name}: ${res.text}`);
-      assert.equal(res.body?.error, error, name);
-      assert.equal(typeof res.body?.error_description, 'string', name);
+      assert.equal(res.json?.error, error, name);
+      assert.equal(typeof res.json?.error_description, 'string', name);
       assert.ok(!res.text.includes('    at '), `${name}: no stack trace`);
     }
-    const unsupported = await call(`${a.url}/register`, { method: 'PATCH', json: {} });
+    const unsupported = await http(`${a.url}/register`, { method: 'PATCH', json: {} });
     assert.ok(unsupported.status === 405 || unsupported.status === 404);
   });
 
   test('management needs the right registration access token', async () => {
-    const one = (await call(`${a.url}/register`, { method: 'POST', json: confidentialBody('one') })).body!;
-    const two = (await call(`${a.url}/register`, { method: 'POST', json: confidentialBody('two') })).body!;
-    const missing = await call(`${a.url}/register/${one.client_id}`);
+    const one = (await http(`${a.url}/register`, { method: 'POST', json: confidentialBody('one') })).json!;
+    const two = (await http(`${a.url}/register`, { method: 'POST', json: confidentialBody('two') })).json!;
+    const missing = await http(`${a.url}/register/${one.client_id}`);
     assert.equal(missing.status, 401);
     assert.match(missing.headers.get('www-authenticate') ?? '', /^Bearer /);
-    const wrong = await call(`${a.url}/register/${one.client_id}`, { headers: { Authorization: 'Bearer not-the-token' } });
+    const wrong = await http(`${a.url}/register/${one.client_id}`, { headers: { Authorization: 'Bearer not-the-token' } });
     assert.equal(wrong.status, 401);
-    assert.equal(wrong.body!.error, 'invalid_token');
+    assert.equal(wrong.json!.error, 'invalid_token');
     assert.match(wrong.headers.get('www-authenticate') ?? '', /error="invalid_token"/);
-    const otherClients = await call(`${a.url}/register/${one.client_id}`, { headers: { Authorization: `Bearer ${two.registration_access_token}` } });
+    const otherClients = await http(`${a.url}/register/${one.client_id}`, { headers: { Authorization: `Bearer ${two.registration_access_token}` } });
     assert.equal(otherClients.status, 401);
-    const unknown = await call(`${a.url}/register/no-such-client`, { headers: { Authorization: `Bearer ${one.registration_access_token}` } });
+    const unknown = await http(`${a.url}/register/no-such-client`, { headers: { Authorization: `Bearer ${one.registration_access_token}` } });
     assert.equal(unknown.status, 401);
-    const hostileId = await call(`${a.url}/register/${encodeURIComponent('a.b.>')}`, { headers: { Authorization: `Bearer ${one.registration_access_token}` } });
+    const hostileId = await http(`${a.url}/register/${encodeURIComponent('a.b.>')}`, { headers: { Authorization: `Bearer ${one.registration_access_token}` } });
     assert.equal(hostileId.status, 401);
     const auth = { Authorization: `Bearer ${one.registration_access_token}` };
-    const idMismatch = await call(`${a.url}/register/${one.client_id}`, { method: 'PUT', headers: auth, json: { ...confidentialBody('x'), client_id: two.client_id } });
+    const idMismatch = await http(`${a.url}/register/${one.client_id}`, { method: 'PUT', headers: auth, json: { ...confidentialBody('x'), client_id: two.client_id } });
     assert.equal(idMismatch.status, 400);
-    const badSecret = await call(`${a.url}/register/${one.client_id}`, { method: 'PUT', headers: auth, json: { ...confidentialBody('x'), client_id: one.client_id, client_secret: 'chosen-by-me' } });
+    const badSecret = await http(`${a.url}/register/${one.client_id}`, { method: 'PUT', headers: auth, json: { ...confidentialBody('x'), client_id: one.client_id, client_secret: 'chosen-by-me' } });
     assert.equal(badSecret.status, 400);
-    const badMetadata = await call(`${a.url}/register/${one.client_id}`, { method: 'PUT', headers: auth, json: { client_id: one.client_id, redirect_uris: ['http://evil.example/'] } });
+    const badMetadata = await http(`${a.url}/register/${one.client_id}`, { method: 'PUT', headers: auth, json: { client_id: one.client_id, redirect_uris: ['http://evil.example/'] } });
     assert.equal(badMetadata.status, 400);
-    assert.equal(badMetadata.body!.error, 'invalid_redirect_uri');
-    const sameSecret = await call(`${a.url}/register/${one.client_id}`, { method: 'PUT', headers: auth, json: { ...confidentialBody('kept'), client_id: one.client_id, client_secret: one.client_secret } });
+    assert.equal(badMetadata.json!.error, 'invalid_redirect_uri');
+    const sameSecret = await http(`${a.url}/register/${one.client_id}`, { method: 'PUT', headers: auth, json: { ...confidentialBody('kept'), client_id: one.client_id, client_secret: one.client_secret } });
     assert.equal(sameSecret.status, 200);
   });
 
@@ -239,12 +222,12 @@ describe('registration service over HTTP, two replicas on one real NATS', () => 
   });
 
   test('health, readiness and Prometheus metrics', async () => {
-    assert.equal((await call(`${a.url}/healthz`)).status, 200);
-    const ready = await call(`${a.url}/readyz`);
+    assert.equal((await http(`${a.url}/healthz`)).status, 200);
+    const ready = await http(`${a.url}/readyz`);
     assert.equal(ready.status, 200);
-    assert.equal(ready.body!.nats, 'connected');
-    assert.equal(ready.body!.projection.caughtUp, true);
-    const metrics = await call(`${a.url}/metrics`);
+    assert.equal(ready.json!.nats, 'connected');
+    assert.equal(ready.json!.projection.caughtUp, true);
+    const metrics = await http(`${a.url}/metrics`);
     assert.match(metrics.text, /^# HELP http_requests_total/m);
     assert.match(metrics.text, /registered_clients \d+/);
     assert.match(metrics.text, /process_resident_memory_bytes/);
@@ -262,13 +245,13 @@ describe('registration rate limit and projection recovery', () => {
     const service = await startService('registration', { env: { NATS_URL: nats.url, REGISTRATION_RATE_LIMIT: '3' } });
     try {
       const statuses = [];
-      for (let i = 0; i < 4; i++) statuses.push((await call(`${service.url}/register`, { method: 'POST', json: confidentialBody(`limited ${i}`) })).status);
+      for (let i = 0; i < 4; i++) statuses.push((await http(`${service.url}/register`, { method: 'POST', json: confidentialBody(`limited ${i}`) })).status);
       assert.deepEqual(statuses, [201, 201, 201, 429]);
-      const limited = await call(`${service.url}/register`, { method: 'POST', json: confidentialBody('again') });
-      assert.equal(limited.body!.error, 'too_many_requests');
+      const limited = await http(`${service.url}/register`, { method: 'POST', json: confidentialBody('again') });
+      assert.equal(limited.json!.error, 'too_many_requests');
       assert.ok(Number(limited.headers.get('retry-after')) >= 1);
       // Public clients already registered (by another address, before) only count against their own client.
-      const again = await call(`${service.url}/register`, { method: 'POST', json: realClientBodies['VS Code'] });
+      const again = await http(`${service.url}/register`, { method: 'POST', json: realClientBodies['VS Code'] });
       assert.equal(again.status, 429, 'the first registration of a client is a new client');
     } finally {
       await service.stop();
@@ -280,7 +263,7 @@ describe('registration rate limit and projection recovery', () => {
     const service = await startService('registration', {
       env: { NATS_URL: nats.url, TRUSTED_PROXY_HOPS: '1', REGISTRATION_RATE_LIMIT: '0', REREGISTRATION_RATE_LIMIT: '10', REREGISTRATION_RATE_LIMIT_PER_ADDRESS: '5', REREGISTRATION_RATE_LIMIT_PER_CLIENT_AND_ADDRESS: '3' },
     });
-    const register = (body: Json, from: string) => call(`${service.url}/register`, { method: 'POST', headers: { 'X-Forwarded-For': from }, json: body });
+    const register = (body: Json, from: string) => http(`${service.url}/register`, { method: 'POST', headers: { 'X-Forwarded-For': from }, json: body });
     const popular = { ...realClientBodies['Claude Code'], client_name: 'Claude Code (budget)' };
     const other = { ...realClientBodies['Claude Code'], client_name: 'Another agent (budget)' };
     try {
@@ -296,7 +279,7 @@ describe('registration rate limit and projection recovery', () => {
       for (let i = 0; i < 7; i++) assert.equal((await register(popular, `198.51.100.${i + 1}`)).status, 201, `install ${i + 1}`);
       const overBudget = await register(popular, '198.51.100.200');
       assert.equal(overBudget.status, 429, "the client's own budget still holds");
-      assert.equal(overBudget.body!.error, 'too_many_requests');
+      assert.equal(overBudget.json!.error, 'too_many_requests');
       assert.ok(Number(overBudget.headers.get('retry-after')) >= 1);
 
       // And one address cannot spread over many clients either: 3 (popular) + 2 (other) is its limit of 5.
@@ -311,10 +294,10 @@ describe('registration rate limit and projection recovery', () => {
     const env = { NATS_URL: nats.url, REGISTRATION_RATE_LIMIT: '0' };
     const first = await startService('registration', { env });
     const other = await startService('registration', { env });
-    for (let i = 0; i < 20; i++) await call(`${first.url}/register`, { method: 'POST', json: confidentialBody(`before ${i}`) });
+    for (let i = 0; i < 20; i++) await http(`${first.url}/register`, { method: 'POST', json: confidentialBody(`before ${i}`) });
     await first.stop('SIGKILL');
     const whileDown: Json[] = [];
-    for (let i = 0; i < 20; i++) whileDown.push((await call(`${other.url}/register`, { method: 'POST', json: confidentialBody(`while down ${i}`) })).body!);
+    for (let i = 0; i < 20; i++) whileDown.push((await http(`${other.url}/register`, { method: 'POST', json: confidentialBody(`while down ${i}`) })).json!);
     const again = await startService('registration', { env, dataDir: first.dataDir, port: first.port });
     try {
       // Ready means caught up; the log line saying so may still be in the pipe.
@@ -322,7 +305,7 @@ describe('registration rate limit and projection recovery', () => {
       for (let i = 0; i < 40 && !caughtUpLine(); i++) await new Promise((r) => setTimeout(r, 50));
       const resumed = JSON.parse(caughtUpLine() ?? '{}');
       assert.ok(resumed.position > 20, `caught up from the checkpoint: ${caughtUpLine()}`);
-      const read = await call(`${again.url}/register/${whileDown[19]!.client_id}`, { headers: { Authorization: `Bearer ${whileDown[19]!.registration_access_token}` } });
+      const read = await http(`${again.url}/register/${whileDown[19]!.client_id}`, { headers: { Authorization: `Bearer ${whileDown[19]!.registration_access_token}` } });
       assert.equal(read.status, 200);
     } finally {
       await again.stop();

@@ -1,12 +1,11 @@
 import type { Context, Next } from 'koa';
 import { subjects } from '@mcp-auth/contracts';
-import { ConcurrencyConflict } from '@mcp-auth/event-store';
-import { catchUpWithSubject } from '@mcp-auth/projector';
+import { catchUpWithSubject, executeCommand } from '@mcp-auth/projector';
 import { clearCookie, csrfGuard, setCookie, type CsrfGuard } from '@mcp-auth/web';
 import type { ConsoleSessionClaim } from '../access/admin-credential.ts';
 import type { AdminDeps } from '../deps.ts';
 import { EndedSessionsReadModel } from './ended-sessions.ts';
-import { decide } from './session-decider.ts';
+import { decide, type ConsoleSessionState } from './session-decider.ts';
 import type { ConsoleActor } from './types.ts';
 
 export type ConsoleSession = {
@@ -55,14 +54,9 @@ export function consoleSession(deps: Pick<AdminDeps, 'config' | 'credential' | '
     async signOut(ctx) {
       const claim = claimOf(ctx);
       if (claim) {
-        const version = await caughtUp(claim);
-        const events = decide({ type: 'EndConsoleSession', data: claim }, { ended: ended.isEnded(claim.sessionHash) });
-        try {
-          await store.appendDecided(events, actor(ctx), { [subjects.adminSession(claim.sessionHash)]: version });
-        } catch (err) {
-          // Only another sign-out of the same session lands there: it is ended either way.
-          if (!(err instanceof ConcurrencyConflict)) throw err;
-        }
+        // Another sign-out of the same session landing meanwhile is read again: it is ended either way.
+        const end = { subject: subjects.adminSession(claim.sessionHash), load: () => ({ ended: ended.isEnded(claim.sessionHash) }), decide: (state: ConsoleSessionState) => decide({ type: 'EndConsoleSession', data: claim }, state) };
+        await executeCommand({ store, projector }, end, actor(ctx));
       }
       clearCookie(ctx, names.session, secure);
     },

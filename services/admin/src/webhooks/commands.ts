@@ -2,9 +2,9 @@ import { jetstream } from '@nats-io/jetstream';
 import { isSubjectToken, subjects, type EventContext } from '@mcp-auth/contracts';
 import { HttpError } from '@mcp-auth/http';
 import { randomToken } from '@mcp-auth/oauth';
-import { catchUpWithSubject, waitForPosition } from '@mcp-auth/projector';
+import { executeCommand, type AggregateCommand } from '@mcp-auth/projector';
 import type { AdminDeps } from '../deps.ts';
-import { decide, type WebhookState } from './decider.ts';
+import { decide, type WebhookCommand, type WebhookState } from './decider.ts';
 import type { DeliveryJob } from './fan-out.ts';
 import type { WebhookDelivery, WebhookEndpoint } from './projection.ts';
 import { DeliveryNotFound, decideRetry } from './retry.ts';
@@ -26,44 +26,43 @@ export type WebhookCommands = {
 
 /** Registration and removal of webhook endpoints, for the admin API and the console alike. */
 export function webhookCommands(deps: Pick<AdminDeps, 'config' | 'store' | 'projector' | 'webhooks'>): WebhookCommands {
-  const { config, store, projector, webhooks } = deps;
+  const { config, store, webhooks } = deps;
   const secretsKey = config.WEBHOOK_SECRETS_KEY ? parseSecretsKey(config.WEBHOOK_SECRETS_KEY) : null;
+  /** A command on one endpoint, decided on what this replica's projection holds of it. */
+  const webhookCommand = (command: WebhookCommand): AggregateCommand<WebhookState> => ({
+    subject: subjects.webhook(command.data.webhookId),
+    load: (version) => webhookStateOf(version === 0 ? null : webhooks.find(command.data.webhookId)),
+    decide: (state) => decide(command, state),
+  });
   return {
     async register({ url, eventTypes, description }, context) {
       if (!secretsKey) throw WEBHOOKS_OFF;
       const webhookId = `wh_${randomToken(16)}`;
       const secret = generateSigningSecret();
-      const events = decide(
-        {
-          type: 'RegisterWebhook',
-          data: { webhookId, url, eventTypes, description, encryptedSecret: encryptSigningSecret(secret, secretsKey, webhookId), allowPrivateTargets: config.WEBHOOK_ALLOW_PRIVATE_TARGETS },
-        },
-        { status: 'unregistered' },
-      );
-      const position = await store.appendDecided(events, context, { [subjects.webhook(webhookId)]: 0 });
-      if (position !== null) await waitForPosition(projector, position);
+      const encryptedSecret = encryptSigningSecret(secret, secretsKey, webhookId);
+      const command: WebhookCommand = { type: 'RegisterWebhook', data: { webhookId, url, eventTypes, description, encryptedSecret, allowPrivateTargets: config.WEBHOOK_ALLOW_PRIVATE_TARGETS } };
+      await executeCommand(deps, webhookCommand(command), context, { expectedVersion: 0 });
       const endpoint = webhooks.find(webhookId);
       if (!endpoint) throw new Error('registered webhook is missing from the projection');
       return { endpoint, secret };
     },
     async remove(webhookId, context) {
-      const subject = subjects.webhook(webhookId);
-      const version = await catchUpWithSubject(store, projector, subject);
-      const endpoint = version === 0 ? null : webhooks.find(webhookId);
-      const state: WebhookState = { status: endpoint === null ? 'unregistered' : endpoint.status === 'active' ? 'active' : 'removed' };
-      const events = decide({ type: 'RemoveWebhook', data: { webhookId } }, state);
-      const position = await store.appendDecided(events, context, { [subject]: version });
-      if (position !== null) await waitForPosition(projector, position);
+      await executeCommand(deps, webhookCommand({ type: 'RemoveWebhook', data: { webhookId } }), context);
     },
     async retryDelivery(deliveryId, context) {
       if (!secretsKey) throw WEBHOOKS_OFF;
       if (!isSubjectToken(deliveryId)) throw new DeliveryNotFound();
-      const subject = subjects.webhookDelivery(deliveryId);
-      const version = await catchUpWithSubject(store, projector, subject);
-      const delivery = version === 0 ? null : webhooks.delivery(deliveryId);
-      const { events } = decideRetry(delivery, delivery ? webhooks.find(delivery.webhookId) : null);
-      const retryPosition = (await store.appendDecided(events, context, { [subject]: version })) ?? version;
-      await waitForPosition(projector, retryPosition);
+      // A retry already recorded but not yet tried records nothing: its job is sent again under the same retry's id.
+      let version = 0;
+      const retry: AggregateCommand<WebhookDelivery | null> = {
+        subject: subjects.webhookDelivery(deliveryId),
+        load(at) {
+          version = at;
+          return at === 0 ? null : webhooks.delivery(deliveryId);
+        },
+        decide: (delivery) => decideRetry(delivery, delivery ? webhooks.find(delivery.webhookId) : null).events,
+      };
+      const retryPosition = (await executeCommand(deps, retry, context, { attempts: 1 })) ?? version;
       const retried = webhooks.delivery(deliveryId)!;
       const job: DeliveryJob = { deliveryId, webhookId: retried.webhookId, eventId: retried.eventId, eventType: retried.eventType, position: retried.eventPosition! };
       // One job per retry (a resend of the same retry is deduplicated by its message id).
@@ -71,4 +70,8 @@ export function webhookCommands(deps: Pick<AdminDeps, 'config' | 'store' | 'proj
       return retried;
     },
   };
+}
+
+function webhookStateOf(endpoint: WebhookEndpoint | null): WebhookState {
+  return { status: endpoint === null ? 'unregistered' : endpoint.status === 'active' ? 'active' : 'removed' };
 }

@@ -117,6 +117,7 @@ export function deliveryHandler(deps: DeliveryDeps) {
   };
 
   async function settle(message: JsMsg, job: DeliveryJob, version: number, events: DecidedEvent[], next: 'delivered' | 'dead' | 'retry', delayMs = 0): Promise<void> {
+    // Not executeCommand: what is recorded is a try already made, which cannot be decided again; a conflict hands the job back.
     try {
       await store.appendDecided(events, WORKER, { [subjects.webhookDelivery(job.deliveryId)]: version });
     } catch (err) {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import { isSubjectToken, subjects, type DecidedEvent } from '@mcp-auth/contracts';
+import { isSubjectToken, subjects } from '@mcp-auth/contracts';
 import { readForm, eventContextOf } from '@mcp-auth/http';
 import { attachPosition, hashSecret, randomToken } from '@mcp-auth/oauth';
 import { catchUpWithSubject } from '@mcp-auth/projector';
@@ -11,10 +11,11 @@ import type { AuthorizationDeps } from '../web/context.ts';
 import { formTargetFor, sendPage } from '@mcp-auth/web';
 import { clientDisplayName, consentPage, errorPage, signInPage } from '../web/pages.ts';
 import { AUTHORIZATION_PARAMETERS, redirectTo, validateAuthorizationRequest, type AuthorizationRequest } from './authorization-request.ts';
-import { ConsentRequired, InvalidScopeSelection, decide, rememberedConsent, requiredScopes, type AuthorizationCommand } from './decider.ts';
+import { authorizationStateOf, executeAuthorization } from './authorize-command.ts';
+import { ConsentRequired, InvalidScopeSelection, rememberedConsent, requiredScopes, type AuthorizationCommand } from './decider.ts';
 
 export function authorizeRoutes(deps: AuthorizationDeps): Router {
-  const { config, store, projector, clients, consents, csrf } = deps;
+  const { config, store, projector, clients, csrf } = deps;
   const router = new Router();
   const resources = knownResources(config);
 
@@ -36,16 +37,8 @@ export function authorizeRoutes(deps: AuthorizationDeps): Router {
 
   async function issue(ctx: Context, command: AuthorizationCommand, session: CurrentSession, codeSecret: string | null, afterPost: boolean): Promise<void> {
     const { request } = command.data;
-    const events: DecidedEvent[] = decide(command, {
-      consents: consents.activeForClient(session.userId, request.client.clientId),
-      rememberConsent: config.REMEMBER_CONSENT,
-      defaultScopes: config.DEFAULT_SCOPES,
-    });
-    const codeEvent = events.find((e) => e.type === 'AuthorizationCodeIssued');
-    // A new code's subject must be empty: a (vanishingly unlikely) hash collision can never overwrite another code.
-    const expected = codeEvent ? { [subjects.authorizationCode(codeEvent.data.codeHash)]: 0 } : {};
-    const position = await store.appendDecided(events, eventContextOf(ctx, { kind: 'user' as const, id: session.userId }), expected);
-    if (codeEvent && codeSecret && position !== null) {
+    const position = await executeAuthorization(deps, command, eventContextOf(ctx, { kind: 'user' as const, id: session.userId }));
+    if (command.type === 'ApproveAuthorization' && codeSecret && position !== null) {
       answer(ctx, request.redirectUri, { code: attachPosition(codeSecret, position), state: request.state }, afterPost);
     } else {
       answer(ctx, request.redirectUri, { error: 'access_denied', error_description: 'The user denied the request.', state: request.state }, afterPost);
@@ -104,8 +97,7 @@ export function authorizeRoutes(deps: AuthorizationDeps): Router {
         body: signInPage({ csrf: csrf.tokenFor(ctx), returnTo: ctx.url, context: `${clientDisplayName(request.client)} wants to access your account. Sign in to continue.`, client: request.client }),
       });
     }
-    const state = { consents: consents.activeForClient(session.userId, request.client.clientId), rememberConsent: config.REMEMBER_CONSENT, defaultScopes: config.DEFAULT_SCOPES };
-    if (rememberedConsent(state, request)) {
+    if (rememberedConsent(authorizationStateOf(deps, session.userId, request.client.clientId), request)) {
       const { command, codeSecret } = approve(request, session, null);
       try {
         return await issue(ctx, command, session, codeSecret, false);

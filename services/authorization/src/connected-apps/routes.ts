@@ -55,6 +55,7 @@ export function connectedAppsRoutes(deps: AuthorizationDeps): Router {
     const clientId = form.client_id ?? '';
     if (!isSubjectToken(clientId)) return ctx.redirect('/account');
     const events = decide({ type: 'RevokeApp', data: { userId: session.userId, clientId } }, { activeConsents: consents.activeForClient(session.userId, clientId) });
+    // Not executeCommand: the revocation ends every consent of the user to the client, each on a subject of its own, in one batch.
     const position = await store.appendDecided(events, eventContextOf(ctx, { kind: 'user' as const, id: session.userId }));
     if (position !== null) await waitForPosition(projector, position);
     ctx.status = 303;

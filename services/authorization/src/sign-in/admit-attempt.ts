@@ -30,6 +30,7 @@ export async function admitAttempt({ store, projector, users, policy }: Admissio
     const admitted = events[0]!.type === 'SignInAttemptAdmitted';
     // Only an admission needs the subject unchanged (and only while there is an account limit to keep): a refusal changes no count.
     const exclusive = admitted && policy.maxAccountFailures > 0;
+    // Not executeCommand: whether the append is exclusive depends on the decision, and contention ends in a refusal, not an error.
     try {
       await store.appendDecided(events, context, exclusive ? { [subject]: version } : {});
     } catch (err) {

@@ -93,6 +93,7 @@ export function signInRoutes(deps: AuthorizationDeps): Router {
     const session = newSessionSecret();
     // The outcome only settles an attempt already counted: it needs no exclusivity.
     const events = decide({ type: 'CompleteSignIn', data: { ...attempt, passwordValid, sessionHash: session.hash, nowMs: Date.now() } }, initialState());
+    // Not executeCommand: the outcome is decided on no state (the attempt was admitted above), and nothing else writes its subject.
     const position = await store.appendDecided(events, context);
     if (events[0]!.type !== 'UserSignedIn' || position === null) return again(401, GENERIC_FAILURE);
     if (user && needsRehash(user.passwordHash)) await rehashPassword(store, { userId, password, version: userVersion }, context, logger);
@@ -107,6 +108,7 @@ export function signInRoutes(deps: AuthorizationDeps): Router {
     const session = await currentSession(ctx, deps);
     if (session) {
       const events = decide({ type: 'SignOut', data: { userId: session.userId, sessionHash: session.sessionHash } }, initialState());
+      // Not executeCommand: a sign-out is decided on no state, and its wait for this replica is bounded more tightly.
       const position = await store.appendDecided(events, eventContextOf(ctx, { kind: 'user' as const, id: session.userId }));
       // This replica stops honouring the session before it says so; the others as soon as they apply the event.
       if (position !== null) await projector.waitFor(position, SIGN_OUT_APPLY_MS);

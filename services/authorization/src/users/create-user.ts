@@ -17,6 +17,7 @@ export async function createUser(store: EventStore, username: string, password: 
   if (/[\u0000-\u001f\u007f]/.test(password)) throw new InvalidUser('the password must be one line of printable characters');
   const userId = userIdFor(username);
   const subject = subjects.user(userId);
+  // Not executeCommand: the users CLI creates users with no projection; the stream alone says whether the name is taken.
   if (await store.last(subject)) return 'exists';
   const events = decide({ type: 'CreateUser', data: { userId, username: normaliseUsername(username), passwordHash: await hashPassword(password) } }, { status: 'none' });
   try {

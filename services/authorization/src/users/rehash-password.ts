@@ -11,6 +11,7 @@ import { hashPassword } from './passwords.ts';
  */
 export async function rehashPassword(store: EventStore, user: { userId: string; password: string; version: number }, context: EventContext, logger: Logger): Promise<void> {
   const events = decide({ type: 'RehashPassword', data: { userId: user.userId, passwordHash: await hashPassword(user.password) } }, { status: 'exists' });
+  // Not executeCommand: exclusive on the version read before the password check, and a conflict is given way to, never retried.
   try {
     await store.appendDecided(events, context, { [subjects.user(user.userId)]: user.version });
   } catch (err) {

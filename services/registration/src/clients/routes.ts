@@ -1,12 +1,12 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
-import { isSubjectToken, subjects, type Actor, type DecidedEvent } from '@mcp-auth/contracts';
-import { ConcurrencyConflict, type EventStore } from '@mcp-auth/event-store';
+import { isSubjectToken, subjects, type Actor } from '@mcp-auth/contracts';
+import type { EventStore } from '@mcp-auth/event-store';
 import { readJsonObject, tooManyRequests, type Logger, eventContextOf } from '@mcp-auth/http';
 import { InvalidClientMetadata, InvalidRequest, InvalidToken, OAuthError, hashSecret, randomToken, secretMatchesHash } from '@mcp-auth/oauth';
 import { ClientsReadModel, type RegisteredClient } from '@mcp-auth/projections';
-import { catchUpWithSubject, waitForPosition, type Projector } from '@mcp-auth/projector';
+import { catchUpWithSubject, executeCommand, type AggregateCommand, type Projector } from '@mcp-auth/projector';
 import type { RegistrationConfig } from '../config.ts';
 import { clientInformation } from './client-response.ts';
 import { RegistrationTokensReadModel } from './registration-tokens.ts';
@@ -21,12 +21,11 @@ export type RegistrationDeps = {
   logger: Logger;
 };
 
-const MAX_ATTEMPTS = 4;
-
 export function clientRegistrationRoutes({ config, store, projector, logger }: RegistrationDeps): Router {
   const router = new Router();
   const clients = new ClientsReadModel(projector.db, projector);
   const registrationTokens = new RegistrationTokensReadModel(projector.db, projector);
+  const commandDeps = { store, projector, logger, clients, registrationTokens };
   const newClientLimiter = limiter('register-new', config.REGISTRATION_RATE_LIMIT);
   // A re-registration is counted per (client, address), then per address, then per client, and stops at the first
   // limit it is over: what one address is refused never spends the budget that every install of the client shares.
@@ -38,25 +37,10 @@ export function clientRegistrationRoutes({ config, store, projector, logger }: R
   const clientUri = (clientId: string) => `${config.REGISTRATION_BASE_URL}/register/${clientId}`;
   const bodyError = (status: number, description: string) => new OAuthError('invalid_client_metadata', description, status);
 
-  /**
-   * Reads one client. Authoritatively, the stream says how far the projection must be before we answer;
-   * otherwise this replica's projection is trusted, and optimistic concurrency catches a stale read.
-   */
-  async function loadClient(clientId: string, { authoritative = true } = {}): Promise<{ state: ClientState; client: RegisteredClient | null; version: number }> {
-    const version = authoritative ? await catchUpWithSubject(store, projector, subjects.client(clientId)) : (clients.find(clientId)?.version ?? 0);
-    const client = version === 0 ? null : clients.find(clientId);
-    return { state: clientStateOf(client, registrationTokens), client, version };
-  }
-
-  /**
-   * Decides and appends. Whatever lands on the client's subject is exclusive on it (a creation, the second
-   * registrant, an update, a deletion); the further registrants of a shared client go to a subject of their
-   * own and are not. Reads of a client are authoritative (they catch up with its subject first), so a write
-   * need not wait for this replica's projection, except where the answer is read from it (PUT).
-   */
-  async function execute(command: ClientCommand, ctx: Context, state: ClientState, version: number): Promise<number | null> {
-    const events: DecidedEvent[] = decide(command, state);
-    return store.appendDecided(events, eventContext(ctx, command.data.clientId), { [subjects.client(command.data.clientId)]: version });
+  /** Reads one client authoritatively: the stream says how far the projection must be before we answer. */
+  async function loadClient(clientId: string): Promise<{ client: RegisteredClient | null }> {
+    const version = await catchUpWithSubject(store, projector, subjects.client(clientId));
+    return { client: version === 0 ? null : clients.find(clientId) };
   }
 
   /** RFC 7591 §3: register a client. Public clients with identical metadata get the same client back. */
@@ -71,17 +55,7 @@ export function clientRegistrationRoutes({ config, store, projector, logger }: R
     const registrationAccessToken = randomToken(32);
     let clientId = fingerprint ? fingerprint.slice(0, 32) : randomToken(16);
 
-    for (let attempt = 1; ; attempt++) {
-      // A public client is usually known here already (agents register again on every connection): the first try
-      // reads this replica's projection. Creating a client and its second registrant are exclusive on its subject,
-      // so a stale read ends in a conflict and a retry that reads the stream. The further registrants of a shared
-      // client are not (agents connect in parallel); one racing a deletion or an expiry not yet applied here
-      // answers for a client that every projection keeps deleted, and /authorize refuses it, so the agent
-      // registers afresh.
-      const authoritative = attempt > 1;
-      const { state, client, version } = fingerprint
-        ? await loadClient(clientId, { authoritative })
-        : { state: { status: 'unregistered' } as const, client: null, version: 0 };
+    for (;;) {
       const command: ClientCommand = {
         type: 'RegisterClient',
         data: {
@@ -93,23 +67,38 @@ export function clientRegistrationRoutes({ config, store, projector, logger }: R
           issuedAt: Math.floor(Date.now() / 1000),
         },
       };
-      const again = state.status === 'active';
-      if (again) for (const { limiter: l, key } of reregistrationLimiters) await consume(l, key(clientId, ctx.ip));
-      else await consume(newClientLimiter, `address:${ctx.ip}`);
+      const loaded: { client: RegisteredClient | null } = { client: null };
+      // A public client is usually known here already (agents register again on every connection): the first try
+      // reads this replica's projection. Creating a client and its second registrant are exclusive on its subject,
+      // so a stale read ends in a conflict and a retry that reads the stream. The further registrants of a shared
+      // client are not (agents connect in parallel); one racing a deletion or an expiry not yet applied here
+      // answers for a client that every projection keeps deleted, and /authorize refuses it, so the agent
+      // registers afresh. A write need not wait for this replica's projection: the answer is not read from it.
+      const registration: AggregateCommand<ClientState> = {
+        subject: subjects.client(clientId),
+        projectedVersion: () => clients.find(clientId)?.version ?? 0,
+        load(version) {
+          loaded.client = version === 0 ? null : clients.find(clientId);
+          return clientStateOf(loaded.client, registrationTokens);
+        },
+        async decide(state) {
+          if (state.status === 'active') for (const { limiter: l, key } of reregistrationLimiters) await consume(l, key(clientId, ctx.ip));
+          else await consume(newClientLimiter, `address:${ctx.ip}`);
+          return decide(command, state);
+        },
+      };
       try {
-        await execute(command, ctx, state, version);
+        await executeCommand({ store, projector }, registration, eventContext(ctx, clientId), fingerprint ? { answerWhen: 'recorded' } : { expectedVersion: 0, answerWhen: 'recorded' });
       } catch (err) {
-        if (err instanceof ClientIdTaken) {
-          clientId = randomToken(16);
-          continue;
-        }
-        if (err instanceof ConcurrencyConflict && attempt < MAX_ATTEMPTS) continue;
-        throw err;
+        if (!(err instanceof ClientIdTaken)) throw err;
+        clientId = randomToken(16);
+        continue;
       }
+      const again = loaded.client;
       ctx.status = 201;
       ctx.set('Cache-Control', 'no-store');
       ctx.body = clientInformation(
-        again && client ? client : { clientId, clientIdIssuedAt: command.data.issuedAt, metadata },
+        again?.status === 'active' ? again : { clientId, clientIdIssuedAt: command.data.issuedAt, metadata },
         clientUri(clientId),
         { clientSecret, registrationAccessToken, confidential },
       );
@@ -118,7 +107,7 @@ export function clientRegistrationRoutes({ config, store, projector, logger }: R
   });
 
   /** RFC 7592 §2: every management request carries the registration access token as a Bearer token. */
-  async function authorizedClient(ctx: Context): Promise<{ client: RegisteredClient; state: ClientState; version: number }> {
+  async function authorizedClient(ctx: Context): Promise<{ client: RegisteredClient }> {
     const clientId = String(ctx.params.client_id ?? '');
     const token = bearerToken(ctx);
     if (!token) {
@@ -126,9 +115,9 @@ export function clientRegistrationRoutes({ config, store, projector, logger }: R
     }
     if (!isSubjectToken(clientId)) throw new InvalidToken('The registration access token is not valid for this client.');
     // The token may be a further registrant's, on the registrants' subject: the projection must have it too.
-    const [{ client, state, version }] = await Promise.all([loadClient(clientId), catchUpWithSubject(store, projector, subjects.clientRegistrants(clientId))]);
+    const [{ client }] = await Promise.all([loadClient(clientId), catchUpWithSubject(store, projector, subjects.clientRegistrants(clientId))]);
     if (!client || client.status !== 'active' || !registrationTokens.holds(clientId, token)) throw new InvalidToken('The registration access token is not valid for this client.');
-    return { client, state, version };
+    return { client };
   }
 
   /** The decider's refusals of a management request, as RFC 7592 answers them: a client gone is an invalid token (401); one that may not be changed or deleted, 403 (§2.2/§2.3). */
@@ -151,7 +140,7 @@ export function clientRegistrationRoutes({ config, store, projector, logger }: R
   });
 
   router.put('/register/:client_id', async (ctx) => {
-    const { client, state, version } = await authorizedClient(ctx);
+    const { client } = await authorizedClient(ctx);
     const body = await readJsonObject(ctx, { limit: config.REGISTRATION_MAX_BODY, error: bodyError });
     if (body.client_id !== client.clientId) throw new InvalidRequest('client_id in the body must equal the client being updated.');
     if (body.client_secret !== undefined) {
@@ -165,8 +154,8 @@ export function clientRegistrationRoutes({ config, store, projector, logger }: R
       data: { clientId: client.clientId, metadata: verdict.metadata, fingerprint: publicClientFingerprint(verdict.metadata) },
     };
     try {
-      const position = await execute(command, ctx, state, version);
-      if (position !== null) await waitForPosition(projector, position);
+      // One try, as for a deletion: a change landing meanwhile (a second registrant sharing it) is a 409.
+      await executeClientCommand(commandDeps, command, eventContext(ctx, client.clientId), { attempts: 1 });
     } catch (err) {
       throw managementError(err);
     }
@@ -179,8 +168,7 @@ export function clientRegistrationRoutes({ config, store, projector, logger }: R
   router.delete('/register/:client_id', async (ctx) => {
     const { client } = await authorizedClient(ctx);
     try {
-      // One try: a change landing meanwhile (a second registrant sharing it) is a 409, as for an update.
-      await executeClientCommand({ store, projector, logger, clients, registrationTokens }, { type: 'DeleteClient', data: { clientId: client.clientId } }, eventContext(ctx, client.clientId), { attempts: 1 });
+      await executeClientCommand(commandDeps, { type: 'DeleteClient', data: { clientId: client.clientId } }, eventContext(ctx, client.clientId), { attempts: 1 });
     } catch (err) {
       throw managementError(err);
     }

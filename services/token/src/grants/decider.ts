@@ -8,12 +8,13 @@ import type { Grant } from '@mcp-auth/projections';
 export type RevokeGrant = { type: 'RevokeGrant'; data: { grantId: string; reason: Exclude<GrantRevocationReason, 'refresh_token_reuse'> } };
 export type RevokeAccessToken = { type: 'RevokeAccessToken'; data: { grantId: string; jti: string; expiresAt: number } };
 export type GrantCommand = RevokeGrant | RevokeAccessToken;
+export type GrantState = { grant: Grant | null; accessTokenRevoked?: boolean };
 
 /**
  * Revocation is idempotent: a grant already revoked records nothing more; an access token is revoked by its jti.
  * GrantRevoked names the grant's consent, so that the authorization service can end the consent with it.
  */
-export function decide(command: GrantCommand, state: { grant: Grant | null; accessTokenRevoked?: boolean }): DecidedEvent[] {
+export function decide(command: GrantCommand, state: GrantState): DecidedEvent[] {
   const { grant } = state;
   switch (command.type) {
     case 'RevokeGrant':

@@ -1,11 +1,12 @@
 import Router from '@koa/router';
 import { readForm, eventContextOf } from '@mcp-auth/http';
 import { InvalidRequest, OAuthError } from '@mcp-auth/oauth';
-import { waitForPosition } from '@mcp-auth/projector';
+import { subjects } from '@mcp-auth/contracts';
+import { executeCommand } from '@mcp-auth/projector';
 import { checkAccessToken } from '../access-token-check.ts';
 import { authenticateClient } from '../client-authentication/authenticate-client.ts';
 import type { TokenDeps } from '../deps.ts';
-import { decide } from '../grants/decider.ts';
+import { decide, type GrantState } from '../grants/decider.ts';
 import { executeGrantRevocation } from '../grants/revoke-grant.ts';
 import { resolveCredential } from '../token-endpoint/credentials.ts';
 
@@ -50,12 +51,13 @@ export function revocationRoutes(deps: TokenDeps): Router {
       if (!status) return false;
       const { claims } = status;
       if (claims.client_id !== client.clientId || claims.exp <= Math.floor(Date.now() / 1000)) return true;
-      const events = decide(
-        { type: 'RevokeAccessToken', data: { grantId: claims.grant_id, jti: claims.jti, expiresAt: claims.exp } },
-        { grant: deps.grants.find(claims.grant_id), accessTokenRevoked: deps.grants.isAccessTokenRevoked(claims.jti) },
-      );
-      const position = await deps.store.appendDecided(events, context);
-      if (position !== null) await waitForPosition(deps.projector, position);
+      const { grant_id: grantId, jti, exp } = claims;
+      const revocation = {
+        subject: subjects.grant(grantId),
+        load: () => ({ grant: deps.grants.find(grantId), accessTokenRevoked: deps.grants.isAccessTokenRevoked(jti) }),
+        decide: (state: GrantState) => decide({ type: 'RevokeAccessToken', data: { grantId, jti, expiresAt: exp } }, state),
+      };
+      await executeCommand(deps, revocation, context);
       return true;
     }
   });

@@ -90,6 +90,7 @@ export class KeyRing {
         retireAfter: signsUntil + accessTokenTtlSeconds + 60,
       },
     };
+    // Not executeCommand: a new key is a fact of this replica's key ring, decided on no state, and waited for with the caller's timeout.
     const position = await store.appendDecided([event], { actor: { kind: 'service', id: 'token' } }, { [subjects.signingKey(kid)]: 0 });
     // Our own /jwks.json must list the key before any token signed with it leaves this replica.
     if (position !== null) await waitForPosition(projector, position, catchUpMs);
@@ -105,6 +106,7 @@ export class KeyRing {
   async retireExpiredKeys(nowSeconds = Math.floor(Date.now() / 1000)): Promise<number> {
     let retired = 0;
     for (const key of this.options.keys.dueForRetirement(nowSeconds)) {
+      // Not executeCommand: the key's due date is the whole decision, and a conflict means another replica retired it.
       try {
         await this.options.store.appendDecided([{ type: 'SigningKeyRetired', data: { kid: key.kid } }], { actor: { kind: 'service', id: 'token' } }, {
           [subjects.signingKey(key.kid)]: key.version,

@@ -2,10 +2,10 @@ import { subjects, type EventContext } from '@mcp-auth/contracts';
 import { ConcurrencyConflict } from '@mcp-auth/event-store';
 import { InvalidGrant, InvalidRequest, randomToken } from '@mcp-auth/oauth';
 import type { RegisteredClient } from '@mcp-auth/projections';
-import { catchUpWithSubject } from '@mcp-auth/projector';
-import { CodeAlreadyRedeemed, decide } from '../codes/decider.ts';
+import { catchUpWithSubject, executeCommand, type AggregateCommand } from '@mcp-auth/projector';
+import { CodeAlreadyRedeemed, decide, type CodeState } from '../codes/decider.ts';
 import type { TokenDeps } from '../deps.ts';
-import { decide as decideGrant } from '../grants/decider.ts';
+import { executeGrantRevocation } from '../grants/revoke-grant.ts';
 import { resolveGrantCredential } from './credentials.ts';
 import { newTokenMaterial, tokenResponse } from './issue-tokens.ts';
 
@@ -39,10 +39,17 @@ export async function authorizationCodeGrant(deps: TokenDeps, client: Registered
       },
     },
   };
+  const codeSubject = subjects.authorizationCode(codeHash);
+  const redemption: AggregateCommand<CodeState> = {
+    subject: codeSubject,
+    // The code is current already (its position was waited for): exactly one redemption lands on its version.
+    projectedVersion: () => code?.version ?? 0,
+    load: () => ({ code, consentActive: code ? deps.consents.isActive(code.consentId) : false }),
+    decide: (state) => decide(command, state),
+  };
   let position: number | null;
   try {
-    const events = decide(command, { code, consentActive: code ? deps.consents.isActive(code.consentId) : false });
-    position = await deps.store.appendDecided(events, actor, { [subjects.authorizationCode(codeHash)]: code!.version });
+    position = await executeCommand(deps, redemption, actor, { attempts: 1, answerWhen: 'recorded' });
   } catch (err) {
     if (err instanceof CodeAlreadyRedeemed) {
       await revokeGrant(deps, err.grantId, actor);
@@ -51,7 +58,7 @@ export async function authorizationCodeGrant(deps: TokenDeps, client: Registered
     if (err instanceof ConcurrencyConflict) {
       // Another replica redeemed it between our read and our write: a second redemption all the same, and by the
       // client the code was issued to (the decider let only that one through), so the first one's grant is revoked.
-      await catchUpWithSubject(deps.store, deps.projector, subjects.authorizationCode(codeHash));
+      await catchUpWithSubject(deps.store, deps.projector, codeSubject);
       const winner = deps.codes.find(codeHash)?.redeemedGrantId;
       if (winner) await revokeGrant(deps, winner, actor);
       throw new InvalidGrant('The authorization code has already been used.');
@@ -74,8 +81,6 @@ export async function authorizationCodeGrant(deps: TokenDeps, client: Registered
   });
 }
 
-async function revokeGrant(deps: TokenDeps, grantId: string, actor: EventContext): Promise<void> {
-  await catchUpWithSubject(deps.store, deps.projector, subjects.grant(grantId));
-  const events = decideGrant({ type: 'RevokeGrant', data: { grantId, reason: 'authorization_code_reuse' } }, { grant: deps.grants.find(grantId) });
-  await deps.store.appendDecided(events, actor);
+function revokeGrant(deps: TokenDeps, grantId: string, actor: EventContext): Promise<number | null> {
+  return executeGrantRevocation(deps, { type: 'RevokeGrant', data: { grantId, reason: 'authorization_code_reuse' } }, actor);
 }

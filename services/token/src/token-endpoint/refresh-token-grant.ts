@@ -2,9 +2,9 @@ import { subjects, type EventContext, type DecidedEvent } from '@mcp-auth/contra
 import { ConcurrencyConflict } from '@mcp-auth/event-store';
 import { InvalidGrant, InvalidRequest, InvalidScope, parseScope } from '@mcp-auth/oauth';
 import type { RegisteredClient } from '@mcp-auth/projections';
-import { catchUpWithSubject } from '@mcp-auth/projector';
+import { executeCommand, type AggregateCommand } from '@mcp-auth/projector';
 import type { TokenDeps } from '../deps.ts';
-import { REVOKED_FOR_REUSE, decide, type RefreshGrant } from '../refresh/decider.ts';
+import { REVOKED_FOR_REUSE, decide, type RefreshGrant, type RefreshState } from '../refresh/decider.ts';
 import { resolveGrantCredential } from './credentials.ts';
 import { newTokenMaterial, tokenResponse } from './issue-tokens.ts';
 
@@ -20,10 +20,9 @@ export async function refreshTokenGrant(deps: TokenDeps, client: RegisteredClien
   const presentedHash = await resolveGrantCredential(form.refresh_token, deps);
   const maxAttempts = deps.config.REFRESH_GRACE_MAX_RETRIES + 3;
 
-  for (let attempt = 1; ; attempt++) {
-    const token = deps.refreshTokens.token(presentedHash);
-    const grant = token ? deps.grants.find(token.grantId) : null;
-    const family = token ? deps.refreshTokens.family(token.grantId) : null;
+  // Each try decides afresh, with new token material and the time of that try.
+  let tried!: { material: ReturnType<typeof newTokenMaterial>; nowSeconds: number; state: RefreshState; events: DecidedEvent[] };
+  const refresh = (state: RefreshState): DecidedEvent[] => {
     const nowMs = Date.now();
     const nowSeconds = Math.floor(nowMs / 1000);
     const material = newTokenMaterial(deps.config, nowSeconds);
@@ -41,32 +40,42 @@ export async function refreshTokenGrant(deps: TokenDeps, client: RegisteredClien
         policy: { graceMs: deps.config.REFRESH_GRACE_SECONDS * 1000, maxGraceRetries: deps.config.REFRESH_GRACE_MAX_RETRIES },
       },
     };
-    const events: DecidedEvent[] = decide(command, { token, grant, family });
-    const grantSubject = subjects.grant(grant!.grantId);
-    let position: number | null;
-    try {
-      position = await deps.store.appendDecided(events, actor, { [grantSubject]: family!.version });
-    } catch (err) {
-      if (err instanceof ConcurrencyConflict && attempt < maxAttempts) {
-        await catchUpWithSubject(deps.store, deps.projector, grantSubject);
-        continue;
-      }
-      if (err instanceof ConcurrencyConflict) throw new InvalidGrant('The refresh token was just used; use the newest one.');
-      throw err;
-    }
-    if (events.some((e) => e.type === 'GrantRevoked')) throw new InvalidGrant(REVOKED_FOR_REUSE);
-    const rotated = events.find((e) => e.type === 'RefreshTokenRotated')!;
-    return tokenResponse(deps, {
-      userId: grant!.userId,
-      clientId: client.clientId,
-      resource: grant!.resource,
-      scopes: rotated.data.scopes,
-      grantId: grant!.grantId,
-      jti: material.accessTokenJti,
-      issuedAt: nowSeconds,
-      expiresAt: material.accessTokenExpiresAt,
-      position: position!,
-      refreshSecret: material.refreshSecret,
-    });
+    const events = decide(command, state);
+    tried = { material, nowSeconds, state, events };
+    return events;
+  };
+  const token = deps.refreshTokens.token(presentedHash);
+  // A token this replica does not know names no grant to read: the decider refuses it.
+  if (!token) refresh({ token: null, grant: null, family: null });
+  const { grantId } = token!;
+  const rotation: AggregateCommand<RefreshState> = {
+    subject: subjects.grant(grantId),
+    // The family is current already (the token's position was waited for): a stale read is a conflict, then read again.
+    projectedVersion: () => deps.refreshTokens.family(grantId)?.version ?? 0,
+    load: () => ({ token: deps.refreshTokens.token(presentedHash), grant: deps.grants.find(grantId), family: deps.refreshTokens.family(grantId) }),
+    decide: refresh,
+  };
+  let position: number | null;
+  try {
+    position = await executeCommand(deps, rotation, actor, { attempts: maxAttempts, answerWhen: 'recorded' });
+  } catch (err) {
+    if (err instanceof ConcurrencyConflict) throw new InvalidGrant('The refresh token was just used; use the newest one.');
+    throw err;
   }
+  const { material, nowSeconds, state, events } = tried;
+  const grant = state.grant!;
+  if (events.some((e) => e.type === 'GrantRevoked')) throw new InvalidGrant(REVOKED_FOR_REUSE);
+  const rotated = events.find((e) => e.type === 'RefreshTokenRotated')!;
+  return tokenResponse(deps, {
+    userId: grant.userId,
+    clientId: client.clientId,
+    resource: grant.resource,
+    scopes: rotated.data.scopes,
+    grantId: grant.grantId,
+    jti: material.accessTokenJti,
+    issuedAt: nowSeconds,
+    expiresAt: material.accessTokenExpiresAt,
+    position: position!,
+    refreshSecret: material.refreshSecret,
+  });
 }
