@@ -16,12 +16,14 @@ import { headers as natsHeaders } from '@nats-io/transport-node';
 import {
   STREAM_NAME,
   decodeEventOn,
+  silentLogger,
   subjectOf,
   toEnvelope,
   type DecidedEvent,
   type DecodeOutcome,
   type EventContext,
   type EventEnvelope,
+  type Logger,
   type NatsIdentity,
 } from '@mcp-auth/contracts';
 import { AcknowledgedPublisher, PublishForbidden, PublishRefused } from './acknowledged-publisher.ts';
@@ -29,7 +31,6 @@ import { DurableWorker, ensureConsumer } from './durable-worker.ts';
 import { NatsAccessRefused, createConsumersByName, natsClientOptions, type NatsTlsFiles } from './nats-access.ts';
 import { ensureStream, eventsStreamConfig } from './streams.ts';
 import { ConcurrencyConflict, EventStoreUnavailable } from './errors.ts';
-import { silentLogger, type Logger } from './logger.ts';
 import { identityOfStored, type StoredEventIdentity } from './stored-event.ts';
 
 export const EVENT_TYPE_HEADER = 'Event-Type';

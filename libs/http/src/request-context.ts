@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Context, Next } from 'koa';
-import type { Logger } from 'pino';
+import type { Logger } from '@mcp-auth/contracts';
 import { Counter, Histogram } from 'prom-client';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,100}$/;
