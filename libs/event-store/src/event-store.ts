@@ -94,14 +94,14 @@ export type EventsConsumerOptions = {
 
 /**
  * How long one pull of a consumer lasts; the server sends heartbeats every half of it, and two missed ones
- * make the client look for its consumer again. The client's default (30 s) left a projection whose consumer
- * lived on a crashed cluster node deaf for half a minute; a pull renewed every 2 s costs nothing measurable.
+ * make the client look for its consumer again. With the client's default (30 s), a projection whose consumer
+ * lives on a crashed cluster node stays deaf for half a minute; renewing a pull is cheap.
  */
 const CONSUME_EXPIRES_MS = 2_000;
 /**
  * How long a JetStream API request (stream info, a message get) may go unanswered. A stream whose leader
  * crashed answers nothing until its next election: a projector waiting out the client's 5 s default there
- * followed the stream again seconds after the cluster did.
+ * follows the stream again seconds after the cluster does.
  */
 const JETSTREAM_API_TIMEOUT_MS = 2_000;
 
@@ -143,7 +143,7 @@ export class EventStore {
         reconnectTimeWait: 250,
         waitOnFirstConnect: true,
         pingInterval: 10_000,
-        // Each request would otherwise build an Error up front to keep its stack: a few per cent of all CPU.
+        // Each request would otherwise build an Error up front to keep its stack, on every request of every service.
         noAsyncTraces: true,
         ...access,
       });
