@@ -12,7 +12,7 @@ import {
 import { EventApplier } from './apply-events.ts';
 import { readCheckpoint, rememberStream, resetProjection, whyCheckpointIsStale } from './checkpoint.ts';
 import { ConsumerFilterChoice, UNFILTERED_CATCH_UP_BEYOND } from './consumer-filter.ts';
-import { WakeablePause, endWhenSilent } from './consumer-supervision.ts';
+import { ConsumerSupervisor } from './consumer-supervision.ts';
 import { GroupCommit } from './group-commit.ts';
 import { PositionProver, type ProvenPosition } from './position-proof.ts';
 import { ProjectedEvents } from './projected-events.ts';
@@ -51,10 +51,11 @@ export type ProjectorStats = {
  * events are committed together with the new checkpoint in one transaction, so after a crash the
  * projection resumes exactly where its last commit stopped and never applies an event twice.
  *
- * This class supervises the consumer and keeps where the projection stands; its parts each read alone: which
- * events concern it (projected-events.ts), what NATS is asked for (consumer-filter.ts), applying them
- * (apply-events.ts), committing them (group-commit.ts), positions proven without an event (position-proof.ts),
- * the checkpoint checked against the stream (checkpoint.ts) and the file's life (projection-file.ts).
+ * This class keeps where the projection stands and whether the stream still backs it; its parts each read
+ * alone: the consumer kept running (consumer-supervision.ts), what NATS is asked for (consumer-filter.ts), which
+ * events concern it (projected-events.ts), applying them (apply-events.ts), committing them (group-commit.ts),
+ * positions proven without an event (position-proof.ts), the checkpoint and its check against the stream
+ * (checkpoint.ts) and the file's life (projection-file.ts).
  */
 export class Projector {
   readonly db: ProjectionDatabase;
@@ -62,13 +63,11 @@ export class Projector {
   readonly #logger: Logger;
   readonly #projections: readonly Projection[];
   readonly #events: ProjectedEvents;
-  readonly #filterChoice: ConsumerFilterChoice;
+  readonly #consumer: ConsumerSupervisor;
   readonly #applier: EventApplier;
   readonly #group: GroupCommit;
   readonly #prover: PositionProver;
   readonly #waiters = new PositionWaiters();
-  readonly #pause = new WakeablePause();
-  readonly #batchSize: number;
   readonly #rebuildListeners = new Set<() => void>();
 
   #position: number;
@@ -87,29 +86,15 @@ export class Projector {
   #target = 0;
   #caughtUp = false;
   #queryIndexesBuilt = false;
-  #stopped = false;
-
-  /** Whether the current consumer is filtered: then events of other aggregates never arrive to move the position. */
-  #filtered = false;
-  /** Whether the current consumer reads everything only to catch up, to be replaced by a filtered one then. */
-  #catchingUpUnfiltered = false;
-  #switchingToFiltered = false;
-  #following = false;
-  /** Counts consumers started: only the newest one's messages are taken. */
-  #consumers = 0;
-  #messages: { stop(): void } | null = null;
   #buffer: JsMsg[] = [];
   #flushScheduled = false;
   #stopListening: (() => void) | null = null;
-  #loop: Promise<void> | null = null;
 
   constructor(options: ProjectorOptions) {
     this.#store = options.store;
     this.#logger = options.logger ?? silentLogger;
     this.#projections = options.projections;
-    this.#batchSize = options.batchSize ?? 500;
     this.#events = new ProjectedEvents(options.projections);
-    this.#filterChoice = new ConsumerFilterChoice(this.#events.subjects, options.unfilteredCatchUpBeyond ?? UNFILTERED_CATCH_UP_BEYOND, this.#logger);
     this.db = openProjectionFile(options.file, options.projections, this.#logger);
     ({ position: this.#position, event: this.#positionEvent } = readCheckpoint(this.db));
     // A file that has applied events keeps its indexes up to date as it goes; a fresh one builds them at catch-up.
@@ -120,11 +105,28 @@ export class Projector {
       store: this.#store,
       logger: this.#logger,
       subjects: this.#events.subjects,
-      canProve: () => !this.#stopped && this.#filtered,
+      canProve: () => !this.#consumer.stopped && this.#consumer.filtered,
       position: () => this.#position,
       era: () => `${this.#connectionEpoch}/${this.#resets}`,
       waiting: () => this.#waiters.size > 0,
       accept: (proven) => this.#acceptProven(proven),
+    });
+    this.#consumer = new ConsumerSupervisor({
+      store: this.#store,
+      logger: this.#logger,
+      filterChoice: new ConsumerFilterChoice(this.#events.subjects, options.unfilteredCatchUpBeyond ?? UNFILTERED_CATCH_UP_BEYOND, this.#logger),
+      batchSize: options.batchSize ?? 500,
+      host: {
+        prepare: () => this.#prepareConsumer(),
+        receive: (message) => this.#receive(message),
+        // The stream may end with events of other aggregates only: then no message comes to say we caught up
+        // (nor to release a wait that began before the consumer).
+        started: (filtered) => {
+          if (filtered) this.#prover.later(this.#target, 0);
+        },
+        ended: () => this.#flush(),
+        position: () => this.#position,
+      },
     });
   }
 
@@ -156,8 +158,8 @@ export class Projector {
       position: this.#position,
       streamLastSequenceAtStart: this.#target,
       caughtUp: this.#caughtUp,
-      following: this.#following,
-      filtered: this.#filtered,
+      following: this.#consumer.following,
+      filtered: this.#consumer.filtered,
       applied: this.#applier.applied,
       skipped: this.#applier.skipped,
     };
@@ -171,10 +173,10 @@ export class Projector {
   /** Read-your-writes: resolves true once the projection applied `position`, false after the timeout. */
   waitFor(position: number, timeoutMs: number): Promise<boolean> {
     if (this.hasApplied(position)) return Promise.resolve(true);
-    if (this.#stopped) return Promise.resolve(false);
+    if (this.#consumer.stopped) return Promise.resolve(false);
     const waiting = this.#waiters.add(position, timeoutMs);
     // A filtered consumer is told nothing of other aggregates' events: a position among them is proven instead.
-    if (this.#filtered) this.#prover.later(position);
+    if (this.#consumer.filtered) this.#prover.later(position);
     else this.#prover.aimAt(position);
     return waiting;
   }
@@ -191,16 +193,13 @@ export class Projector {
   /** Starts the supervised consume loop; it survives NATS restarts and reconnects forever. */
   start(): void {
     this.#stopListening ??= this.#store.onConnectionChange((change) => this.#connectionChanged(change));
-    this.#loop ??= this.#supervise();
+    this.#consumer.start();
   }
 
   async stop(): Promise<void> {
-    this.#stopped = true;
     this.#stopListening?.();
     this.#prover.stop();
-    this.#messages?.stop();
-    this.#pause.wake();
-    await this.#loop;
+    await this.#consumer.stop();
     this.#flush();
     this.#group.commit();
     this.#group.saveSkippedPosition();
@@ -208,53 +207,14 @@ export class Projector {
     this.db.close();
   }
 
-  async #supervise(): Promise<void> {
-    let backoffMs = 100;
-    while (!this.#stopped) {
-      try {
-        const epoch = this.#connectionEpoch;
-        const state = await this.#store.streamState();
-        await this.#checkCheckpoint(state, epoch);
-        this.#target = state.lastSequence;
-        if (this.#position >= this.#target) this.#markCaughtUp();
-        const { subjects, catchingUpUnfiltered } = this.#filterChoice.next(this.#store, this.#target - this.#position);
-        this.#catchingUpUnfiltered = catchingUpUnfiltered;
-        const consumer = ++this.#consumers;
-        const messages = await this.#store.consumeFrom(this.#position + 1, this.#batchSize, (message) => {
-          if (consumer === this.#consumers) this.#receive(message);
-        }, subjects);
-        this.#filtered = subjects !== undefined;
-        this.#messages = messages;
-        this.#following = consumer === this.#consumers;
-        void endWhenSilent(messages, () => consumer === this.#consumers, () => {
-          this.#logger.warn({ position: this.#position }, 'the projection consumer went silent; starting another from the checkpoint');
-          this.#endConsumer();
-        });
-        // The stream may end with events of other aggregates only: then no message comes to say we caught up
-        // (nor to release a wait that began before the consumer).
-        if (this.#filtered) this.#prover.later(this.#target, 0);
-        if (this.#stopped) messages.stop();
-        backoffMs = 100;
-        const ended = await messages.closed();
-        if (ended instanceof Error) throw ended;
-      } catch (err) {
-        if (!this.#stopped) this.#logger.warn({ err: String(err) }, 'projection consumer failed; restarting from checkpoint');
-      }
-      this.#messages = null;
-      this.#filtered = false;
-      this.#following = false;
-      this.#flush();
-      if (this.#switchingToFiltered) {
-        this.#switchingToFiltered = false;
-        continue; // caught up: on at once with a filtered consumer
-      }
-      if (!this.#stopped) {
-        await this.#pause.wait(backoffMs);
-        // At most a second apart: a stream without a leader for a moment (a cluster node crashed) is followed
-        // again within a second of its election, and a revocation meanwhile waits no longer than that.
-        backoffMs = Math.min(backoffMs * 2, 1_000);
-      }
-    }
+  /** Before each consumer: the checkpoint checked against the stream, and where the consumer starts. */
+  async #prepareConsumer(): Promise<{ from: number; behind: number }> {
+    const epoch = this.#connectionEpoch;
+    const state = await this.#store.streamState();
+    await this.#checkCheckpoint(state, epoch);
+    this.#target = state.lastSequence;
+    if (this.#position >= this.#target) this.#markCaughtUp();
+    return { from: this.#position + 1, behind: this.#target - this.#position };
   }
 
   /**
@@ -267,18 +227,11 @@ export class Projector {
     if (change === 'disconnected') {
       this.#connectionEpoch++;
       this.#horizon = 0;
-      this.#endConsumer();
+      this.#consumer.endConsumer();
     } else {
       this.#checked = false;
-      this.#pause.wake();
+      this.#consumer.wake();
     }
-  }
-
-  /** Ends the current consumer: the consume loop starts the next from the position; what the old one still delivers is dropped. */
-  #endConsumer(): void {
-    this.#following = false;
-    this.#consumers++;
-    this.#messages?.stop();
   }
 
   /** Sets where the projection stands, and which event the stream holds there. */
@@ -322,12 +275,7 @@ export class Projector {
     const reachedEnd = pending === 0 || this.#position >= this.#target;
     if (reachedEnd) this.#markCaughtUp();
     if (this.#checked) this.#waiters.release(this.#position);
-    // The end as this consumer found it, not "caught up once": a projector that fell far behind again (a long
-    // outage) catches up unfiltered again.
-    if (this.#catchingUpUnfiltered && reachedEnd && this.#messages && !this.#switchingToFiltered) {
-      this.#switchingToFiltered = true;
-      this.#endConsumer(); // what the unfiltered consumer still sends is the filtered one's to deliver
-    }
+    if (reachedEnd) this.#consumer.reachedEnd();
   }
 
   #applyOneByOne(batch: JsMsg[]): void {
@@ -352,7 +300,7 @@ export class Projector {
     const { position, event } = readCheckpoint(this.db);
     this.#advanceTo(position, event);
     this.#resets++;
-    this.#endConsumer();
+    this.#consumer.endConsumer();
   }
 
   /** A position proven without an event (see PositionProver); the position may have moved on meanwhile. */
@@ -386,7 +334,7 @@ export class Projector {
   async #checkCheckpoint(state: StreamState, epoch: number): Promise<void> {
     const reason = await whyCheckpointIsStale(this.db, this.#store, state, { position: this.#position, event: this.#positionEvent });
     if (epoch !== this.#connectionEpoch) throw new Error('the connection to NATS was lost while the checkpoint was checked');
-    if (reason !== null && !this.#stopped) {
+    if (reason !== null && !this.#consumer.stopped) {
       this.#logger.warn({ checkpoint: this.#position, streamLastSequence: state.lastSequence, reason }, `rebuilding the projection from sequence 1: ${reason}`);
       this.#group.commit();
       resetProjection(this.db);
