@@ -3,6 +3,7 @@
 // Run: node --import tsx bench/append-cost.ts [appends]
 import { randomUUID } from 'node:crypto';
 import { jetstream } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import { NoteCreated, newEvent, subjects, type EventEnvelope } from '@mcp-auth/contracts';
 import { EventStore } from '@mcp-auth/event-store';
 import { startNats } from '@mcp-auth/testing';
@@ -11,7 +12,9 @@ import { median } from './median.ts';
 const total = Number(process.argv[2] ?? 20_000);
 const nats = await startNats({ restartable: true });
 const store = await EventStore.connect({ servers: nats.url, connectionName: 'append-cost' });
-const js = jetstream(store.nc);
+// The NATS client's own publish, on a connection of its own.
+const nc = await connect({ servers: nats.url });
+const js = jetstream(nc);
 const actor = { actor: { kind: 'system' as const, id: 'bench' } };
 
 async function measure(append: (subject: string, event: EventEnvelope) => Promise<unknown>): Promise<number> {
@@ -39,4 +42,5 @@ for (let round = 0; round < 3; round++) {
 for (const [name, xs] of Object.entries(results)) console.log(`${name.padEnd(18)} ${median(xs).toFixed(1)} µs CPU per append (median of ${xs.length} rounds of ${total})`);
 console.log(`ratio ${(median(results['client js.publish']!) / median(results['EventStore.append']!)).toFixed(2)}× the CPU with the client's publish`);
 await store.close();
+await nc.close();
 await nats.stop();

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EVENT_AGGREGATES, NoteCreated, STREAM_NAME, eventCatalogue, newEvent, subjects, type EventType } from '@mcp-auth/contracts';
 import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import { EventStore } from '@mcp-auth/event-store';
 import { Projector, defineProjection, startPolicy } from '@mcp-auth/projector';
 import { startNats } from '@mcp-auth/testing';
@@ -43,7 +44,7 @@ async function receive(natsUrl: string, receiver: Receiver): Promise<void> {
     const name = `receive-cost-${receiver}-${Date.now()}`;
     startPolicy({ store, projector, logger: store.logger }, { name, reactsTo, react: async () => {} });
     // It goes through the stream's history first: measured once that is done.
-    const jsm = await jetstreamManager(store.nc);
+    const jsm = await jetstreamManager(await connect({ servers: natsUrl }));
     for (;;) {
       const info = await jsm.consumers.info(STREAM_NAME, name).catch(() => null);
       if (info && info.num_pending === 0 && info.num_ack_pending === 0) break;
@@ -54,10 +55,10 @@ async function receive(natsUrl: string, receiver: Receiver): Promise<void> {
     await store.consumeFrom(lastSequence + 1, 500, () => {});
   } else if (receiver === 'ordered-push-consumer') {
     const { lastSequence } = await store.streamState();
-    const consumer = await jetstream(store.nc).consumers.getPushConsumer(STREAM_NAME, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: lastSequence + 1 });
+    const consumer = await jetstream(await connect({ servers: natsUrl })).consumers.getPushConsumer(STREAM_NAME, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: lastSequence + 1 });
     await consumer.consume({ callback: () => {} });
   } else {
-    store.nc.subscribe('events.>', { callback: () => {} });
+    (await connect({ servers: natsUrl })).subscribe('events.>', { callback: () => {} });
   }
   process.on('message', () => process.exit(0));
   process.send!('ready');

@@ -13,7 +13,7 @@ import Database from 'better-sqlite3';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { connect, nkeys } from '@nats-io/transport-node';
 import { AuthorizationCodeRedeemed, SigningKeyPublished, newEvent, subjects, type EventEnvelope } from '@mcp-auth/contracts';
-import { EventStore } from '@mcp-auth/event-store';
+import { EventStore, natsClientOptions } from '@mcp-auth/event-store';
 import {
   BrowserlessUser,
   REPO_ROOT,
@@ -246,9 +246,9 @@ describe('a service and a secured NATS that it has no credential for', () => {
   });
 
   test('with its credential but no stream (the setup step has not run), it waits for it, saying to run the setup step', async () => {
-    const operator = await EventStore.connect({ servers: nats.url, connectionName: 'operator', ...natsAccessOf(nats, 'operator') });
+    const operator = await connect({ servers: nats.url, name: 'operator', ...natsClientOptions(natsAccessOf(nats, 'operator')) });
     try {
-      const deleted = await operator.nc.request('$JS.API.STREAM.DELETE.EVENTS', '', { timeout: 2_000 });
+      const deleted = await operator.request('$JS.API.STREAM.DELETE.EVENTS', '', { timeout: 2_000 });
       assert.match(new TextDecoder().decode(deleted.data), /"success":true/);
     } finally {
       await operator.close();

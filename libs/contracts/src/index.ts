@@ -8,3 +8,4 @@ export * from './mcp-events.ts';
 export * from './admin-events.ts';
 export * from './commands.ts';
 export * from './nats-permissions.ts';
+export * from './logger.ts';

@@ -14,125 +14,85 @@ export function isSubjectToken(value: string): boolean {
   return SUBJECT_TOKEN.test(value);
 }
 
-function subject(context: string, aggregate: string, id: string): string {
+/** The subject of one aggregate ("<context>.<aggregate>"): events.<context>.<aggregate>.<id>. */
+function subject(aggregate: string, id: string): string {
   if (!isSubjectToken(id)) {
     throw new TypeError(`"${id.slice(0, 40)}" cannot be an aggregate id in a subject`);
   }
-  return `events.${context}.${aggregate}.${id}`;
+  return `events.${aggregate}.${id}`;
 }
 
 export const subjects = {
-  client: (clientId: string) => subject('registration', 'client', clientId),
+  client: (clientId: string) => subject('registration.client', clientId),
   /** The further registrants of a shared public client: kept apart from the client so that few services receive them. */
-  clientRegistrants: (clientId: string) => subject('registration', 'registrants', clientId),
-  user: (userId: string) => subject('authorization', 'user', userId),
+  clientRegistrants: (clientId: string) => subject('registration.registrants', clientId),
+  user: (userId: string) => subject('authorization.user', userId),
   /** Sign-in attempts and sessions of one username (which may not exist: failures are recorded all the same). */
-  signIn: (userKey: string) => subject('authorization', 'signin', userKey),
-  consent: (consentId: string) => subject('authorization', 'consent', consentId),
-  authorizationCode: (codeHash: string) => subject('authorization', 'code', codeHash),
-  authorizationDenial: (denialId: string) => subject('authorization', 'denial', denialId),
-  grant: (grantId: string) => subject('token', 'grant', grantId),
-  signingKey: (kid: string) => subject('token', 'key', kid),
-  toolInvocation: (invocationId: string) => subject('mcp', 'invocation', invocationId),
-  note: (noteId: string) => subject('mcp', 'note', noteId),
-  webhook: (webhookId: string) => subject('admin', 'webhook', webhookId),
-  webhookDelivery: (deliveryId: string) => subject('admin', 'delivery', deliveryId),
+  signIn: (userKey: string) => subject('authorization.signin', userKey),
+  consent: (consentId: string) => subject('authorization.consent', consentId),
+  authorizationCode: (codeHash: string) => subject('authorization.code', codeHash),
+  authorizationDenial: (denialId: string) => subject('authorization.denial', denialId),
+  grant: (grantId: string) => subject('token.grant', grantId),
+  signingKey: (kid: string) => subject('token.key', kid),
+  toolInvocation: (invocationId: string) => subject('mcp.invocation', invocationId),
+  note: (noteId: string) => subject('mcp.note', noteId),
+  webhook: (webhookId: string) => subject('admin.webhook', webhookId),
+  webhookDelivery: (deliveryId: string) => subject('admin.delivery', deliveryId),
   /** One admin console session, by the hash of its id: where its end is recorded. */
-  adminSession: (sessionHash: string) => subject('admin', 'session', sessionHash),
+  adminSession: (sessionHash: string) => subject('admin.session', sessionHash),
 };
 
+/** Where events of type T live: their aggregate ("<context>.<aggregate>"), and the field of their data that names its instance. */
+type EventHome<T extends EventType> = { aggregate: string; id: keyof Extract<DecidedEvent, { type: T }>['data'] & string };
+
 /**
- * The aggregate subject of every event type: where it is published, and what optimistic concurrency on
- * it protects. The one place that answers "on which subject does event X live".
+ * The aggregate of every event type and the data field of its id: where an event is published, and what
+ * optimistic concurrency on its subject protects. The one place that answers "on which subject does event X live".
  */
+const EVENT_HOMES: { readonly [T in EventType]: EventHome<T> } = {
+  ClientRegistered: { aggregate: 'registration.client', id: 'clientId' },
+  ClientReregistered: { aggregate: 'registration.client', id: 'clientId' },
+  SharedClientReregistered: { aggregate: 'registration.registrants', id: 'clientId' },
+  ClientUpdated: { aggregate: 'registration.client', id: 'clientId' },
+  ClientDeleted: { aggregate: 'registration.client', id: 'clientId' },
+  ClientExpired: { aggregate: 'registration.client', id: 'clientId' },
+  UserCreated: { aggregate: 'authorization.user', id: 'userId' },
+  UserPasswordRehashed: { aggregate: 'authorization.user', id: 'userId' },
+  SignInAttemptAdmitted: { aggregate: 'authorization.signin', id: 'userId' },
+  UserSignedIn: { aggregate: 'authorization.signin', id: 'userId' },
+  UserSignInFailed: { aggregate: 'authorization.signin', id: 'userId' },
+  UserSignedOut: { aggregate: 'authorization.signin', id: 'userId' },
+  ConsentGranted: { aggregate: 'authorization.consent', id: 'consentId' },
+  ConsentRevoked: { aggregate: 'authorization.consent', id: 'consentId' },
+  AuthorizationCodeIssued: { aggregate: 'authorization.code', id: 'codeHash' },
+  AuthorizationCodeRedeemed: { aggregate: 'authorization.code', id: 'codeHash' },
+  AuthorizationDenied: { aggregate: 'authorization.denial', id: 'denialId' },
+  RefreshTokenRotated: { aggregate: 'token.grant', id: 'grantId' },
+  RefreshTokenReuseDetected: { aggregate: 'token.grant', id: 'grantId' },
+  GrantRevoked: { aggregate: 'token.grant', id: 'grantId' },
+  TokenRevoked: { aggregate: 'token.grant', id: 'grantId' },
+  SigningKeyPublished: { aggregate: 'token.key', id: 'kid' },
+  SigningKeyRetired: { aggregate: 'token.key', id: 'kid' },
+  ToolInvoked: { aggregate: 'mcp.invocation', id: 'invocationId' },
+  ToolDenied: { aggregate: 'mcp.invocation', id: 'invocationId' },
+  NoteCreated: { aggregate: 'mcp.note', id: 'noteId' },
+  NoteDeleted: { aggregate: 'mcp.note', id: 'noteId' },
+  WebhookRegistered: { aggregate: 'admin.webhook', id: 'webhookId' },
+  WebhookRemoved: { aggregate: 'admin.webhook', id: 'webhookId' },
+  WebhookDeliveryAttempted: { aggregate: 'admin.delivery', id: 'deliveryId' },
+  WebhookDeliveryDeadLettered: { aggregate: 'admin.delivery', id: 'deliveryId' },
+  WebhookDeliveryRetried: { aggregate: 'admin.delivery', id: 'deliveryId' },
+  AdminSessionEnded: { aggregate: 'admin.session', id: 'sessionHash' },
+};
+
+/** The aggregate subject of an event: events.<its aggregate>.<the id its data names>. */
 export function subjectOf(event: DecidedEvent): string {
-  switch (event.type) {
-    case 'ClientRegistered':
-    case 'ClientReregistered':
-    case 'ClientUpdated':
-    case 'ClientDeleted':
-    case 'ClientExpired':
-      return subjects.client(event.data.clientId);
-    case 'SharedClientReregistered':
-      return subjects.clientRegistrants(event.data.clientId);
-    case 'UserCreated':
-    case 'UserPasswordRehashed':
-      return subjects.user(event.data.userId);
-    case 'SignInAttemptAdmitted':
-    case 'UserSignedIn':
-    case 'UserSignInFailed':
-    case 'UserSignedOut':
-      return subjects.signIn(event.data.userId);
-    case 'ConsentGranted':
-    case 'ConsentRevoked':
-      return subjects.consent(event.data.consentId);
-    case 'AuthorizationCodeIssued':
-    case 'AuthorizationCodeRedeemed':
-      return subjects.authorizationCode(event.data.codeHash);
-    case 'AuthorizationDenied':
-      return subjects.authorizationDenial(event.data.denialId);
-    case 'RefreshTokenRotated':
-    case 'RefreshTokenReuseDetected':
-    case 'GrantRevoked':
-    case 'TokenRevoked':
-      return subjects.grant(event.data.grantId);
-    case 'SigningKeyPublished':
-    case 'SigningKeyRetired':
-      return subjects.signingKey(event.data.kid);
-    case 'ToolInvoked':
-    case 'ToolDenied':
-      return subjects.toolInvocation(event.data.invocationId);
-    case 'NoteCreated':
-    case 'NoteDeleted':
-      return subjects.note(event.data.noteId);
-    case 'WebhookRegistered':
-    case 'WebhookRemoved':
-      return subjects.webhook(event.data.webhookId);
-    case 'WebhookDeliveryAttempted':
-    case 'WebhookDeliveryDeadLettered':
-    case 'WebhookDeliveryRetried':
-      return subjects.webhookDelivery(event.data.deliveryId);
-    case 'AdminSessionEnded':
-      return subjects.adminSession(event.data.sessionHash);
-  }
+  const home = EVENT_HOMES[event.type];
+  return subject(home.aggregate, (event.data as Record<string, string>)[home.id]!);
 }
 
 /** The aggregate ("<context>.<aggregate>") each event type lives on: the subject says it before the payload is read. */
-export const EVENT_AGGREGATES: Record<EventType, string> = {
-  ClientRegistered: 'registration.client',
-  ClientReregistered: 'registration.client',
-  SharedClientReregistered: 'registration.registrants',
-  ClientUpdated: 'registration.client',
-  ClientDeleted: 'registration.client',
-  ClientExpired: 'registration.client',
-  UserCreated: 'authorization.user',
-  UserPasswordRehashed: 'authorization.user',
-  SignInAttemptAdmitted: 'authorization.signin',
-  UserSignedIn: 'authorization.signin',
-  UserSignInFailed: 'authorization.signin',
-  UserSignedOut: 'authorization.signin',
-  ConsentGranted: 'authorization.consent',
-  ConsentRevoked: 'authorization.consent',
-  AuthorizationCodeIssued: 'authorization.code',
-  AuthorizationCodeRedeemed: 'authorization.code',
-  AuthorizationDenied: 'authorization.denial',
-  RefreshTokenRotated: 'token.grant',
-  RefreshTokenReuseDetected: 'token.grant',
-  GrantRevoked: 'token.grant',
-  TokenRevoked: 'token.grant',
-  SigningKeyPublished: 'token.key',
-  SigningKeyRetired: 'token.key',
-  ToolInvoked: 'mcp.invocation',
-  ToolDenied: 'mcp.invocation',
-  NoteCreated: 'mcp.note',
-  NoteDeleted: 'mcp.note',
-  WebhookRegistered: 'admin.webhook',
-  WebhookRemoved: 'admin.webhook',
-  WebhookDeliveryAttempted: 'admin.delivery',
-  WebhookDeliveryDeadLettered: 'admin.delivery',
-  WebhookDeliveryRetried: 'admin.delivery',
-  AdminSessionEnded: 'admin.session',
-};
+export const EVENT_AGGREGATES = Object.fromEntries(Object.entries(EVENT_HOMES).map(([type, home]) => [type, home.aggregate])) as Readonly<Record<EventType, string>>;
 
 /** "<context>.<aggregate>" of a subject events.<context>.<aggregate>.<id>, or null for anything else. */
 export function aggregateOfSubject(subject: string): string | null {

@@ -37,10 +37,9 @@ const SWEEP_MS = 100;
 
 /**
  * Publishes to JetStream and waits for the acknowledgement, with one inbox subscription for all answers.
- * The client's JetStream publish does the same through its general request path, which costs about twice
- * the CPU per message (a timer, three promises and an Error with a stack for every request, measured with
- * bench/append-cost.ts): every write of every service goes through here, so the difference is a few per cent
- * of each request.
+ * The client's JetStream publish does the same through its general request path, with a timer, three
+ * promises and an Error with a stack for every request; every write of every service goes through here
+ * (bench/append-cost.ts compares the two).
  */
 export class AcknowledgedPublisher {
   readonly #nc: NatsConnection;

@@ -8,7 +8,7 @@ import {
   type JetStreamManager,
   type JsMsg,
 } from '@nats-io/jetstream';
-import type { Logger } from './logger.ts';
+import type { Logger } from '@mcp-auth/contracts';
 
 export type DurableWorkerOptions = {
   name: string;

@@ -6,6 +6,7 @@ import {
   PubHeaders,
   jetstream,
   jetstreamManager,
+  type ConsumerConfig,
   type ConsumerMessages,
   type JetStreamClient,
   type JetStreamManager,
@@ -16,20 +17,23 @@ import { headers as natsHeaders } from '@nats-io/transport-node';
 import {
   STREAM_NAME,
   decodeEventOn,
+  silentLogger,
   subjectOf,
   toEnvelope,
   type DecidedEvent,
   type DecodeOutcome,
+  type DomainEvent,
   type EventContext,
   type EventEnvelope,
+  type Logger,
   type NatsIdentity,
+  type RecordedEvent,
 } from '@mcp-auth/contracts';
 import { AcknowledgedPublisher, PublishForbidden, PublishRefused } from './acknowledged-publisher.ts';
-import { DurableWorker, ensureConsumer } from './durable-worker.ts';
+import { DurableWorker, ensureConsumer, type DurableWorkerOptions } from './durable-worker.ts';
 import { NatsAccessRefused, createConsumersByName, natsClientOptions, type NatsTlsFiles } from './nats-access.ts';
-import { ensureStream, eventsStreamConfig } from './streams.ts';
+import { ensureStream, eventsStreamConfig, webhookDeliveriesStreamConfig } from './streams.ts';
 import { ConcurrencyConflict, EventStoreUnavailable } from './errors.ts';
-import { silentLogger, type Logger } from './logger.ts';
 import { identityOfStored, type StoredEventIdentity } from './stored-event.ts';
 
 export const EVENT_TYPE_HEADER = 'Event-Type';
@@ -90,14 +94,14 @@ export type EventsConsumerOptions = {
 
 /**
  * How long one pull of a consumer lasts; the server sends heartbeats every half of it, and two missed ones
- * make the client look for its consumer again. The client's default (30 s) left a projection whose consumer
- * lived on a crashed cluster node deaf for half a minute; a pull renewed every 2 s costs nothing measurable.
+ * make the client look for its consumer again. With the client's default (30 s), a projection whose consumer
+ * lives on a crashed cluster node stays deaf for half a minute; renewing a pull is cheap.
  */
 const CONSUME_EXPIRES_MS = 2_000;
 /**
  * How long a JetStream API request (stream info, a message get) may go unanswered. A stream whose leader
  * crashed answers nothing until its next election: a projector waiting out the client's 5 s default there
- * followed the stream again seconds after the cluster did.
+ * follows the stream again seconds after the cluster does.
  */
 const JETSTREAM_API_TIMEOUT_MS = 2_000;
 
@@ -109,14 +113,17 @@ export class EventStore {
   #publishTurn: Promise<void> | null = null;
   #highestKnownPosition = 0;
   readonly #publisher: AcknowledgedPublisher;
+  /** Kept here: what a service does on NATS goes through the operations below, named for what they do. */
+  readonly #nc: NatsConnection;
 
   private constructor(
-    readonly nc: NatsConnection,
+    nc: NatsConnection,
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
     private readonly options: Required<Pick<EventStoreOptions, 'logger' | 'replicas' | 'appendDeadlineMs' | 'createStream'>> & { identity: string | undefined },
     inboxPrefix: string | undefined,
   ) {
+    this.#nc = nc;
     this.#publisher = new AcknowledgedPublisher(nc, inboxPrefix);
     void this.#watchStatus();
   }
@@ -136,7 +143,7 @@ export class EventStore {
         reconnectTimeWait: 250,
         waitOnFirstConnect: true,
         pingInterval: 10_000,
-        // Each request would otherwise build an Error up front to keep its stack: a few per cent of all CPU.
+        // Each request would otherwise build an Error up front to keep its stack, on every request of every service.
         noAsyncTraces: true,
         ...access,
       });
@@ -262,7 +269,7 @@ export class EventStore {
     for (;;) {
       if (!this.connected) await this.#waitForReconnect(Math.min(1_000, deadline - Date.now()));
       try {
-        const reply = await this.nc.request(subject, data, { timeout: Math.max(1, deadline - Date.now()) });
+        const reply = await this.#nc.request(subject, data, { timeout: Math.max(1, deadline - Date.now()) });
         return reply.json<unknown>();
       } catch (err) {
         const noResponders = err instanceof natsErrors.RequestError && err.isNoResponders();
@@ -281,7 +288,7 @@ export class EventStore {
    */
   serve(subject: string, queue: string, handler: (payload: unknown) => Promise<unknown>): Served {
     const inFlight = new Set<Promise<void>>();
-    const subscription: Subscription = this.nc.subscribe(subject, {
+    const subscription: Subscription = this.#nc.subscribe(subject, {
       queue,
       callback: (err, msg) => {
         if (err) {
@@ -315,9 +322,8 @@ export class EventStore {
    * any server; several: NATS 2.10), otherwise it is sent every event and its handler passes over the rest.
    */
   eventsConsumer({ name, subjects, handle }: EventsConsumerOptions): DurableWorker {
-    return new DurableWorker({
+    return this.durableWorker({
       name,
-      js: this.js,
       stream: STREAM_NAME,
       consumer: name,
       logger: this.options.logger,
@@ -337,6 +343,29 @@ export class EventStore {
           max_ack_pending: 1_000,
         }),
     });
+  }
+
+  /** A worker on a durable consumer of one of the platform's streams, not started (see DurableWorker). */
+  durableWorker(options: Omit<DurableWorkerOptions, 'js'>): DurableWorker {
+    return new DurableWorker({ ...options, js: this.js });
+  }
+
+  /** Creates a durable consumer on a stream where it is missing (see ensureConsumer). */
+  async ensureDurableConsumer(stream: string, config: Partial<ConsumerConfig>): Promise<void> {
+    await ensureConsumer(this.jsm, stream, config);
+  }
+
+  /** Checks admin's webhook jobs stream, creating it where this identity may (a NATS without authorization); else the setup step made it. */
+  async ensureWebhookDeliveriesStream(replicas: number): Promise<void> {
+    await ensureStream(this.jsm, webhookDeliveriesStreamConfig(replicas));
+  }
+
+  /**
+   * Stores a job on a work stream (not the event log), once per job id within the stream's duplicate window
+   * however often it is sent; resolves once JetStream acknowledged it.
+   */
+  async publishJob(subject: string, payload: string, jobId: string, timeoutMs?: number): Promise<void> {
+    await this.js.publish(subject, payload, { msgID: jobId, ...(timeoutMs === undefined ? {} : { timeout: timeoutMs }) });
   }
 
   /** The newest event on a subject, read from the stream (authoritative), or null if the subject has none. */
@@ -384,6 +413,17 @@ export class EventStore {
     return msg ? identityOfStored(msg) : null;
   }
 
+  /**
+   * The event stored at a position, with its position and subject; null when the stream holds none there, or
+   * holds something that is not an event of this version on that subject.
+   */
+  async recordedAt(position: number): Promise<RecordedEvent<DomainEvent> | null> {
+    const msg = await this.#read(() => this.jsm.streams.getMessage(STREAM_NAME, { seq: position }));
+    if (!msg) return null;
+    const outcome = decodeEventOn(msg.subject, msg.data);
+    return outcome.kind === 'event' ? { ...outcome.event, position: msg.seq, subject: msg.subject } : null;
+  }
+
   /** Tells the listener of every loss and return of the connection; returns how to stop telling it. */
   onConnectionChange(listener: (change: ConnectionChange) => void): () => void {
     this.#connectionListeners.add(listener);
@@ -392,7 +432,7 @@ export class EventStore {
 
   /** The version the connected NATS server reports ('unknown' before it has; then it counts as old). */
   get serverVersion(): string {
-    return this.nc.info?.version ?? 'unknown';
+    return this.#nc.info?.version ?? 'unknown';
   }
 
   /** Whether the server filters a consumer on several subjects (NATS 2.10 and later). */
@@ -417,7 +457,7 @@ export class EventStore {
     if (this.#closed) return;
     this.#closed = true;
     // Draining delivers the acknowledgements already on their way; what is still unanswered then fails.
-    await this.nc.drain().catch(() => this.nc.close());
+    await this.#nc.drain().catch(() => this.#nc.close());
     this.#publisher.close();
   }
 
@@ -449,7 +489,7 @@ export class EventStore {
   }
 
   async #watchStatus(): Promise<void> {
-    for await (const status of this.nc.status()) {
+    for await (const status of this.#nc.status()) {
       if (status.type === 'error' && status.error instanceof PermissionViolationError && status.error.operation === 'publish') {
         // The server answers a refused publish with an error of the connection, not on the publish's inbox.
         this.#publisher.refuse(status.error.subject, status.error.message);

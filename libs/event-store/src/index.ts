@@ -1,6 +1,7 @@
 export * from './event-store.ts';
 export * from './errors.ts';
-export * from './logger.ts';
+/** One logger type for every library and service (pino's logger is one). */
+export { silentLogger, type Logger } from '@mcp-auth/contracts';
 export * from './durable-worker.ts';
 export * from './persistently.ts';
 export * from './nats-access.ts';

@@ -1,4 +1,4 @@
-import type { Logger } from './logger.ts';
+import type { Logger } from '@mcp-auth/contracts';
 
 /**
  * Retries `attempt` (with a growing pause, at most 5 s) until it returns true; false if `isStopping` says so

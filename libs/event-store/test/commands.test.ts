@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { connect as natsConnect } from '@nats-io/transport-node';
 import { startNats, type NatsHandle } from '@mcp-auth/testing';
 import { EventStore, EventStoreUnavailable } from '../src/index.ts';
 
@@ -38,10 +39,13 @@ describe('commands over NATS request/reply, on a real nats-server', () => {
 
   test('a payload that is not JSON reaches the handler as undefined, for it to refuse', async () => {
     const served = owner.serve('commands.test.shape', 'test', async (payload) => ({ got: payload === undefined ? 'nothing' : 'something' }));
-    await owner.nc.flush(); // the subscription is known to the server before another connection sends to it
+    // A round trip on the owner's connection: the subscription is known to the server before another connection sends to it.
+    await owner.streamState();
+    const plain = await natsConnect({ servers: nats.url });
     try {
-      assert.deepEqual((await sender.nc.request('commands.test.shape', 'not json', { timeout: 2_000 })).json(), { got: 'nothing' });
+      assert.deepEqual((await plain.request('commands.test.shape', 'not json', { timeout: 2_000 })).json(), { got: 'nothing' });
     } finally {
+      await plain.close();
       await served.stop();
     }
   });

@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { randomUUID } from 'node:crypto';
 import { newEvent, NoteCreated, subjects } from '@mcp-auth/contracts';
 import { startNats, type NatsHandle } from '@mcp-auth/testing';
-import { headers } from '@nats-io/transport-node';
+import { connect, headers } from '@nats-io/transport-node';
 import { ConcurrencyConflict, EventStore, EventStoreUnavailable } from '../src/index.ts';
 import { AcknowledgedPublisher, PublishNotAcknowledged, PublishRefused } from '../src/acknowledged-publisher.ts';
 
@@ -92,32 +92,36 @@ describe('event store on a real nats-server', () => {
     const started = Date.now();
     await assert.rejects(lonely.append(subjects.note(randomUUID()), note('u7')), EventStoreUnavailable);
     assert.ok(Date.now() - started < 5_000);
-    await lonely.nc.close();
+    await lonely.close();
   });
 
   test('an acknowledgement that never comes fails the publish after its timeout; one that comes late is ignored', async () => {
-    const publisher = new AcknowledgedPublisher(store.nc);
+    // A plain connection: the publisher's own, and one for what answers in place of a stream.
+    const nc = await connect({ servers: nats.url });
+    const publisher = new AcknowledgedPublisher(nc);
     // Something listens on the subject but no stream stores it, and it answers only after the timeout.
-    const late = store.nc.subscribe('silent.acks', { callback: (_err, msg) => void setTimeout(() => msg.respond(JSON.stringify({ stream: 'X', seq: 7 })), 600) });
+    const late = nc.subscribe('silent.acks', { callback: (_err, msg) => void setTimeout(() => msg.respond(JSON.stringify({ stream: 'X', seq: 7 })), 600) });
     const started = Date.now();
     await assert.rejects(publisher.publish('silent.acks', '{}', headers(), 200), (err: Error) => err instanceof PublishNotAcknowledged && /in time/.test(err.message));
     const waited = Date.now() - started;
     assert.ok(waited >= 190 && waited < 500, `failed after ${waited} ms`);
     // The late answer arrives for nobody; the next publish gets its own.
-    const echo = store.nc.subscribe('echo.acks', { callback: (_err, msg) => void msg.respond(JSON.stringify({ stream: 'X', seq: 42, duplicate: true })) });
+    const echo = nc.subscribe('echo.acks', { callback: (_err, msg) => void msg.respond(JSON.stringify({ stream: 'X', seq: 42, duplicate: true })) });
     await new Promise((r) => setTimeout(r, 600));
     assert.deepEqual(await publisher.publish('echo.acks', '{}', headers(), 1_000), { seq: 42, duplicate: true });
     late.unsubscribe();
     echo.unsubscribe();
     publisher.close();
+    await nc.close();
   });
 
   test('a subject no stream captures fails at once (no responders); JetStream errors and odd answers are refused, not taken for acks', async () => {
-    const publisher = new AcknowledgedPublisher(store.nc);
+    const nc = await connect({ servers: nats.url });
+    const publisher = new AcknowledgedPublisher(nc);
     const started = Date.now();
     await assert.rejects(publisher.publish('nobody.listens', '{}', headers(), 5_000), (err: Error) => err instanceof PublishNotAcknowledged && /503/.test(err.message));
     assert.ok(Date.now() - started < 1_000, 'no wait for the timeout');
-    const odd = store.nc.subscribe('odd.acks', {
+    const odd = nc.subscribe('odd.acks', {
       callback: (_err, msg) => {
         const kind = new TextDecoder().decode(msg.data);
         msg.respond(kind === 'error' ? JSON.stringify({ error: { code: 400, err_code: 10071, description: 'wrong last sequence: 3' } }) : kind === 'noseq' ? '{"stream":"X"}' : 'not json');
@@ -128,6 +132,7 @@ describe('event store on a real nats-server', () => {
     await assert.rejects(publisher.publish('odd.acks', 'garbage', headers(), 1_000), PublishNotAcknowledged);
     odd.unsubscribe();
     publisher.close();
+    await nc.close();
   });
 });
 

@@ -363,7 +363,9 @@ describe('TLS to NATS, with a CA and client certificates made for the test', () 
     try {
       const { position } = await store.append(subjects.note(randomUUID()), newEvent(NoteCreated, { noteId: 'n', userId: 'u', title: 't', text: '' }, { actor }));
       assert.ok(position > 0);
-      assert.equal(store.nc.info?.tls_required, true, 'the server requires TLS');
+      const plain = await connect({ servers: nats.url, ...natsClientOptions(natsAccessOf(nats, 'mcp-tools')) });
+      assert.equal(plain.info?.tls_required, true, 'the server requires TLS');
+      await plain.close();
     } finally {
       await store.close();
     }

@@ -1,6 +1,6 @@
 import Koa from 'koa';
 import helmet from 'koa-helmet';
-import type { Logger } from 'pino';
+import type { Logger } from '@mcp-auth/contracts';
 import { trustedProxyHops, type ProxySettings } from './config.ts';
 import { errorHandler } from './errors.ts';
 import { requestContext } from './request-context.ts';
@@ -16,7 +16,7 @@ export type ServiceAppOptions = {
 /** The Koa app every service starts from: request ids and logs, JSON errors, security headers. */
 export function createServiceApp({ logger, proxy, https }: ServiceAppOptions): Koa {
   const { hops, warning } = trustedProxyHops(proxy);
-  if (warning) logger.warn(warning);
+  if (warning) logger.warn({}, warning);
   // Koa keeps the last maxIpsCount entries of X-Forwarded-For, and ctx.ip is the first of them: the entry the
   // outermost trusted proxy appended. The entries further left are the client's own to write.
   const app = new Koa({ proxy: hops > 0, maxIpsCount: hops });

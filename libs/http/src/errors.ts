@@ -1,5 +1,5 @@
 import type { Context, Next } from 'koa';
-import type { Logger } from 'pino';
+import type { Logger } from '@mcp-auth/contracts';
 
 /**
  * An error that knows its HTTP answer. Protocol errors (OAuth, RFC 7591, RFC 6750) extend it,

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type Koa from 'koa';
-import type { Logger } from 'pino';
+import type { Logger } from '@mcp-auth/contracts';
 
 export type RunningServer = { server: Server; url: string; close(): Promise<void> };
 

@@ -2,7 +2,7 @@ import { createHash, randomFillSync, timingSafeEqual } from 'node:crypto';
 
 /**
  * Random bytes drawn from the CSPRNG 4 KiB at a time, as Node does for randomUUID: one call per 128 tokens
- * instead of one per token (a few µs each, several per request). Each byte is handed out once and zeroed
+ * instead of one per token (several per request). Each byte is handed out once and zeroed
  * as it is, so no credential lingers here after it was made.
  */
 const pool = Buffer.alloc(4096);

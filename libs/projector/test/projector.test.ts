@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { headers } from '@nats-io/transport-node';
+import { connect, headers } from '@nats-io/transport-node';
 import { ClientReregistered, NoteCreated, NoteDeleted, ToolDenied, newEvent, subjects } from '@mcp-auth/contracts';
 import { EventStore, silentLogger } from '@mcp-auth/event-store';
 import { startNats, type NatsHandle } from '@mcp-auth/testing';
@@ -272,7 +272,8 @@ describe('projector on a real nats-server and real SQLite files', () => {
     projector.start();
     const h = headers();
     h.set('Event-Type', 'NoteCreated');
-    const garbage = await store.nc.request('events.mcp.note.garbage', 'not json', { timeout: 2_000, headers: h });
+    const plain = await connect({ servers: nats.url });
+    const garbage = await plain.request('events.mcp.note.garbage', 'not json', { timeout: 2_000, headers: h }).finally(() => plain.close());
     assert.ok(garbage.data.length > 0);
     const future = { ...newEvent(NoteCreated, { noteId: 'f', userId: 'u', title: 't', text: '' }, { actor }) };
     future.metadata.schemaVersion = 99;

@@ -39,7 +39,7 @@ export type StartServiceOptions = {
 
 /**
  * Data folders made here, removed when the test process exits: tests restart services on the same folder, so
- * stopping one does not remove it. (Each run left ~15 MB of projection files behind.)
+ * stopping one does not remove it, and every run would otherwise leave its projection files behind.
  */
 const madeDataDirs = new Set<string>();
 process.once('exit', () => {

@@ -67,5 +67,5 @@ const webhookWorkers = await startWebhookWorkers(deps);
 const reaper = startClientReaper(deps);
 server.serve(createAdminApp(deps));
 logger.info({ url: server.url, console: `${config.ADMIN_BASE_URL}/admin` }, 'admin service listening');
-if (!deps.credential) logger.warn('ADMIN_TOKEN is not set: the admin API and console are off');
+if (!deps.credential) logger.warn({}, 'ADMIN_TOKEN is not set: the admin API and console are off');
 stopOnSignals(logger, [() => server.close(), () => reaper.stop(), () => webhookWorkers.stop(), () => projector.stop(), () => store.close()]);

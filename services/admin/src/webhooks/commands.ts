@@ -1,4 +1,3 @@
-import { jetstream } from '@nats-io/jetstream';
 import { isSubjectToken, subjects, type EventContext } from '@mcp-auth/contracts';
 import { HttpError } from '@mcp-auth/http';
 import { randomToken } from '@mcp-auth/oauth';
@@ -66,7 +65,7 @@ export function webhookCommands(deps: Pick<AdminDeps, 'config' | 'store' | 'proj
       const retried = webhooks.delivery(deliveryId)!;
       const job: DeliveryJob = { deliveryId, webhookId: retried.webhookId, eventId: retried.eventId, eventType: retried.eventType, position: retried.eventPosition! };
       // One job per retry (a resend of the same retry is deduplicated by its message id).
-      await jetstream(store.nc).publish(deliverySubject(job.webhookId), JSON.stringify(job), { msgID: `${deliveryId}.retry.${retryPosition}` });
+      await store.publishJob(deliverySubject(job.webhookId), JSON.stringify(job), `${deliveryId}.retry.${retryPosition}`);
       return retried;
     },
   };

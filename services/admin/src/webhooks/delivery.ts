@@ -1,5 +1,5 @@
-import type { JetStreamManager, JsMsg } from '@nats-io/jetstream';
-import { STREAM_NAME, decodeEventOn, subjects, type DecidedEvent, type DomainEvent, type EventContext, type RecordedEvent } from '@mcp-auth/contracts';
+import type { JsMsg } from '@nats-io/jetstream';
+import { subjects, type DecidedEvent, type DomainEvent, type EventContext, type RecordedEvent } from '@mcp-auth/contracts';
 import { ConcurrencyConflict, type EventStore, type Logger } from '@mcp-auth/event-store';
 import { catchUpWithSubject, type Projector } from '@mcp-auth/projector';
 import { DeliveryJobSchema, type DeliveryJob } from './fan-out.ts';
@@ -10,7 +10,6 @@ import type { SendResult, WebhookSender } from './sender.ts';
 
 export type DeliveryDeps = {
   store: EventStore;
-  jsm: JetStreamManager;
   projector: Projector;
   webhooks: WebhooksReadModel;
   sender: WebhookSender;
@@ -75,7 +74,7 @@ export function deliveryHandler(deps: DeliveryDeps) {
         return;
       }
 
-      const event = await eventOf(deps.jsm, job);
+      const event = await eventOf(deps.store, job);
       if (!event) {
         await settle(message, job, version, [deadLettered(job, Math.max(1, previous), 'the event is no longer in the stream')], 'dead');
         return;
@@ -163,10 +162,7 @@ function parseJob(message: JsMsg): DeliveryJob | null {
 }
 
 /** The job's event, read from the EVENTS stream by position; null if it is gone or is not the job's event. */
-async function eventOf(jsm: JetStreamManager, job: DeliveryJob): Promise<RecordedEvent<DomainEvent> | null> {
-  const stored = await jsm.streams.getMessage(STREAM_NAME, { seq: job.position });
-  if (!stored) return null;
-  const outcome = decodeEventOn(stored.subject, stored.data);
-  if (outcome.kind !== 'event' || outcome.event.metadata.eventId !== job.eventId) return null;
-  return { ...outcome.event, position: stored.seq, subject: stored.subject };
+async function eventOf(store: EventStore, job: DeliveryJob): Promise<RecordedEvent<DomainEvent> | null> {
+  const event = await store.recordedAt(job.position);
+  return event?.metadata.eventId === job.eventId ? event : null;
 }

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
+import type { JsMsg } from '@nats-io/jetstream';
 import { z } from 'zod';
 import { aggregateOfSubject, decodeEventOn } from '@mcp-auth/contracts';
-import { EVENT_TYPE_HEADER, persistently, type Logger } from '@mcp-auth/event-store';
+import { EVENT_TYPE_HEADER, persistently, type EventStore, type Logger } from '@mcp-auth/event-store';
 import type { Projector } from '@mcp-auth/projector';
 import { isSubscribableEventType } from './decider.ts';
 import type { WebhooksReadModel } from './projection.ts';
@@ -29,7 +29,7 @@ export function deliveryIdOf(eventId: string, webhookId: string): string {
 const PROJECTION_WAIT_MS = 10_000;
 const PUBLISH_TIMEOUT_MS = 5_000;
 
-export type FanOutDeps = { js: JetStreamClient; projector: Projector; webhooks: WebhooksReadModel; logger: Logger; isStopping: () => boolean };
+export type FanOutDeps = { store: EventStore; projector: Projector; webhooks: WebhooksReadModel; logger: Logger; isStopping: () => boolean };
 
 /** Events passed over without a job are acknowledged together: an ack of one acks every event before it (AckPolicy.All). */
 const SKIPPED_PER_ACK = 200;
@@ -45,7 +45,7 @@ const SKIPPED_ACK_DELAY_MS = 100;
  * wants) costs no ack of its own. An event is acked only once its jobs are stored; until then it is retried
  * here, holding back every later one, because acknowledging a later event would acknowledge it too.
  */
-export function fanOutHandler({ js, projector, webhooks, logger, isStopping }: FanOutDeps) {
+export function fanOutHandler({ store, projector, webhooks, logger, isStopping }: FanOutDeps) {
   let unacked: JsMsg | null = null;
   let skipped = 0;
   let timer: NodeJS.Timeout | undefined;
@@ -88,7 +88,7 @@ export function fanOutHandler({ js, projector, webhooks, logger, isStopping }: F
       for (const { webhookId } of subscribers) {
         const job: DeliveryJob = { deliveryId: deliveryIdOf(event.metadata.eventId, webhookId), webhookId, eventId: event.metadata.eventId, eventType: event.type, position: message.seq };
         // Stored once per delivery id within the duplicate window, however often this is retried.
-        await js.publish(deliverySubject(webhookId), JSON.stringify(job), { msgID: job.deliveryId, timeout: PUBLISH_TIMEOUT_MS });
+        await store.publishJob(deliverySubject(webhookId), JSON.stringify(job), job.deliveryId, PUBLISH_TIMEOUT_MS);
       }
       return true;
     });

@@ -1,6 +1,5 @@
-import { AckPolicy, DeliverPolicy, type ConsumerConfig, type JetStreamManager } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, type ConsumerConfig } from '@nats-io/jetstream';
 import { WEBHOOK_DELIVERIES_STREAM, WEBHOOK_DELIVERIES_SUBJECTS } from '@mcp-auth/contracts';
-import { ensureStream, webhookDeliveriesStreamConfig } from '@mcp-auth/event-store';
 
 /**
  * The JetStream resources of webhook delivery, shared by every admin replica:
@@ -19,11 +18,6 @@ export const DELIVERY_CONSUMER = 'admin-webhooks-delivery';
 export const deliverySubject = (webhookId: string) => `webhooks.deliveries.${webhookId}`;
 
 const nanos = (ms: number) => Math.round(ms * 1_000_000);
-
-/** Checks the jobs stream, creating it where this identity may (a NATS without authorization); else the setup step made it. */
-export async function ensureDeliveryStream(jsm: JetStreamManager, replicas: number): Promise<void> {
-  await ensureStream(jsm, webhookDeliveriesStreamConfig(replicas));
-}
 
 /** From the first webhook's registration: no endpoint subscribes to anything before it. Kept by an existing consumer. */
 export function fanOutConsumerConfig(firstRegistrationPosition: number): Partial<ConsumerConfig> {

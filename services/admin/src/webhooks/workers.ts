@@ -1,6 +1,5 @@
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { STREAM_NAME } from '@mcp-auth/contracts';
-import { DurableWorker, ensureConsumer } from '@mcp-auth/event-store';
+import type { DurableWorker } from '@mcp-auth/event-store';
 import type { AdminDeps } from '../deps.ts';
 import { deliveryHandler } from './delivery.ts';
 import { fanOutHandler } from './fan-out.ts';
@@ -11,7 +10,6 @@ import {
   DELIVERY_STREAM,
   FANOUT_CONSUMER,
   deliveryConsumerConfig,
-  ensureDeliveryStream,
   fanOutConsumerConfig,
 } from './streams.ts';
 
@@ -38,14 +36,11 @@ export async function startWebhookWorkers(deps: AdminDeps): Promise<{ stop(): Pr
     return { async stop() {} };
   }
   const secretsKey = parseSecretsKey(config.WEBHOOK_SECRETS_KEY);
-  const jsm = await jetstreamManager(store.nc, { checkAPI: false });
-  const js = jetstream(store.nc);
   const sender = new WebhookSender({ allowPrivateTargets: config.WEBHOOK_ALLOW_PRIVATE_TARGETS, timeoutMs: config.WEBHOOK_TIMEOUT_MS });
-  const ensureJobs = () => ensureDeliveryStream(jsm, config.NATS_STREAM_REPLICAS);
+  const ensureJobs = () => store.ensureWebhookDeliveriesStream(config.NATS_STREAM_REPLICAS);
 
-  const fanOut: DurableWorker = new DurableWorker({
+  const fanOut: DurableWorker = store.durableWorker({
     name: 'webhook-fan-out',
-    js,
     stream: STREAM_NAME,
     consumer: FANOUT_CONSUMER,
     logger,
@@ -53,24 +48,22 @@ export async function startWebhookWorkers(deps: AdminDeps): Promise<{ stop(): Pr
     batch: 500,
     ensure: async () => {
       await ensureJobs();
-      await ensureConsumer(jsm, STREAM_NAME, fanOutConsumerConfig(webhooks.firstRegistrationPosition()!));
+      await store.ensureDurableConsumer(STREAM_NAME, fanOutConsumerConfig(webhooks.firstRegistrationPosition()!));
     },
-    handle: fanOutHandler({ js, projector, webhooks, logger, isStopping: () => fanOut.stopping }),
+    handle: fanOutHandler({ store, projector, webhooks, logger, isStopping: () => fanOut.stopping }),
   });
-  const delivery = new DurableWorker({
+  const delivery = store.durableWorker({
     name: 'webhook-delivery',
-    js,
     stream: DELIVERY_STREAM,
     consumer: DELIVERY_CONSUMER,
     logger,
     concurrency: DELIVERY_CONCURRENCY,
     ensure: async () => {
       await ensureJobs();
-      await ensureConsumer(jsm, DELIVERY_STREAM, deliveryConsumerConfig(config.WEBHOOK_TIMEOUT_MS));
+      await store.ensureDurableConsumer(DELIVERY_STREAM, deliveryConsumerConfig(config.WEBHOOK_TIMEOUT_MS));
     },
     handle: deliveryHandler({
       store,
-      jsm,
       projector,
       webhooks,
       sender,

@@ -1,4 +1,4 @@
-/** The slice of pino's interface the libraries log through. */
+/** The slice of pino's interface the libraries and services log through (pino's logger is one). */
 export type Logger = {
   debug(obj: object, msg?: string): void;
   info(obj: object, msg?: string): void;
