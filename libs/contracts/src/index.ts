@@ -7,5 +7,6 @@ export * from './token-events.ts';
 export * from './mcp-events.ts';
 export * from './admin-events.ts';
 export * from './commands.ts';
+export * from './decider.ts';
 export * from './nats-permissions.ts';
 export * from './logger.ts';

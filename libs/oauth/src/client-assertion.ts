@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
+import type { Decider } from '@mcp-auth/contracts';
 
 /**
  * private_key_jwt: a client authenticates at the token endpoint with a JWT it signed (RFC 7523 §2.2 and §3,
@@ -183,4 +184,4 @@ export const assertionUse = {
     if (state.used) throw new AssertionReplayed();
     return [{ type: 'ClientAssertionUsed', data: { replayKey: command.replayKey, clientId: command.clientId, expiresAt: command.expiresAt.toISOString() } }];
   },
-};
+} satisfies Decider<UseAssertion, AssertionUseState, AssertionUse>;

@@ -151,11 +151,11 @@ describe('single use of an assertion (RFC 7523 §3 item 7)', () => {
   const used: AssertionUse = { type: 'ClientAssertionUsed', data: { replayKey, clientId: CLIENT, expiresAt: expiresAt.toISOString() } };
 
   test('given no use, when the assertion is presented, then its use is recorded', () => {
-    spec.given([]).when({ replayKey, clientId: CLIENT, expiresAt }).then([used]);
+    spec.given({ used: false }).when({ replayKey, clientId: CLIENT, expiresAt }).then([used]);
   });
 
   test('given its use, when the same assertion is presented again (a replay), then it is refused', () => {
-    spec.given([used]).when({ replayKey, clientId: CLIENT, expiresAt }).thenThrows(AssertionReplayed);
+    spec.given({ used: true }).when({ replayKey, clientId: CLIENT, expiresAt }).thenThrows(AssertionReplayed);
   });
 
   test('the replay key is the same for the same client and jti, and differs for another client with the same jti', () => {

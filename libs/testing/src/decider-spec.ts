@@ -1,19 +1,13 @@
 import assert from 'node:assert/strict';
-
-export type Decider<Command, State, Event> = {
-  decide(command: Command, state: State): Event[];
-  evolve(state: State, event: Event): State;
-  initialState(): State;
-};
+import type { Decider } from '@mcp-auth/contracts';
 
 /**
- * given(events).when(command).then(events) for a pure decider: the business rule is tested with no
- * NATS, no SQLite and no HTTP. `thenThrows` checks a refusal.
+ * given(state).when(command).then(events) for a pure decider: the business rule is tested with no NATS, no
+ * SQLite and no HTTP. The state given is the one the aggregate's projection reads; `thenThrows` checks a refusal.
  */
 export function deciderSpec<Command, State, Event>(decider: Decider<Command, State, Event>) {
   return {
-    given(events: Event[]) {
-      const state = events.reduce(decider.evolve, decider.initialState());
+    given(state: State) {
       return {
         when(command: Command) {
           const run = () => decider.decide(command, state);

@@ -10,8 +10,7 @@ import {
   WebhookIdTaken,
   WebhookNotFound,
   decide,
-  evolve,
-  initialState,
+  webhookDecider,
   type RegisterWebhook,
   type WebhookCommand,
   type WebhookState,
@@ -23,7 +22,10 @@ import { WebhooksReadModel, webhooksProjection } from '../src/webhooks/projectio
 import { decryptSigningSecret, encryptSigningSecret, generateSigningSecret, parseSecretsKey } from '../src/webhooks/secrets.ts';
 import { signedHeaders } from '../src/webhooks/sender.ts';
 
-const spec = deciderSpec<WebhookCommand, WebhookState, DecidedEvent>({ decide, evolve, initialState });
+const spec = deciderSpec<WebhookCommand, WebhookState, DecidedEvent>(webhookDecider);
+const unregistered: WebhookState = { status: 'unregistered' };
+const active: WebhookState = { status: 'active' };
+const gone: WebhookState = { status: 'removed' };
 
 const register = (overrides: Partial<RegisterWebhook['data']> = {}): WebhookCommand => ({
   type: 'RegisterWebhook',
@@ -45,44 +47,44 @@ const removed: DecidedEvent = { type: 'WebhookRemoved', data: { webhookId: 'wh_1
 
 describe('webhook decider', () => {
   test('an endpoint is registered with its URL normalised and its description trimmed', () => {
-    spec.given([]).when(register()).then([registered]);
+    spec.given(unregistered).when(register()).then([registered]);
   });
 
   test('an endpoint is removed once; removing an unknown or removed one is refused', () => {
-    spec.given([registered]).when({ type: 'RemoveWebhook', data: { webhookId: 'wh_1' } }).then([removed]);
-    spec.given([]).when({ type: 'RemoveWebhook', data: { webhookId: 'wh_1' } }).thenThrows(WebhookNotFound);
-    spec.given([registered, removed]).when({ type: 'RemoveWebhook', data: { webhookId: 'wh_1' } }).thenThrows(WebhookNotFound);
+    spec.given(active).when({ type: 'RemoveWebhook', data: { webhookId: 'wh_1' } }).then([removed]);
+    spec.given(unregistered).when({ type: 'RemoveWebhook', data: { webhookId: 'wh_1' } }).thenThrows(WebhookNotFound);
+    spec.given(gone).when({ type: 'RemoveWebhook', data: { webhookId: 'wh_1' } }).thenThrows(WebhookNotFound);
   });
 
   test('an id is never registered twice', () => {
-    spec.given([registered]).when(register()).thenThrows(WebhookIdTaken);
-    spec.given([registered, removed]).when(register()).thenThrows(WebhookIdTaken);
+    spec.given(active).when(register()).thenThrows(WebhookIdTaken);
+    spec.given(gone).when(register()).thenThrows(WebhookIdTaken);
   });
 
   test('event types: known catalogue types or "*", deduplicated; "*" alone stands for all', () => {
     const types = (eventTypes: string[]) => {
-      const [event] = decide(register({ eventTypes }), initialState());
+      const [event] = decide(register({ eventTypes }), unregistered);
       return event?.type === 'WebhookRegistered' ? event.data.eventTypes : null;
     };
     assert.deepEqual(types(['ClientRegistered', 'GrantRevoked', 'ClientRegistered']), ['ClientRegistered', 'GrantRevoked']);
     assert.deepEqual(types(['GrantRevoked', '*']), ['*']);
-    spec.given([]).when(register({ eventTypes: [] })).thenThrows(InvalidWebhook);
-    spec.given([]).when(register({ eventTypes: ['NoSuchEvent'] })).thenThrows(/not an event type/);
-    spec.given([]).when(register({ eventTypes: ['clientregistered'] })).thenThrows(/not an event type/);
-    spec.given([]).when(register({ eventTypes: Array.from({ length: 51 }, () => 'ClientRegistered') })).thenThrows(/at most 50/);
+    spec.given(unregistered).when(register({ eventTypes: [] })).thenThrows(InvalidWebhook);
+    spec.given(unregistered).when(register({ eventTypes: ['NoSuchEvent'] })).thenThrows(/not an event type/);
+    spec.given(unregistered).when(register({ eventTypes: ['clientregistered'] })).thenThrows(/not an event type/);
+    spec.given(unregistered).when(register({ eventTypes: Array.from({ length: 51 }, () => 'ClientRegistered') })).thenThrows(/at most 50/);
   });
 
   test('the webhook context’s own events cannot be subscribed to: deliveries of deliveries would loop', () => {
     for (const type of ['WebhookDeliveryAttempted', 'WebhookDeliveryDeadLettered', 'WebhookRegistered', 'WebhookRemoved']) {
-      spec.given([]).when(register({ eventTypes: [type] })).thenThrows(/cannot be subscribed/);
+      spec.given(unregistered).when(register({ eventTypes: [type] })).thenThrows(/cannot be subscribed/);
     }
   });
 
   test('URL: absolute https, no credentials, no fragment, bounded length', () => {
     for (const url of ['not a url', '/relative', 'ftp://example.com/x', 'javascript:alert(1)', 'https://user:pw@example.com/', 'https://example.com/#frag', `https://example.com/${'a'.repeat(2000)}`]) {
-      spec.given([]).when(register({ url })).thenThrows(InvalidWebhook);
+      spec.given(unregistered).when(register({ url })).thenThrows(InvalidWebhook);
     }
-    spec.given([]).when(register({ url: 'http://hooks.example.com/in' })).thenThrows(/https/);
+    spec.given(unregistered).when(register({ url: 'http://hooks.example.com/in' })).thenThrows(/https/);
   });
 
   test('URL: loopback, private, link-local and other non-public literals are invalid_target unless private targets are allowed', () => {
@@ -110,19 +112,19 @@ describe('webhook decider', () => {
       'https://[2002:7f00:1::]/x',
     ];
     for (const url of refused) {
-      assert.throws(() => decide(register({ url }), initialState()), RefusedWebhookTarget, url);
-      const [event] = decide(register({ url, allowPrivateTargets: true }), initialState());
+      assert.throws(() => decide(register({ url }), unregistered), RefusedWebhookTarget, url);
+      const [event] = decide(register({ url, allowPrivateTargets: true }), unregistered);
       assert.equal(event?.type, 'WebhookRegistered', `${url} is allowed with private targets`);
     }
-    assert.equal(decide(register({ url: 'http://127.0.0.1:8080/hook', allowPrivateTargets: true }), initialState()).length, 1, 'http is allowed with private targets');
+    assert.equal(decide(register({ url: 'http://127.0.0.1:8080/hook', allowPrivateTargets: true }), unregistered).length, 1, 'http is allowed with private targets');
     for (const url of ['https://8.8.8.8/x', 'https://[2606:4700:4700::1111]/x', 'https://[64:ff9b::808:808]/x', 'https://hooks.example.com:8443/x']) {
-      assert.equal(decide(register({ url }), initialState()).length, 1, url);
+      assert.equal(decide(register({ url }), unregistered).length, 1, url);
     }
   });
 
   test('description: bounded, no control characters', () => {
-    spec.given([]).when(register({ description: 'x'.repeat(501) })).thenThrows(/description/);
-    spec.given([]).when(register({ description: 'a\u0000b' })).thenThrows(/control/);
+    spec.given(unregistered).when(register({ description: 'x'.repeat(501) })).thenThrows(/description/);
+    spec.given(unregistered).when(register({ description: 'a\u0000b' })).thenThrows(/control/);
   });
 });
 

@@ -8,7 +8,7 @@ import { redirectTo, validateAuthorizationRequest, type AuthorizationRequest, ty
 import {
   ConsentRequired,
   InvalidScopeSelection,
-  decide as decideAuthorization,
+  authorizationDecider,
   redirectUrisFingerprint,
   rememberedConsent,
   requiredScopes,
@@ -18,7 +18,6 @@ import {
 import { decide as decideRevocation } from '../src/connected-apps/decider.ts';
 import {
   KEPT_GUESSES,
-  decide as decideSignIn,
   evolveAccount,
   initialState as signInInitialState,
   throttleVerdict,
@@ -26,6 +25,7 @@ import {
   type SignInCommand,
   type SignInPolicy,
   type SignInState,
+  signInDecider,
 } from '../src/sign-in/decider.ts';
 import { safeReturnTo } from '../src/sign-in/return-to.ts';
 
@@ -188,7 +188,7 @@ describe('validateAuthorizationRequest', () => {
 });
 
 // ---------------------------------------------------------------------------------------------------
-// The consent decider: given(consent events).when(approve/deny).then(events)
+// The consent decider: given(consents).when(approve/deny).then(events)
 // ---------------------------------------------------------------------------------------------------
 
 function request(overrides: Partial<AuthorizationRequest> = {}): AuthorizationRequest {
@@ -198,23 +198,24 @@ function request(overrides: Partial<AuthorizationRequest> = {}): AuthorizationRe
 const FINGERPRINT = redirectUrisFingerprint(metadata.redirect_uris);
 const EXPIRES = 1_800_000_060;
 
-/** The consents projection, in miniature: what the route reads for one user and client. */
-function consentDecider(rememberConsent: boolean) {
-  return {
-    decide: decideAuthorization,
-    initialState: (): AuthorizationState => ({ consents: [], rememberConsent, defaultScopes: BUILT_IN_DEFAULT_SCOPES }),
-    evolve(state: AuthorizationState, event: DecidedEvent): AuthorizationState {
-      if (event.type === 'ConsentGranted') {
-        const consent: Consent = { ...event.data, grantedAt: '2026-01-01T00:00:00.000Z', revokedAt: null, version: state.consents.length + 1 };
-        return { ...state, consents: [...state.consents, consent] };
-      }
-      if (event.type === 'ConsentRevoked') return { ...state, consents: state.consents.filter((c) => c.consentId !== event.data.consentId) };
-      return state;
-    },
-  };
-}
-const consentSpec = deciderSpec<AuthorizationCommand, AuthorizationState, DecidedEvent>(consentDecider(true));
-const forgetfulSpec = deciderSpec<AuthorizationCommand, AuthorizationState, DecidedEvent>(consentDecider(false));
+const consentSpec = deciderSpec<AuthorizationCommand, AuthorizationState, DecidedEvent>(authorizationDecider);
+
+/** A consent alice gave client-1, as the consents projection reads it. */
+const consentTo = (consentId: string, scopes: string[], extra: Partial<Consent> = {}): Consent => ({
+  consentId,
+  userId: 'usr_alice',
+  clientId: 'client-1',
+  resource: RESOURCE,
+  scopes,
+  redirectUrisFingerprint: FINGERPRINT,
+  grantedAt: '2026-01-01T00:00:00.000Z',
+  revokedAt: null,
+  version: 1,
+  ...extra,
+});
+/** What the route decides on: alice's active consents to client-1, with REMEMBER_CONSENT on, or off. */
+const remembering = (...consents: Consent[]): AuthorizationState => ({ consents, rememberConsent: true, defaultScopes: BUILT_IN_DEFAULT_SCOPES });
+const forgetting = (...consents: Consent[]): AuthorizationState => ({ consents, rememberConsent: false, defaultScopes: BUILT_IN_DEFAULT_SCOPES });
 
 const granted = (consentId: string, scopes: string[], extra: Partial<{ resource: string; redirectUrisFingerprint: string }> = {}): DecidedEvent => ({
   type: 'ConsentGranted',
@@ -246,37 +247,37 @@ describe('consent decider', () => {
   test('Allow on the consent page grants the ticked scopes and issues a code bound to the request', () => {
     const req = request({ scopes: ['profile', 'notes:read', 'notes:write'], redirectUri: 'http://127.0.0.1:50123/callback' });
     consentSpec
-      .given([])
+      .given(remembering())
       .when(approve(req, ['profile', 'notes:read', 'notes:write']))
       .then([granted('consent-new', ['profile', 'notes:read', 'notes:write']), codeIssued('consent-new', ['profile', 'notes:read', 'notes:write'], req)]);
   });
 
   test('an unticked optional scope is neither consented to nor in the code', () => {
     const req = request({ scopes: ['profile', 'notes:read', 'notes:write'] });
-    consentSpec.given([]).when(approve(req, ['profile', 'notes:read'])).then([granted('consent-new', ['profile', 'notes:read']), codeIssued('consent-new', ['profile', 'notes:read'])]);
+    consentSpec.given(remembering()).when(approve(req, ['profile', 'notes:read'])).then([granted('consent-new', ['profile', 'notes:read']), codeIssued('consent-new', ['profile', 'notes:read'])]);
   });
 
   test('a ticked scope the request did not ask for is ignored', () => {
-    consentSpec.given([]).when(approve(request(), ['profile', 'notes:read', 'notes:write', 'admin'])).then([granted('consent-new', ['profile', 'notes:read']), codeIssued('consent-new', ['profile', 'notes:read'])]);
+    consentSpec.given(remembering()).when(approve(request(), ['profile', 'notes:read', 'notes:write', 'admin'])).then([granted('consent-new', ['profile', 'notes:read']), codeIssued('consent-new', ['profile', 'notes:read'])]);
   });
 
   test('the granted scopes keep the order of the request, not of the form', () => {
-    consentSpec.given([]).when(approve(request(), ['notes:read', 'profile'])).then([granted('consent-new', ['profile', 'notes:read']), codeIssued('consent-new', ['profile', 'notes:read'])]);
+    consentSpec.given(remembering()).when(approve(request(), ['notes:read', 'profile'])).then([granted('consent-new', ['profile', 'notes:read']), codeIssued('consent-new', ['profile', 'notes:read'])]);
   });
 
   test('a required (default) scope cannot be left out', () => {
-    consentSpec.given([]).when(approve(request({ scopes: ['profile', 'notes:read', 'notes:write'] }), ['notes:read', 'notes:write'])).thenThrows(/profile cannot be left out/);
-    consentSpec.given([]).when(approve(request(), ['profile'])).thenThrows(InvalidScopeSelection);
+    consentSpec.given(remembering()).when(approve(request({ scopes: ['profile', 'notes:read', 'notes:write'] }), ['notes:read', 'notes:write'])).thenThrows(/profile cannot be left out/);
+    consentSpec.given(remembering()).when(approve(request(), ['profile'])).thenThrows(InvalidScopeSelection);
   });
 
   test('nothing ticked at all is refused', () => {
-    consentSpec.given([]).when(approve(request({ scopes: ['notes:write'] }), [])).thenThrows(InvalidScopeSelection);
+    consentSpec.given(remembering()).when(approve(request({ scopes: ['notes:write'] }), [])).thenThrows(InvalidScopeSelection);
   });
 
   test('a request for optional scopes only needs none of the defaults', () => {
     const req = request({ scopes: ['notes:write'] });
     assert.deepEqual(requiredScopes(req, BUILT_IN_DEFAULT_SCOPES), []);
-    consentSpec.given([]).when(approve(req, ['notes:write'])).then([granted('consent-new', ['notes:write']), codeIssued('consent-new', ['notes:write'], req)]);
+    consentSpec.given(remembering()).when(approve(req, ['notes:write'])).then([granted('consent-new', ['notes:write']), codeIssued('consent-new', ['notes:write'], req)]);
   });
 
   test('requiredScopes are the requested ones among the defaults', () => {
@@ -286,53 +287,54 @@ describe('consent decider', () => {
 
   test('Deny records the denial and issues nothing', () => {
     consentSpec
-      .given([granted('c1', ['profile', 'notes:read'])])
+      .given(remembering(consentTo('c1', ['profile', 'notes:read'])))
       .when({ type: 'DenyAuthorization', data: { request: request(), userId: 'usr_alice', denialId: 'd1' } })
       .then([{ type: 'AuthorizationDenied', data: { denialId: 'd1', clientId: 'client-1', userId: 'usr_alice', resource: RESOURCE, scopes: ['profile', 'notes:read'] } }]);
   });
 
   describe('remembered consent (no consent page: grantedScopes = null)', () => {
     test('a consent for the same resource and scopes issues a code under that consent, and grants nothing new', () => {
-      consentSpec.given([granted('c1', ['profile', 'notes:read'])]).when(approve(request(), null)).then([codeIssued('c1', ['profile', 'notes:read'])]);
+      consentSpec.given(remembering(consentTo('c1', ['profile', 'notes:read']))).when(approve(request(), null)).then([codeIssued('c1', ['profile', 'notes:read'])]);
     });
 
     test('a wider consent covers a narrower request; the code carries only what was asked', () => {
-      consentSpec.given([granted('c1', ['profile', 'notes:read', 'notes:write'])]).when(approve(request({ scopes: ['notes:read'] }), null)).then([codeIssued('c1', ['notes:read'])]);
+      consentSpec.given(remembering(consentTo('c1', ['profile', 'notes:read', 'notes:write']))).when(approve(request({ scopes: ['notes:read'] }), null)).then([codeIssued('c1', ['notes:read'])]);
     });
 
     test('scopes spread over two consents are not combined', () => {
-      consentSpec.given([granted('c1', ['profile']), granted('c2', ['notes:read'])]).when(approve(request(), null)).thenThrows(ConsentRequired);
+      consentSpec.given(remembering(consentTo('c1', ['profile']), consentTo('c2', ['notes:read']))).when(approve(request(), null)).thenThrows(ConsentRequired);
     });
 
     test('the first matching consent wins', () => {
-      consentSpec.given([granted('c1', ['profile']), granted('c2', ['profile', 'notes:read']), granted('c3', ['profile', 'notes:read'])]).when(approve(request(), null)).then([codeIssued('c2', ['profile', 'notes:read'])]);
+      consentSpec.given(remembering(consentTo('c1', ['profile']), consentTo('c2', ['profile', 'notes:read']), consentTo('c3', ['profile', 'notes:read']))).when(approve(request(), null)).then([codeIssued('c2', ['profile', 'notes:read'])]);
     });
 
-    const notRemembered: Array<[string, DecidedEvent[], AuthorizationRequest]> = [
+    const notRemembered: Array<[string, Consent[], AuthorizationRequest]> = [
       ['no consent yet', [], request()],
-      ['a wider scope than consented', [granted('c1', ['profile', 'notes:read'])], request({ scopes: ['profile', 'notes:read', 'notes:write'] })],
-      ['another resource', [granted('c1', ['profile', 'notes:read'], { resource: 'https://other.example.com/api/' })], request()],
-      ['the client changed its redirect URIs since', [granted('c1', ['profile', 'notes:read'], { redirectUrisFingerprint: redirectUrisFingerprint(['http://127.0.0.1:7777/callback']) })], request()],
-      ['a revoked consent', [granted('c1', ['profile', 'notes:read']), { type: 'ConsentRevoked', data: { consentId: 'c1', userId: 'usr_alice', clientId: 'client-1' } }], request()],
-      ['prompt=consent', [granted('c1', ['profile', 'notes:read'])], request({ forceConsent: true })],
+      ['a wider scope than consented', [consentTo('c1', ['profile', 'notes:read'])], request({ scopes: ['profile', 'notes:read', 'notes:write'] })],
+      ['another resource', [consentTo('c1', ['profile', 'notes:read'], { resource: 'https://other.example.com/api/' })], request()],
+      ['the client changed its redirect URIs since', [consentTo('c1', ['profile', 'notes:read'], { redirectUrisFingerprint: redirectUrisFingerprint(['http://127.0.0.1:7777/callback']) })], request()],
+      // The projection reads active consents only: a revoked one is not there.
+      ['a revoked consent', [], request()],
+      ['prompt=consent', [consentTo('c1', ['profile', 'notes:read'])], request({ forceConsent: true })],
     ];
     for (const [name, given, req] of notRemembered) {
       test(`not remembered: ${name}`, () => {
-        consentSpec.given(given).when(approve(req, null)).thenThrows(ConsentRequired);
+        consentSpec.given(remembering(...given)).when(approve(req, null)).thenThrows(ConsentRequired);
       });
     }
 
     test('not remembered when REMEMBER_CONSENT is off, while the consent page still works', () => {
-      forgetfulSpec.given([granted('c1', ['profile', 'notes:read'])]).when(approve(request(), null)).thenThrows(ConsentRequired);
-      forgetfulSpec.given([granted('c1', ['profile', 'notes:read'])]).when(approve(request(), ['profile', 'notes:read'])).then([granted('consent-new', ['profile', 'notes:read']), codeIssued('consent-new', ['profile', 'notes:read'])]);
+      consentSpec.given(forgetting(consentTo('c1', ['profile', 'notes:read']))).when(approve(request(), null)).thenThrows(ConsentRequired);
+      consentSpec.given(forgetting(consentTo('c1', ['profile', 'notes:read']))).when(approve(request(), ['profile', 'notes:read'])).then([granted('consent-new', ['profile', 'notes:read']), codeIssued('consent-new', ['profile', 'notes:read'])]);
     });
 
     test('a client whose redirect URIs changed is covered again once the user consents again', () => {
       const changed = { ...client, metadata: { ...metadata, redirect_uris: [...metadata.redirect_uris, 'https://new.example/cb'] } };
       const req = request({ client: changed });
       const newFingerprint = redirectUrisFingerprint(changed.metadata.redirect_uris);
-      consentSpec.given([granted('c1', ['profile', 'notes:read'])]).when(approve(req, null)).thenThrows(ConsentRequired);
-      consentSpec.given([granted('c1', ['profile', 'notes:read']), granted('c2', ['profile', 'notes:read'], { redirectUrisFingerprint: newFingerprint })]).when(approve(req, null)).then([codeIssued('c2', ['profile', 'notes:read'], req)]);
+      consentSpec.given(remembering(consentTo('c1', ['profile', 'notes:read']))).when(approve(req, null)).thenThrows(ConsentRequired);
+      consentSpec.given(remembering(consentTo('c1', ['profile', 'notes:read']), consentTo('c2', ['profile', 'notes:read'], { redirectUrisFingerprint: newFingerprint }))).when(approve(req, null)).then([codeIssued('c2', ['profile', 'notes:read'], req)]);
     });
 
     test('rememberedConsent answers the same question the route asks before showing the page', () => {
@@ -456,14 +458,13 @@ describe('sign-in decider', () => {
   /** A wrong guess from start to end: admitted, then failed. */
   const wrongGuess = (attemptId: string, overrides: Parameters<typeof failed>[1] = {}) => [admitted(attemptId, overrides), failed(attemptId, overrides)];
 
+  const spec = deciderSpec<SignInCommand, SignInState, DecidedEvent>(signInDecider);
   /**
    * The users projection, in miniature, for alice signing in from ADDRESS: her account's sign-in subject folded by
    * the decider's own evolveAccount, her address's bad-credential failures from every account; all a minute ago.
    */
-  const spec = deciderSpec<SignInCommand, SignInState, DecidedEvent>({
-    decide: decideSignIn,
-    initialState: signInInitialState,
-    evolve(state, event) {
+  const after = (events: DecidedEvent[]): SignInState =>
+    events.reduce((state, event) => {
       const isAccountEvent = (e: DecidedEvent): e is Parameters<typeof evolveAccount>[1] => e.type === 'SignInAttemptAdmitted' || e.type === 'UserSignedIn' || e.type === 'UserSignInFailed';
       if (!isAccountEvent(event)) return state;
       const addressFailure = event.type === 'UserSignInFailed' && event.data.reason === 'bad_credentials' && event.data.clientAddress === ADDRESS;
@@ -471,63 +472,62 @@ describe('sign-in decider', () => {
         accountGuesses: event.data.userId === ALICE ? evolveAccount(state.accountGuesses, event, ago(60_000)) : state.accountGuesses,
         addressFailures: addressFailure ? [...state.addressFailures, ago(60_000)] : state.addressFailures,
       };
-    },
-  });
+    }, signInInitialState());
 
   test('a guess is admitted to the password check, then the right password opens a session that expires after the session lifetime', () => {
-    spec.given([]).when(admit('a1')).then([admitted('a1')]);
-    spec.given([admitted('a1')]).when(complete('a1')).then([signedIn('a1')]);
+    spec.given(after([])).when(admit('a1')).then([admitted('a1')]);
+    spec.given(after([admitted('a1')])).when(complete('a1')).then([signedIn('a1')]);
   });
 
   test('a wrong password and an unknown user are both bad credentials, ending their attempt (the audit trail tells them apart)', () => {
-    spec.given([admitted('a1')]).when(complete('a1', { passwordValid: false })).then([failed('a1')]);
-    spec.given([admitted('a1')]).when(complete('a1', { userExists: false, passwordValid: false })).then([failed('a1', { userExists: false })]);
+    spec.given(after([admitted('a1')])).when(complete('a1', { passwordValid: false })).then([failed('a1')]);
+    spec.given(after([admitted('a1')])).when(complete('a1', { userExists: false, passwordValid: false })).then([failed('a1', { userExists: false })]);
     // Even if the edge said "valid" for a user that does not exist, there is no session.
-    spec.given([admitted('a1')]).when(complete('a1', { userExists: false, passwordValid: true })).then([failed('a1', { userExists: false })]);
+    spec.given(after([admitted('a1')])).when(complete('a1', { userExists: false, passwordValid: true })).then([failed('a1', { userExists: false })]);
   });
 
   test('after the account limit of wrong guesses, even the right password is refused unchecked', () => {
     const three = [...wrongGuess('a1'), ...wrongGuess('a2'), ...wrongGuess('a3')];
-    spec.given(three.slice(0, 4)).when(admit('a4')).then([admitted('a4')]);
-    spec.given(three).when(admit('a4')).then([throttled]);
+    spec.given(after(three.slice(0, 4))).when(admit('a4')).then([admitted('a4')]);
+    spec.given(after(three)).when(admit('a4')).then([throttled]);
   });
 
   test('guesses admitted and not yet answered count: parallel guesses stop at the limit', () => {
-    spec.given([admitted('a1'), admitted('a2')]).when(admit('a3')).then([admitted('a3')]);
-    spec.given([admitted('a1'), admitted('a2'), admitted('a3')]).when(admit('a4')).then([throttled]);
+    spec.given(after([admitted('a1'), admitted('a2')])).when(admit('a3')).then([admitted('a3')]);
+    spec.given(after([admitted('a1'), admitted('a2'), admitted('a3')])).when(admit('a4')).then([throttled]);
   });
 
   test('a guess counts once: admitted, then failed, is one guess', () => {
-    spec.given([...wrongGuess('a1'), ...wrongGuess('a2')]).when(admit('a3')).then([admitted('a3')]);
+    spec.given(after([...wrongGuess('a1'), ...wrongGuess('a2')])).when(admit('a3')).then([admitted('a3')]);
   });
 
   test('a failure recorded without an admission (before admissions existed) counts too', () => {
-    spec.given([failed(null), failed(null), failed(null)]).when(admit('a1')).then([throttled]);
+    spec.given(after([failed(null), failed(null), failed(null)])).when(admit('a1')).then([throttled]);
   });
 
   test('attempts refused while throttled do not count as more guesses', () => {
-    spec.given([...wrongGuess('a1'), ...wrongGuess('a2'), throttled, throttled, throttled]).when(admit('a3')).then([admitted('a3')]);
+    spec.given(after([...wrongGuess('a1'), ...wrongGuess('a2'), throttled, throttled, throttled])).when(admit('a3')).then([admitted('a3')]);
   });
 
   test("another account's guesses do not throttle alice, unless their failures come from her address", () => {
     const bobElsewhere = Array.from({ length: 10 }, (_, i) => wrongGuess(`b${i}`, { username: 'bob', userId: 'usr_bob', clientAddress: '203.0.113.9' })).flat();
-    spec.given(bobElsewhere).when(admit('a1')).then([admitted('a1')]);
+    spec.given(after(bobElsewhere)).when(admit('a1')).then([admitted('a1')]);
     const strangersHere = Array.from({ length: 5 }, (_, i) => wrongGuess(`u${i}`, { username: `u${i}`, userId: `usr_u${i}`, userExists: false })).flat();
-    spec.given(strangersHere.slice(0, 8)).when(admit('a1')).then([admitted('a1')]);
-    spec.given(strangersHere).when(admit('a1')).then([throttled]);
+    spec.given(after(strangersHere.slice(0, 8))).when(admit('a1')).then([admitted('a1')]);
+    spec.given(after(strangersHere)).when(admit('a1')).then([throttled]);
   });
 
   test('a successful sign-in clears the failures before it', () => {
-    spec.given([...wrongGuess('a1'), ...wrongGuess('a2'), admitted('a3'), signedIn('a3'), ...wrongGuess('a4'), ...wrongGuess('a5')]).when(admit('a6')).then([admitted('a6')]);
+    spec.given(after([...wrongGuess('a1'), ...wrongGuess('a2'), admitted('a3'), signedIn('a3'), ...wrongGuess('a4'), ...wrongGuess('a5')])).when(admit('a6')).then([admitted('a6')]);
   });
 
   test('but not the guesses still being checked: they were let through under the count before it', () => {
-    spec.given([admitted('a1'), admitted('a2'), admitted('a3'), signedIn('a3'), admitted('a4')]).when(admit('a5')).then([throttled]);
-    spec.given([admitted('a1'), admitted('a2'), admitted('a3'), signedIn('a3'), failed('a1'), failed('a2')]).when(admit('a4')).then([admitted('a4')]);
+    spec.given(after([admitted('a1'), admitted('a2'), admitted('a3'), signedIn('a3'), admitted('a4')])).when(admit('a5')).then([throttled]);
+    spec.given(after([admitted('a1'), admitted('a2'), admitted('a3'), signedIn('a3'), failed('a1'), failed('a2')])).when(admit('a4')).then([admitted('a4')]);
   });
 
   test('signing out records the end of that session', () => {
-    spec.given([admitted('a1'), signedIn('a1')]).when({ type: 'SignOut', data: { userId: ALICE, sessionHash: 'session-hash' } }).then([{ type: 'UserSignedOut', data: { userId: ALICE, sessionHash: 'session-hash' } }]);
+    spec.given(after([admitted('a1'), signedIn('a1')])).when({ type: 'SignOut', data: { userId: ALICE, sessionHash: 'session-hash' } }).then([{ type: 'UserSignedOut', data: { userId: ALICE, sessionHash: 'session-hash' } }]);
   });
 });
 

@@ -4,7 +4,7 @@ import { subjects, type DecidedEvent } from '@mcp-auth/contracts';
 import { EventStore } from '@mcp-auth/event-store';
 import { CookieKeepingHttp, parseForms, startNats, startService, type NatsHandle, type ServiceProcess } from '@mcp-auth/testing';
 import { SCRYPT_PARAMETERS, hashPassword, needsRehash, verifyPassword } from '../src/users/passwords.ts';
-import { decide, evolve, initialState, type UserCommand, type UserState } from '../src/users/decider.ts';
+import { userDecider, type UserCommand, type UserState } from '../src/users/decider.ts';
 import { userIdFor } from '../src/users/usernames.ts';
 import { deciderSpec } from '@mcp-auth/testing';
 
@@ -43,10 +43,10 @@ describe('password hashes', () => {
   });
 
   test('the users decider rehashes an existing user only', () => {
-    const spec = deciderSpec<UserCommand, UserState, DecidedEvent>({ decide, evolve, initialState });
+    const spec = deciderSpec<UserCommand, UserState, DecidedEvent>(userDecider);
     const rehash: UserCommand = { type: 'RehashPassword', data: { userId: 'usr_a', passwordHash: 'new' } };
-    spec.given([]).when(rehash).then([]);
-    spec.given([{ type: 'UserCreated', data: { userId: 'usr_a', username: 'a', passwordHash: 'old' } }]).when(rehash).then([{ type: 'UserPasswordRehashed', data: { userId: 'usr_a', passwordHash: 'new' } }]);
+    spec.given({ status: 'none' }).when(rehash).then([]);
+    spec.given({ status: 'exists' }).when(rehash).then([{ type: 'UserPasswordRehashed', data: { userId: 'usr_a', passwordHash: 'new' } }]);
   });
 });
 

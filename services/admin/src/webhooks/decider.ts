@@ -1,4 +1,4 @@
-import { EVENT_AGGREGATES, isKnownEventType, type DecidedEvent, type EventType } from '@mcp-auth/contracts';
+import { EVENT_AGGREGATES, isKnownEventType, type DecidedEvent, type Decider, type EventType } from '@mcp-auth/contracts';
 import { HttpError } from '@mcp-auth/http';
 import { checkTargetUrl } from './targets.ts';
 
@@ -60,8 +60,6 @@ export function isSubscribableEventType(type: string): type is EventType {
   return aggregate !== 'admin.webhook' && aggregate !== 'admin.delivery';
 }
 
-export const initialState = (): WebhookState => ({ status: 'unregistered' });
-
 export function decide(command: WebhookCommand, state: WebhookState): DecidedEvent[] {
   switch (command.type) {
     case 'RegisterWebhook': {
@@ -88,16 +86,7 @@ export function decide(command: WebhookCommand, state: WebhookState): DecidedEve
   }
 }
 
-export function evolve(state: WebhookState, event: DecidedEvent): WebhookState {
-  switch (event.type) {
-    case 'WebhookRegistered':
-      return { status: 'active' };
-    case 'WebhookRemoved':
-      return { status: 'removed' };
-    default:
-      return state;
-  }
-}
+export const webhookDecider = { decide } satisfies Decider<WebhookCommand, WebhookState>;
 
 function validEventTypes(types: readonly string[]): string[] {
   if (types.length === 0) throw new InvalidWebhook('event_types must name at least one event type, or "*".');

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { DecidedEvent } from '@mcp-auth/contracts';
+import type { DecidedEvent, Decider } from '@mcp-auth/contracts';
 import type { Consent } from '@mcp-auth/projections';
 import type { AuthorizationRequest } from './authorization-request.ts';
 
@@ -105,3 +105,5 @@ export function decide(command: AuthorizationCommand, state: AuthorizationState)
     code(d.newConsentId, granted),
   ];
 }
+
+export const authorizationDecider = { decide } satisfies Decider<AuthorizationCommand, AuthorizationState>;

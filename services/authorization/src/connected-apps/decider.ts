@@ -1,4 +1,4 @@
-import type { ConsentRevocationReason, DecidedEvent } from '@mcp-auth/contracts';
+import type { ConsentRevocationReason, DecidedEvent, Decider } from '@mcp-auth/contracts';
 import type { Consent } from '@mcp-auth/projections';
 
 /** The user revokes an app on /account. */
@@ -31,3 +31,6 @@ function consentRevoked(consent: Consent, reason: ConsentRevocationReason): Deci
   const { consentId, userId, clientId } = consent;
   return { type: 'ConsentRevoked', data: reason === 'revoked_by_user' ? { consentId, userId, clientId } : { consentId, userId, clientId, reason } };
 }
+
+export const revokeAppDecider = { decide } satisfies Decider<RevokeApp, { activeConsents: Consent[] }>;
+export const revokeConsentDecider = { decide: decideConsent } satisfies Decider<RevokeConsent, { consent: Consent | null }>;

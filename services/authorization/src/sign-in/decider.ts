@@ -1,4 +1,4 @@
-import type { DecidedEvent, EventOfType } from '@mcp-auth/contracts';
+import type { DecidedEvent, Decider, EventOfType } from '@mcp-auth/contracts';
 
 export type SignInPolicy = {
   maxAccountFailures: number;
@@ -116,3 +116,5 @@ export function decide(command: SignInCommand, state: SignInState): DecidedEvent
     },
   ];
 }
+
+export const signInDecider = { decide, initialState } satisfies Decider<SignInCommand, SignInState>;

@@ -1,4 +1,4 @@
-import type { DecidedEvent } from '@mcp-auth/contracts';
+import type { DecidedEvent, Decider } from '@mcp-auth/contracts';
 
 export type CreateUser = { type: 'CreateUser'; data: { userId: string; username: string; passwordHash: string } };
 /** The same password, hashed again with today's parameters (the edge checked it and decided the stored hash is weaker). */
@@ -12,8 +12,6 @@ export class UserAlreadyExists extends Error {
   }
 }
 
-export const initialState = (): UserState => ({ status: 'none' });
-
 export function decide(command: UserCommand, state: UserState): DecidedEvent[] {
   switch (command.type) {
     case 'CreateUser':
@@ -24,6 +22,4 @@ export function decide(command: UserCommand, state: UserState): DecidedEvent[] {
   }
 }
 
-export function evolve(state: UserState, event: DecidedEvent): UserState {
-  return event.type === 'UserCreated' ? { status: 'exists' } : state;
-}
+export const userDecider = { decide } satisfies Decider<UserCommand, UserState>;

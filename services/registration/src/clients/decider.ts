@@ -1,4 +1,4 @@
-import type { ClientMetadata, DecidedEvent, EventOfType } from '@mcp-auth/contracts';
+import type { ClientMetadata, DecidedEvent, Decider } from '@mcp-auth/contracts';
 import { InvalidClientMetadata } from '@mcp-auth/oauth';
 
 export type RegisterClient = {
@@ -27,8 +27,6 @@ export type ClientState =
   | { status: 'active'; metadata: ClientMetadata; fingerprint: string | null; shared: boolean }
   | { status: 'deleted' };
 
-type ClientEvent = EventOfType<'ClientRegistered' | 'ClientReregistered' | 'SharedClientReregistered' | 'ClientUpdated' | 'ClientDeleted' | 'ClientExpired'>;
-
 /** The deterministic id of a public client is taken by a client whose metadata has since changed. */
 export class ClientIdTaken extends Error {
   constructor(readonly clientId: string) {
@@ -51,8 +49,6 @@ export class SharedClientLocked extends Error {
     super(`client ${clientId} is shared by several registrants`);
   }
 }
-
-export const initialState = (): ClientState => ({ status: 'unregistered' });
 
 export function decide(command: ClientCommand, state: ClientState): DecidedEvent[] {
   switch (command.type) {
@@ -110,18 +106,4 @@ export function decide(command: ClientCommand, state: ClientState): DecidedEvent
   }
 }
 
-export function evolve(state: ClientState, event: ClientEvent | DecidedEvent): ClientState {
-  switch (event.type) {
-    case 'ClientRegistered':
-      return { status: 'active', metadata: event.data.metadata, fingerprint: event.data.fingerprint, shared: false };
-    case 'ClientReregistered':
-      return state.status === 'active' ? { ...state, shared: true } : state;
-    case 'ClientUpdated':
-      return state.status === 'active' ? { ...state, metadata: event.data.metadata, fingerprint: event.data.fingerprint } : state;
-    case 'ClientDeleted':
-    case 'ClientExpired':
-      return { status: 'deleted' };
-    default:
-      return state;
-  }
-}
+export const clientDecider = { decide } satisfies Decider<ClientCommand, ClientState>;

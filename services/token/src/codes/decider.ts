@@ -1,4 +1,4 @@
-import type { DecidedEvent } from '@mcp-auth/contracts';
+import type { DecidedEvent, Decider } from '@mcp-auth/contracts';
 import { InvalidGrant, InvalidTarget, sameResource, verifyS256 } from '@mcp-auth/oauth';
 import type { AuthorizationCode } from './projection.ts';
 
@@ -73,3 +73,5 @@ export function decide(command: RedeemCode, state: CodeState): DecidedEvent[] {
     },
   ];
 }
+
+export const codeDecider = { decide } satisfies Decider<RedeemCode, CodeState>;

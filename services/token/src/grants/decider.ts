@@ -1,4 +1,4 @@
-import type { DecidedEvent, GrantRevocationReason } from '@mcp-auth/contracts';
+import type { DecidedEvent, Decider, GrantRevocationReason } from '@mcp-auth/contracts';
 import type { Grant } from '@mcp-auth/projections';
 
 /**
@@ -25,3 +25,5 @@ export function decide(command: GrantCommand, state: GrantState): DecidedEvent[]
       return [{ type: 'TokenRevoked', data: command.data }];
   }
 }
+
+export const grantDecider = { decide } satisfies Decider<GrantCommand, GrantState>;

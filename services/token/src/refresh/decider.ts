@@ -1,4 +1,4 @@
-import type { DecidedEvent } from '@mcp-auth/contracts';
+import type { DecidedEvent, Decider } from '@mcp-auth/contracts';
 import { InvalidGrant, InvalidScope, InvalidTarget, sameResource } from '@mcp-auth/oauth';
 import { grantIsActive, type Grant } from '@mcp-auth/projections';
 import type { RefreshFamily, RefreshToken } from './projection.ts';
@@ -73,3 +73,5 @@ export function decide(command: RefreshGrant, state: RefreshState): DecidedEvent
     { type: 'GrantRevoked', data: { grantId: grant.grantId, reason: 'refresh_token_reuse', consentId: grant.consentId } },
   ];
 }
+
+export const refreshDecider = { decide } satisfies Decider<RefreshGrant, RefreshState>;
