@@ -17,11 +17,15 @@ export class TestOAuthProvider implements OAuthClientProvider {
   /** The redirect's query once the user answered; consumed by McpTestClient.connect. */
   lastRedirect: URLSearchParams | null = null;
   authorizationUrls: URL[] = [];
+  /** The scopes the user unticks on the consent page, at every authorization from now on. */
+  untick: string[];
 
   constructor(
     private readonly user: BrowserlessUser,
     private readonly options: { redirectUrl?: string; clientName?: string; scope?: string; decision?: 'allow' | 'deny'; untick?: string[] } = {},
-  ) {}
+  ) {
+    this.untick = options.untick ?? [];
+  }
 
   get redirectUrl(): string {
     return this.options.redirectUrl ?? 'http://127.0.0.1:33418/callback';
@@ -58,7 +62,7 @@ export class TestOAuthProvider implements OAuthClientProvider {
   }
   async redirectToAuthorization(url: URL) {
     this.authorizationUrls.push(url);
-    this.lastRedirect = await this.user.authorize(url.href, { decision: this.options.decision ?? 'allow', untick: this.options.untick ?? [] });
+    this.lastRedirect = await this.user.authorize(url.href, { decision: this.options.decision ?? 'allow', untick: this.untick });
   }
   invalidateCredentials(scope: 'all' | 'client' | 'tokens' | 'verifier') {
     if (scope === 'all' || scope === 'tokens') this.savedTokens = undefined;

@@ -9,7 +9,7 @@ import { originPolicy } from './access/origin-guard.ts';
 import type { TokenVerifier } from './access/token-verifier.ts';
 import { mcpRoutes } from './mcp/http-route.ts';
 import type { CallPolicy } from './mcp/server.ts';
-import { protectedResourceRoutes, resourceMetadataUrl } from './protected-resource/metadata.ts';
+import { protectedResourceRoutes, resourceMetadataUrl, resourceScopes } from './protected-resource/metadata.ts';
 import type { ToolRegistry } from './tools/registry.ts';
 
 export type McpToolsDeps = {
@@ -29,10 +29,11 @@ export function createMcpToolsApp(deps: McpToolsDeps): Koa {
   const health = new Router();
   healthRoutes(health, readiness(deps.store, deps.projector));
   const withoutAuth = config.UNSAFE_BENCHMARK_WITHOUT_AUTH;
+  const scopes = resourceScopes(config, deps.registry);
   const mcp = mcpRoutes({
     path: new URL(config.MCP_RESOURCE_URL).pathname,
     resourceMetadataUrl: resourceMetadataUrl(config),
-    defaultScopes: config.DEFAULT_SCOPES,
+    challengeScopes: scopes,
     registry: deps.registry,
     verifier: withoutAuth ? null : deps.verifier,
     isAllowedOrigin: originPolicy({
@@ -42,7 +43,7 @@ export function createMcpToolsApp(deps: McpToolsDeps): Koa {
     }),
     policy: deps.policy,
   });
-  for (const router of [health, protectedResourceRoutes(config), mcp]) {
+  for (const router of [health, protectedResourceRoutes(config, scopes), mcp]) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }

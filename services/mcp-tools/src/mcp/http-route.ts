@@ -15,8 +15,8 @@ import { createMcpServer, type CallPolicy } from './server.ts';
 export type McpRouteOptions = {
   path: string;
   resourceMetadataUrl: string;
-  /** The scopes a client should ask for when it has no token: the resource's minimal set. */
-  defaultScopes: readonly string[];
+  /** The scopes a client should ask for when it has no token: every scope the resource accepts (resourceScopes). */
+  challengeScopes: readonly string[];
   registry: ToolRegistry;
   verifier: TokenVerifier | null;
   isAllowedOrigin: (origin: string | undefined) => boolean;
@@ -28,8 +28,8 @@ const CORS_EXPOSE_HEADERS = 'WWW-Authenticate, Mcp-Session-Id';
 
 /**
  * /mcp: Streamable HTTP, stateless (a fresh transport and server per request, so replicas share nothing).
- * In order: the Origin (403 for a foreign page, before anything else), the method, the bearer token
- * (401 with a challenge pointing at the protected-resource metadata), the scopes of the tools called
+ * In order: the Origin (403 for a foreign page, before anything else), the bearer token (401 with a challenge
+ * pointing at the protected-resource metadata, whatever the method), the method, the scopes of the tools called
  * (403 insufficient_scope naming what to ask for), then the MCP SDK.
  */
 export function mcpRoutes(options: McpRouteOptions): Router {
@@ -38,7 +38,7 @@ export function mcpRoutes(options: McpRouteOptions): Router {
 
   const unauthorized = (ctx: Context, error: 'invalid_token' | 'invalid_request' | null, description: string, status = 401) => {
     ctx.status = status;
-    ctx.set('WWW-Authenticate', bearerChallenge({ resourceMetadata: resourceMetadataUrl, scope: options.defaultScopes, ...(error ? { error, description } : {}) }));
+    ctx.set('WWW-Authenticate', bearerChallenge({ resourceMetadata: resourceMetadataUrl, scope: options.challengeScopes, ...(error ? { error, description } : {}) }));
     ctx.set('Cache-Control', 'no-store');
     ctx.body = { error: error ?? 'unauthorized', error_description: description };
   };
@@ -62,14 +62,6 @@ export function mcpRoutes(options: McpRouteOptions): Router {
       ctx.status = 204;
       return;
     }
-    if (ctx.method !== 'POST') {
-      // Stateless: no standalone SSE stream (GET) and no session to end (DELETE).
-      ctx.set('Allow', 'POST, OPTIONS');
-      ctx.status = 405;
-      ctx.body = { jsonrpc: '2.0', error: { code: -32000, message: 'Method not allowed: this server is stateless; use POST.' }, id: null };
-      return;
-    }
-
     let identity: ToolIdentity | null = null;
     if (options.verifier) {
       if ('access_token' in ctx.query) return unauthorized(ctx, 'invalid_request', 'Send the access token in the Authorization header, never in the URL.', 400);
@@ -80,6 +72,14 @@ export function mcpRoutes(options: McpRouteOptions): Router {
       const check = await options.verifier.check(bearer);
       if (!check.ok) return unauthorized(ctx, 'invalid_token', check.description);
       identity = check.identity;
+    }
+    // After the token check, so that a client probing with GET (mcp-remote does) starts discovery from the challenge.
+    if (ctx.method !== 'POST') {
+      // Stateless: no standalone SSE stream (GET) and no session to end (DELETE).
+      ctx.set('Allow', 'POST, OPTIONS');
+      ctx.status = 405;
+      ctx.body = { jsonrpc: '2.0', error: { code: -32000, message: 'Method not allowed: this server is stateless; use POST.' }, id: null };
+      return;
     }
 
     const body = await readJsonBody(ctx);
