@@ -6,19 +6,18 @@ import type { Logger } from '@mcp-auth/event-store';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { readJsonBody } from './json-body.ts';
 import { bearerChallenge } from '../access/challenges.ts';
-import type { TokenVerifier } from '../access/token-verifier.ts';
+import { checkToolScopes } from '../access/scope-check.ts';
+import type { Authentication } from './authentication.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { ToolRegistry } from '../tools/registry.ts';
-import type { ToolIdentity } from '../tools/tool.ts';
 import { createMcpServer, type CallPolicy } from './server.ts';
 
 export type McpRouteOptions = {
   path: string;
   resourceMetadataUrl: string;
-  /** The scopes a client should ask for when it has no token: every scope the resource accepts (resourceScopes). */
-  challengeScopes: readonly string[];
   registry: ToolRegistry;
-  verifier: TokenVerifier | null;
+  /** bearerAuthentication in production; withoutAuthentication only for the benchmark switch. */
+  authenticate: Authentication;
   isAllowedOrigin: (origin: string | undefined) => boolean;
   policy: Omit<CallPolicy, 'identify'> & { audit: AuditLog };
 };
@@ -35,13 +34,6 @@ const CORS_EXPOSE_HEADERS = 'WWW-Authenticate, Mcp-Session-Id';
 export function mcpRoutes(options: McpRouteOptions): Router {
   const router = new Router();
   const { resourceMetadataUrl } = options;
-
-  const unauthorized = (ctx: Context, error: 'invalid_token' | 'invalid_request' | null, description: string, status = 401) => {
-    ctx.status = status;
-    ctx.set('WWW-Authenticate', bearerChallenge({ resourceMetadata: resourceMetadataUrl, scope: options.challengeScopes, ...(error ? { error, description } : {}) }));
-    ctx.set('Cache-Control', 'no-store');
-    ctx.body = { error: error ?? 'unauthorized', error_description: description };
-  };
 
   router.all(options.path, async (ctx) => {
     const origin = ctx.get('Origin') || undefined;
@@ -62,17 +54,8 @@ export function mcpRoutes(options: McpRouteOptions): Router {
       ctx.status = 204;
       return;
     }
-    let identity: ToolIdentity | null = null;
-    if (options.verifier) {
-      if ('access_token' in ctx.query) return unauthorized(ctx, 'invalid_request', 'Send the access token in the Authorization header, never in the URL.', 400);
-      const header = ctx.get('Authorization');
-      if (!header) return unauthorized(ctx, null, 'An access token is required.');
-      const bearer = bearerToken(header);
-      if (bearer === null) return unauthorized(ctx, 'invalid_token', 'The Authorization header must be "Bearer <token>".');
-      const check = await options.verifier.check(bearer);
-      if (!check.ok) return unauthorized(ctx, 'invalid_token', check.description);
-      identity = check.identity;
-    }
+    const identity = await options.authenticate(ctx);
+    if (identity === undefined) return;
     // After the token check, so that a client probing with GET (mcp-remote does) starts discovery from the challenge.
     if (ctx.method !== 'POST') {
       // Stateless: no standalone SSE stream (GET) and no session to end (DELETE).
@@ -89,17 +72,11 @@ export function mcpRoutes(options: McpRouteOptions): Router {
     if (identity) {
       for (const call of toolCalls(body)) {
         const tool = options.registry.get(call);
-        if (!tool) continue;
-        const missing = tool.requiredScopes.filter((s) => !identity.scopes.includes(s));
-        if (missing.length === 0) continue;
-        options.policy.audit.denied(tool.name, identity, 'insufficient_scope', tool.requiredScopes, callOrigin);
-        const needed = [...new Set([...identity.scopes, ...tool.requiredScopes])];
+        const refusal = tool ? checkToolScopes(tool, identity, options.policy.audit, callOrigin) : null;
+        if (!refusal) continue;
         ctx.status = 403;
-        ctx.set(
-          'WWW-Authenticate',
-          bearerChallenge({ resourceMetadata: resourceMetadataUrl, scope: needed, error: 'insufficient_scope', description: `The ${tool.name} tool needs the scope ${missing.join(' ')}.` }),
-        );
-        ctx.body = { error: 'insufficient_scope', error_description: `The ${tool.name} tool needs the scope ${missing.join(' ')}.`, scope: needed.join(' ') };
+        ctx.set('WWW-Authenticate', bearerChallenge({ resourceMetadata: resourceMetadataUrl, scope: refusal.needed, error: 'insufficient_scope', description: refusal.description }));
+        ctx.body = { error: 'insufficient_scope', error_description: refusal.description, scope: refusal.needed.join(' ') };
         return;
       }
     }
@@ -115,17 +92,6 @@ export function mcpRoutes(options: McpRouteOptions): Router {
   });
 
   return router;
-}
-
-/**
- * The token of an RFC 6750 "Bearer <token>" header, or null. Its characters are not checked here: a token
- * already verified is found as it is, and any other goes through verification, which refuses anything but
- * a well-formed compact JWS. (A regular expression over the whole token was 1% of a tool call's CPU.)
- */
-function bearerToken(header: string): string | null {
-  if (header.length < 8 || header.charCodeAt(6) !== 32 || header.slice(0, 6).toLowerCase() !== 'bearer') return null;
-  const token = header.slice(7).trim();
-  return token.length > 0 && token.indexOf(' ') === -1 ? token : null;
 }
 
 /**

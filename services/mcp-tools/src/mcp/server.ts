@@ -2,6 +2,7 @@ import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '@mcp-auth/event-store';
+import { checkToolScopes } from '../access/scope-check.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { RequestOrigin } from '@mcp-auth/http';
 import type { ToolRegistry } from '../tools/registry.ts';
@@ -25,7 +26,7 @@ export type CallPolicy = {
 
 /**
  * An MCP server over the tool registry. tools/list shows every tool with the scopes it needs; tools/call
- * checks scopes (the HTTP layer already answered 403 for these, stdio relies on this check), quota and
+ * checks scopes (checkToolScopes, which the HTTP route runs first to answer 403), quota and
  * arguments, runs the handler and records the outcome, with where the request came from (`origin`, over
  * HTTP). Errors an agent can act on are tool results with isError, so the model reads them.
  */
@@ -57,11 +58,9 @@ export function createMcpServer(registry: ToolRegistry, policy: CallPolicy, orig
       // Only the benchmark mode without auth gets here; it can run tools that need nobody.
       if (tool.requiredScopes.length > 0) return errorResult('This tool needs a signed-in user.');
     } else {
-      const missing = tool.requiredScopes.filter((s) => !identity.scopes.includes(s));
-      if (missing.length > 0) {
-        policy.audit.denied(tool.name, identity, 'insufficient_scope', tool.requiredScopes, origin);
-        return errorResult(`This tool needs the scope ${missing.join(' ')}, which this connection was not granted.`);
-      }
+      // Over HTTP the route has refused these already, with its 403 challenge; over stdio this is the check.
+      const refusal = checkToolScopes(tool, identity, policy.audit, origin);
+      if (refusal) return errorResult(refusal.description);
       const retryAfter = await policy.quota(identity);
       if (retryAfter !== null) {
         policy.audit.denied(tool.name, identity, 'quota_exceeded', tool.requiredScopes, origin);
