@@ -74,9 +74,13 @@ export class TestOAuthProvider implements OAuthClientProvider {
  * Connects the SDK client to an MCP URL, completing the OAuth flow when the server asks for it
  * (401 → discovery → registration → authorize → token), then reconnecting, as an agent does.
  */
-export async function connectMcpClient(mcpUrl: string, provider: TestOAuthProvider, { requestInit }: { requestInit?: RequestInit } = {}): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
+export async function connectMcpClient(
+  mcpUrl: string,
+  provider: TestOAuthProvider,
+  { requestInit, fetch }: { requestInit?: RequestInit; fetch?: typeof globalThis.fetch } = {},
+): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
   for (let attempt = 0; attempt < 3; attempt++) {
-    const transport = new StreamableHTTPClientTransport(new URL(mcpUrl), { authProvider: provider, ...(requestInit ? { requestInit } : {}) });
+    const transport = new StreamableHTTPClientTransport(new URL(mcpUrl), { authProvider: provider, ...(requestInit ? { requestInit } : {}), ...(fetch ? { fetch } : {}) });
     const client = new Client({ name: 'mcp-auth-test-agent', version: '1.0.0' });
     try {
       await client.connect(transport);

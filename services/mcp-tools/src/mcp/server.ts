@@ -1,6 +1,5 @@
-import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
-import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { ProtocolError, ProtocolErrorCode, Server, type CallToolResult, type Tool } from '@modelcontextprotocol/server';
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/server/validators/ajv';
 import type { Logger } from '@mcp-auth/event-store';
 import { checkToolScopes } from '../access/scope-check.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
@@ -25,7 +24,8 @@ export type CallPolicy = {
 };
 
 /**
- * An MCP server over the tool registry. tools/list shows every tool with the scopes it needs; tools/call
+ * An MCP server over the tool registry, for every protocol revision the SDK serves (2026-07-28 and the
+ * 2025 era alike: the SDK shapes the answers for the revision of the request). tools/list shows every tool with the scopes it needs; tools/call
  * checks scopes (checkToolScopes, which the HTTP route runs first to answer 403), quota and
  * arguments, runs the handler and records the outcome, with where the request came from (`origin`, over
  * HTTP). Errors an agent can act on are tool results with isError, so the model reads them.
@@ -38,19 +38,20 @@ export function createMcpServer(registry: ToolRegistry, policy: CallPolicy, orig
     instructions: 'Tools of this server need OAuth scopes; each tool lists them in _meta.requiredScopes.',
   });
 
-  server.setRequestHandler(ListToolsRequestSchema, () => ({
+  server.setRequestHandler('tools/list', () => ({
     tools: registry.all().map((tool) => ({
       name: tool.name,
       ...(tool.title ? { title: tool.title } : {}),
       description: tool.requiredScopes.length > 0 ? `${tool.description} (Requires scope: ${tool.requiredScopes.join(' ')})` : tool.description,
-      inputSchema: tool.inputSchema,
+      // Checked at registration to be a JSON Schema object (ToolRegistry.add); the SDK's type wants JSON values.
+      inputSchema: tool.inputSchema as Tool['inputSchema'],
       _meta: { requiredScopes: tool.requiredScopes },
     })),
   }));
 
-  server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
+  server.setRequestHandler('tools/call', async (request, ctx): Promise<CallToolResult> => {
     const tool = registry.get(request.params.name);
-    if (!tool) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${request.params.name.slice(0, 64)}`);
+    if (!tool) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${request.params.name.slice(0, 64)}`);
     const identified = await policy.identify();
     if (typeof identified === 'string') return errorResult(identified);
     const identity = identified;
@@ -74,7 +75,7 @@ export function createMcpServer(registry: ToolRegistry, policy: CallPolicy, orig
     }
     const started = performance.now();
     try {
-      const result = toCallToolResult(await tool.handler(args, { identity: identity ?? anonymous, signal: extra.signal }));
+      const result = toCallToolResult(await tool.handler(args, { identity: identity ?? anonymous, signal: ctx.mcpReq.signal }));
       policy.audit.invoked(tool.name, identity, result.isError ? 'error' : 'success', performance.now() - started, origin);
       return result;
     } catch (err) {
