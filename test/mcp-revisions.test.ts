@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Client as ClientV2, StreamableHTTPClientTransport as TransportV2, UnauthorizedError as UnauthorizedV2, type OAuthClientProvider as ProviderV2 } from '@modelcontextprotocol/client';
-import { BrowserlessUser, TestOAuthProvider, connectMcpClient, http, obtainTokens, registerPublicClient, startStack, type Json, type TestStack } from '@mcp-auth/testing';
+import { BrowserlessUser, TestOAuthProvider, connectMcpClient, http, obtainTokens, registerPublicClient, startStack, toolEvents, type Json, type TestStack } from '@mcp-auth/testing';
 
 /**
  * MCP 2026-07-28 beside the 2025 era at one /mcp (issue 22 §5): the v1 SDK client (2025-11-25) and the v2 SDK
@@ -109,6 +109,13 @@ describe('MCP revisions 2026-07-28 and 2025-11-25 at one /mcp, on one stack', ()
     assert.match(answered.headers.get('content-type') ?? '', /^application\/json/);
     assert.equal(answered.json!.result.resultType, 'complete', 'answered in the 2026-07-28 shape');
     assert.equal(answered.json!.result.structuredContent?.user, 'alice', answered.text);
+
+    // Both revisions are audited alike: each client's calls and the refusal above, by the one tool path.
+    const audited = await toolEvents(stack, (events) => events.some((e) => e.type === 'ToolDenied') && events.filter((e) => e.data.tool === 'notes_create' && e.type === 'ToolInvoked').length >= 3);
+    const created = audited.filter((e) => e.type === 'ToolInvoked' && e.data.tool === 'notes_create');
+    assert.equal(new Set(created.map((e) => e.data.clientId)).size, 3, 'notes_create audited for the v1, the v2 and the stepped-up v2 client');
+    assert.ok(created.every((e) => e.data.outcome === 'success' && e.metadata.sourceAddress === '127.0.0.1'));
+    assert.deepEqual(audited.filter((e) => e.type === 'ToolDenied').map((e) => [e.data.tool, e.data.reason]), [['notes_create', 'insufficient_scope'], ['notes_create', 'insufficient_scope']], 'the v2 step-up and the raw 2026-07-28 call');
 
     const mismatch = await http(stack.urls.mcp, { method: 'POST', headers: { ...auth, ...modernHeaders('echo') }, json: modernCall('whoami') });
     assert.equal(mismatch.status, 400);

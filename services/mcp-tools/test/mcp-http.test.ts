@@ -12,10 +12,10 @@ import {
   connectMcpClient,
   freePort,
   http,
-  natsAccessOf,
   obtainTokens,
   registerPublicClient,
   startStack,
+  toolEvents,
   type Json,
   type TestStack,
 } from '@mcp-auth/testing';
@@ -439,28 +439,3 @@ describe('the benchmark mode without the token check (UNSAFE_BENCHMARK_WITHOUT_A
     assert.ok(invoked!.metadata.requestId);
   });
 });
-
-/** The ToolInvoked and ToolDenied events of the stack's stream (each with its raw bytes), once `enough` says so or after 5 s. */
-async function toolEvents(stack: TestStack, enough: (events: Json[]) => boolean): Promise<Json[]> {
-  const { EventStore } = await import('@mcp-auth/event-store');
-  const { decodeEvent } = await import('@mcp-auth/contracts');
-  const store = await EventStore.connect({ servers: stack.nats.url, connectionName: 'audit-reader', ...natsAccessOf(stack.nats, 'reader') });
-  const seen: Json[] = [];
-  const deadline = Date.now() + 5_000;
-  try {
-    while (Date.now() < deadline && !enough(seen)) {
-      seen.length = 0;
-      const messages = await store.consumeFrom(1);
-      const { lastSequence } = await store.streamState();
-      for await (const m of messages) {
-        const outcome = decodeEvent(m.data);
-        if (outcome.kind === 'event' && (outcome.event.type === 'ToolInvoked' || outcome.event.type === 'ToolDenied')) seen.push({ ...outcome.event, raw: new TextDecoder().decode(m.data) });
-        if (m.seq >= lastSequence) break;
-      }
-      messages.stop();
-    }
-  } finally {
-    await store.close();
-  }
-  return seen;
-}
