@@ -349,6 +349,25 @@ describe('MCP tools service: OAuth-protected MCP over Streamable HTTP', () => {
       assert.equal(echoed.json!.result.isError, undefined, JSON.stringify(echoed.json));
     }
     assert.deepEqual(log(), ['left started', 'left aborted', `left closed; stack trace limit ${Error.stackTraceLimit}`]);
+
+    // The same on MCP 2026-07-28, whose leg aborts through the request's signal.
+    const modern = {
+      jsonrpc: '2.0',
+      id: 8,
+      method: 'tools/call',
+      params: { name: 'wait_for_abort', arguments: { mark: 'modern' }, _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} } },
+    };
+    const leavingModern = new AbortController();
+    const modernCall = fetch(stack.urls.mcp, {
+      method: 'POST',
+      headers: { ...headers, 'MCP-Protocol-Version': '2026-07-28', 'Mcp-Method': 'tools/call', 'Mcp-Name': 'wait_for_abort' },
+      body: JSON.stringify(modern),
+      signal: leavingModern.signal,
+    });
+    await until('modern started');
+    leavingModern.abort();
+    await assert.rejects(modernCall);
+    await until('modern aborted');
   });
 
   test('a foreign Origin is refused with 403 before the token is looked at; GET and DELETE get the 401 challenge without a token, 405 with one', async () => {

@@ -44,23 +44,23 @@ export function protocolEras(options: { path: string; serverFor(call: McpCall): 
       headers.set(name, value);
       if (name in CLASSIFIED_HEADERS) classified[CLASSIFIED_HEADERS[name as keyof typeof CLASSIFIED_HEADERS]] = value;
     }
-    // A client that goes away aborts its call: the tool sees its signal.
-    const gone = new AbortController();
-    ctx.res.once('close', () => {
-      if (!ctx.res.writableFinished) gone.abort();
-    });
-    const request = new Request(url, { method: 'POST', headers, signal: gone.signal });
     const era = classifyInboundRequest({ httpMethod: 'POST', ...classified, body });
 
+    // A client that goes away aborts its call, and the tool sees its signal: on the 2025 leg through closing the
+    // request's transport (which ends its server), on the modern leg through the request's signal.
     let response: Response;
     if (era.kind === 'legacy') {
       const server = options.serverFor(call);
       const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
       await server.connect(transport);
       ctx.res.once('close', () => closeWithoutStackTraces(transport, options.logger));
-      response = await transport.handleRequest(request, { parsedBody: body });
+      response = await transport.handleRequest(new Request(url, { method: 'POST', headers }), { parsedBody: body });
     } else {
-      response = await modern.fetch(request, { parsedBody: body, authInfo: authInfoOf(call) });
+      const gone = new AbortController();
+      ctx.res.once('close', () => {
+        if (!ctx.res.writableFinished) gone.abort();
+      });
+      response = await modern.fetch(new Request(url, { method: 'POST', headers, signal: gone.signal }), { parsedBody: body, authInfo: authInfoOf(call) });
     }
     await answer(ctx, response);
   };
