@@ -668,12 +668,12 @@ describe('docker compose: the Dockerfile', () => {
     }
   });
 
-  test('.dockerignore keeps dependencies, build output, data and history out of the build context', () => {
+  test('.dockerignore keeps dependencies, build output, data, test tools and history out of the build context', () => {
     const ignored = read('.dockerignore')
       .split('\n')
       .map((l) => l.trim())
       .filter((l) => l && !l.startsWith('#'));
-    for (const entry of ['node_modules', 'dist', 'data', 'test-artifacts', '.git']) {
+    for (const entry of ['node_modules', 'dist', 'data', 'test-artifacts', '.git', '.cache']) {
       assert.ok(ignored.includes(entry) || ignored.includes(`**/${entry}`), `.dockerignore has ${entry}`);
     }
   });

@@ -12,3 +12,4 @@ export * from './user-stack.ts';
 export * from './loopback-tls.ts';
 export * from './nats-cluster.ts';
 export * from './nats-process.ts';
+export * from './tool-events.ts';

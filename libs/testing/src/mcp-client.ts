@@ -17,11 +17,15 @@ export class TestOAuthProvider implements OAuthClientProvider {
   /** The redirect's query once the user answered; consumed by McpTestClient.connect. */
   lastRedirect: URLSearchParams | null = null;
   authorizationUrls: URL[] = [];
+  /** The scopes the user unticks on the consent page, at every authorization from now on. */
+  untick: string[];
 
   constructor(
     private readonly user: BrowserlessUser,
     private readonly options: { redirectUrl?: string; clientName?: string; scope?: string; decision?: 'allow' | 'deny'; untick?: string[] } = {},
-  ) {}
+  ) {
+    this.untick = options.untick ?? [];
+  }
 
   get redirectUrl(): string {
     return this.options.redirectUrl ?? 'http://127.0.0.1:33418/callback';
@@ -58,7 +62,7 @@ export class TestOAuthProvider implements OAuthClientProvider {
   }
   async redirectToAuthorization(url: URL) {
     this.authorizationUrls.push(url);
-    this.lastRedirect = await this.user.authorize(url.href, { decision: this.options.decision ?? 'allow', untick: this.options.untick ?? [] });
+    this.lastRedirect = await this.user.authorize(url.href, { decision: this.options.decision ?? 'allow', untick: this.untick });
   }
   invalidateCredentials(scope: 'all' | 'client' | 'tokens' | 'verifier') {
     if (scope === 'all' || scope === 'tokens') this.savedTokens = undefined;
@@ -70,9 +74,13 @@ export class TestOAuthProvider implements OAuthClientProvider {
  * Connects the SDK client to an MCP URL, completing the OAuth flow when the server asks for it
  * (401 → discovery → registration → authorize → token), then reconnecting, as an agent does.
  */
-export async function connectMcpClient(mcpUrl: string, provider: TestOAuthProvider, { requestInit }: { requestInit?: RequestInit } = {}): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
+export async function connectMcpClient(
+  mcpUrl: string,
+  provider: TestOAuthProvider,
+  { requestInit, fetch }: { requestInit?: RequestInit; fetch?: typeof globalThis.fetch } = {},
+): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
   for (let attempt = 0; attempt < 3; attempt++) {
-    const transport = new StreamableHTTPClientTransport(new URL(mcpUrl), { authProvider: provider, ...(requestInit ? { requestInit } : {}) });
+    const transport = new StreamableHTTPClientTransport(new URL(mcpUrl), { authProvider: provider, ...(requestInit ? { requestInit } : {}), ...(fetch ? { fetch } : {}) });
     const client = new Client({ name: 'mcp-auth-test-agent', version: '1.0.0' });
     try {
       await client.connect(transport);

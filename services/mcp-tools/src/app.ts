@@ -7,9 +7,10 @@ import type { Logger } from '@mcp-auth/http';
 import { allowsLoopbackOrigins, type McpToolsConfig } from './config.ts';
 import { originPolicy } from './access/origin-guard.ts';
 import type { TokenVerifier } from './access/token-verifier.ts';
+import { bearerAuthentication, withoutAuthentication } from './mcp/authentication.ts';
 import { mcpRoutes } from './mcp/http-route.ts';
 import type { CallPolicy } from './mcp/server.ts';
-import { protectedResourceRoutes, resourceMetadataUrl } from './protected-resource/metadata.ts';
+import { protectedResourceRoutes, resourceMetadataUrl, resourceScopes } from './protected-resource/metadata.ts';
 import type { ToolRegistry } from './tools/registry.ts';
 
 export type McpToolsDeps = {
@@ -28,13 +29,15 @@ export function createMcpToolsApp(deps: McpToolsDeps): Koa {
   app.use(publicCors((path) => path.startsWith('/.well-known/oauth-protected-resource')));
   const health = new Router();
   healthRoutes(health, readiness(deps.store, deps.projector));
-  const withoutAuth = config.UNSAFE_BENCHMARK_WITHOUT_AUTH;
+  const scopes = resourceScopes(config, deps.registry);
+  const metadataUrl = resourceMetadataUrl(config);
   const mcp = mcpRoutes({
     path: new URL(config.MCP_RESOURCE_URL).pathname,
-    resourceMetadataUrl: resourceMetadataUrl(config),
-    defaultScopes: config.DEFAULT_SCOPES,
+    resourceMetadataUrl: metadataUrl,
     registry: deps.registry,
-    verifier: withoutAuth ? null : deps.verifier,
+    authenticate: config.UNSAFE_BENCHMARK_WITHOUT_AUTH
+      ? withoutAuthentication
+      : bearerAuthentication({ verifier: deps.verifier, resourceMetadataUrl: metadataUrl, challengeScopes: scopes }),
     isAllowedOrigin: originPolicy({
       ownOrigins: [new URL(config.MCP_RESOURCE_URL).origin, new URL(config.ISSUER).origin],
       extraOrigins: config.ALLOWED_ORIGINS,
@@ -42,7 +45,7 @@ export function createMcpToolsApp(deps: McpToolsDeps): Koa {
     }),
     policy: deps.policy,
   });
-  for (const router of [health, protectedResourceRoutes(config), mcp]) {
+  for (const router of [health, protectedResourceRoutes(config, scopes), mcp]) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { bearerChallenge } from '../src/access/challenges.ts';
 import { originPolicy } from '../src/access/origin-guard.ts';
 import { mcpToolsConfigSchema } from '../src/config.ts';
-import { protectedResourceMetadata, resourceMetadataUrl } from '../src/protected-resource/metadata.ts';
+import { protectedResourceMetadata, resourceMetadataUrl, resourceScopes } from '../src/protected-resource/metadata.ts';
 import { ToolRegistry } from '../src/tools/registry.ts';
 import { echo } from '../src/tools/built-in/echo.ts';
 
@@ -35,7 +35,16 @@ describe('challenges and protected-resource metadata', () => {
   test('the metadata URL inserts the well-known segment before the resource path (RFC 9728 §3.1)', () => {
     assert.equal(config.MCP_RESOURCE_URL, 'https://tools.example.com/mcp', 'the canonical URL has no trailing slash');
     assert.equal(resourceMetadataUrl(config), 'https://tools.example.com/.well-known/oauth-protected-resource/mcp');
-    assert.deepEqual(protectedResourceMetadata(config).authorization_servers, ['https://auth.example.com']);
+    assert.deepEqual(protectedResourceMetadata(config, []).authorization_servers, ['https://auth.example.com']);
+  });
+
+  test('the resource names every scope a served tool needs, with the defaults, in the catalogue\'s order, and nothing else', () => {
+    const registry = new ToolRegistry();
+    registry.add({ ...echo, name: 'writer', requiredScopes: ['notes:write'] });
+    registry.add({ ...echo, name: 'outsider', requiredScopes: ['not:catalogued'] });
+    const catalogue = mcpToolsConfigSchema.parse({ SCOPES: 'offline_access=Stay connected,notes:write=Write,profile=Who,notes:read=Read,admin=Unused' });
+    assert.deepEqual(resourceScopes(catalogue, registry), ['notes:write', 'profile', 'notes:read']);
+    assert.deepEqual(protectedResourceMetadata(catalogue, resourceScopes(catalogue, registry)).scopes_supported, ['notes:write', 'profile', 'notes:read']);
   });
 
   test('WWW-Authenticate carries error only when asked, and never breaks its quoting', () => {

@@ -12,10 +12,10 @@ import {
   connectMcpClient,
   freePort,
   http,
-  natsAccessOf,
   obtainTokens,
   registerPublicClient,
   startStack,
+  toolEvents,
   type Json,
   type TestStack,
 } from '@mcp-auth/testing';
@@ -54,7 +54,7 @@ describe('MCP tools service: OAuth-protected MCP over Streamable HTTP', () => {
     rmSync(waitToolDir, { recursive: true, force: true });
   });
 
-  test('the MCP SDK client discovers, registers, authorizes, exchanges the code, lists tools and calls whoami', async () => {
+  test('the MCP SDK client, set up as the README says, discovers, registers, authorizes, exchanges the code, lists tools and calls whoami and notes_create', async () => {
     const provider = new TestOAuthProvider(alice, { clientName: 'SDK agent' });
     const { client } = await connectMcpClient(stack.urls.mcp, provider);
     assert.ok(provider.clientInfo?.client_id, 'registered itself (RFC 7591)');
@@ -62,7 +62,7 @@ describe('MCP tools service: OAuth-protected MCP over Streamable HTTP', () => {
     assert.equal(authorizeUrl.origin + authorizeUrl.pathname, `${stack.urls.issuer}/authorize`);
     assert.equal(authorizeUrl.searchParams.get('resource'), stack.urls.resource);
     assert.equal(authorizeUrl.searchParams.get('code_challenge_method'), 'S256');
-    assert.equal(authorizeUrl.searchParams.get('scope'), 'profile notes:read', 'the SDK asked for the minimal scopes the server advertised');
+    assert.equal(authorizeUrl.searchParams.get('scope'), 'profile notes:read notes:write', 'the SDK asked for what the challenge named: every scope the tools need');
 
     const { tools } = await client.listTools();
     const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
@@ -74,25 +74,29 @@ describe('MCP tools service: OAuth-protected MCP over Streamable HTTP', () => {
     const identity = who.structuredContent as Json;
     assert.equal(identity.user, 'alice');
     assert.equal(identity.client, 'SDK agent');
-    assert.deepEqual(identity.scopes, ['profile', 'notes:read']);
+    assert.deepEqual(identity.scopes, ['profile', 'notes:read', 'notes:write'], 'the consent page offered the optional scope ticked, and the user kept it');
+    const created = await client.callTool({ name: 'notes_create', arguments: { title: 'first', text: 'reachable with no configuration' } });
+    assert.equal(created.isError, undefined, JSON.stringify(created.content));
+    const deleted = await client.callTool({ name: 'notes_delete', arguments: { noteId: (created.structuredContent as Json).noteId } });
+    assert.equal((deleted.structuredContent as Json).deleted, true);
     const dice = await client.callTool({ name: 'roll_dice', arguments: { count: 3, sides: 6 } });
     assert.equal(((dice.structuredContent as Json).rolls as number[]).length, 3, 'an operator tool loaded from TOOL_MODULES works');
     await client.close();
   });
 
-  test('no token: 401 with a challenge pointing at the protected-resource metadata and the default scopes', async () => {
+  test('no token: 401 with a challenge pointing at the protected-resource metadata and every scope the tools need', async () => {
     const res = await mcpPost(stack.urls.mcp, MCP_INIT);
     assert.equal(res.status, 401);
     const c = challenge(res.headers.get('www-authenticate'));
     assert.equal(c.resource_metadata, resourceMetadata);
-    assert.equal(c.scope, 'profile notes:read');
+    assert.equal(c.scope, 'profile notes:read notes:write');
     assert.equal(c.error, undefined, 'no error code when no token was sent (RFC 6750 §3.1)');
     const prm = await http(c.resource_metadata!);
     assert.equal(prm.status, 200);
     assert.deepEqual(prm.json, {
       resource: stack.urls.resource,
       authorization_servers: [stack.urls.issuer],
-      scopes_supported: ['profile', 'notes:read'],
+      scopes_supported: ['profile', 'notes:read', 'notes:write'],
       bearer_methods_supported: ['header'],
       resource_name: 'MCP tools',
     });
@@ -124,7 +128,7 @@ describe('MCP tools service: OAuth-protected MCP over Streamable HTTP', () => {
       const c = challenge(res.headers.get('www-authenticate'));
       assert.equal(c.error, 'invalid_token', name);
       assert.equal(c.resource_metadata, resourceMetadata, name);
-      assert.equal(c.scope, 'profile notes:read', name);
+      assert.equal(c.scope, 'profile notes:read notes:write', name);
     }
     const tokens = await obtainTokens(stack.urls, alice, await registerPublicClient(stack.urls));
     // RFC 6750 with RFC 7235's case-insensitive scheme: any case, one or more spaces, trailing blanks.
@@ -212,8 +216,8 @@ describe('MCP tools service: OAuth-protected MCP over Streamable HTTP', () => {
     }
   });
 
-  test('step-up: notes_create with only notes:read is 403 insufficient_scope; re-authorizing with the union succeeds', async () => {
-    const provider = new TestOAuthProvider(alice, { clientName: 'step-up agent' });
+  test('step-up: notes_create with only notes:read (the user unticked notes:write) is 403 insufficient_scope; re-authorizing with the union succeeds', async () => {
+    const provider = new TestOAuthProvider(alice, { clientName: 'step-up agent', untick: ['notes:write'] });
     const { client } = await connectMcpClient(stack.urls.mcp, provider);
     const raw = await mcpPost(stack.urls.mcp, callTool('notes_create', { title: 'hello' }), { Authorization: `Bearer ${provider.savedTokens!.access_token}` });
     assert.equal(raw.status, 403);
@@ -225,6 +229,7 @@ describe('MCP tools service: OAuth-protected MCP over Streamable HTTP', () => {
     // The SDK first tries a refresh, which cannot widen a grant; the agent then authorizes again for the union.
     await assert.rejects(client.callTool({ name: 'notes_create', arguments: { title: 'hello' } }), /403/);
     provider.invalidateCredentials('tokens');
+    provider.untick = [];
     const outcome = await auth(provider, { serverUrl: stack.urls.mcp, scope: c.scope });
     assert.equal(outcome, 'REDIRECT');
     const code = provider.lastRedirect!.get('code')!;
@@ -344,9 +349,28 @@ describe('MCP tools service: OAuth-protected MCP over Streamable HTTP', () => {
       assert.equal(echoed.json!.result.isError, undefined, JSON.stringify(echoed.json));
     }
     assert.deepEqual(log(), ['left started', 'left aborted', `left closed; stack trace limit ${Error.stackTraceLimit}`]);
+
+    // The same on MCP 2026-07-28, whose leg aborts through the request's signal.
+    const modern = {
+      jsonrpc: '2.0',
+      id: 8,
+      method: 'tools/call',
+      params: { name: 'wait_for_abort', arguments: { mark: 'modern' }, _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} } },
+    };
+    const leavingModern = new AbortController();
+    const modernCall = fetch(stack.urls.mcp, {
+      method: 'POST',
+      headers: { ...headers, 'MCP-Protocol-Version': '2026-07-28', 'Mcp-Method': 'tools/call', 'Mcp-Name': 'wait_for_abort' },
+      body: JSON.stringify(modern),
+      signal: leavingModern.signal,
+    });
+    await until('modern started');
+    leavingModern.abort();
+    await assert.rejects(modernCall);
+    await until('modern aborted');
   });
 
-  test('a foreign Origin is refused with 403 before the token is looked at; GET and DELETE are 405', async () => {
+  test('a foreign Origin is refused with 403 before the token is looked at; GET and DELETE get the 401 challenge without a token, 405 with one', async () => {
     const foreign = await mcpPost(stack.urls.mcp, MCP_INIT, { Origin: 'https://evil.example' });
     assert.equal(foreign.status, 403);
     assert.equal(foreign.headers.get('www-authenticate'), null);
@@ -355,9 +379,15 @@ describe('MCP tools service: OAuth-protected MCP over Streamable HTTP', () => {
     const inspector = await mcpPost(stack.urls.mcp, MCP_INIT, { Origin: 'http://localhost:6274' });
     assert.equal(inspector.status, 401, 'a loopback origin (the MCP Inspector) passes the origin check in development');
     assert.equal(inspector.headers.get('access-control-allow-origin'), 'http://localhost:6274');
+    const t = await obtainTokens(stack.urls, alice, await registerPublicClient(stack.urls));
     for (const method of ['GET', 'DELETE']) {
-      const res = await fetch(stack.urls.mcp, { method });
+      // mcp-remote probes with an unauthenticated GET: discovery starts from the challenge whatever the method.
+      const probe = await fetch(stack.urls.mcp, { method, headers: { Accept: 'text/event-stream' } });
+      assert.equal(probe.status, 401, method);
+      assert.equal(challenge(probe.headers.get('www-authenticate')).resource_metadata, resourceMetadata, method);
+      const res = await fetch(stack.urls.mcp, { method, headers: { Authorization: `Bearer ${t.access_token}` } });
       assert.equal(res.status, 405, method);
+      assert.equal(res.headers.get('allow'), 'POST, OPTIONS', method);
     }
   });
 
@@ -428,28 +458,3 @@ describe('the benchmark mode without the token check (UNSAFE_BENCHMARK_WITHOUT_A
     assert.ok(invoked!.metadata.requestId);
   });
 });
-
-/** The ToolInvoked and ToolDenied events of the stack's stream (each with its raw bytes), once `enough` says so or after 5 s. */
-async function toolEvents(stack: TestStack, enough: (events: Json[]) => boolean): Promise<Json[]> {
-  const { EventStore } = await import('@mcp-auth/event-store');
-  const { decodeEvent } = await import('@mcp-auth/contracts');
-  const store = await EventStore.connect({ servers: stack.nats.url, connectionName: 'audit-reader', ...natsAccessOf(stack.nats, 'reader') });
-  const seen: Json[] = [];
-  const deadline = Date.now() + 5_000;
-  try {
-    while (Date.now() < deadline && !enough(seen)) {
-      seen.length = 0;
-      const messages = await store.consumeFrom(1);
-      const { lastSequence } = await store.streamState();
-      for await (const m of messages) {
-        const outcome = decodeEvent(m.data);
-        if (outcome.kind === 'event' && (outcome.event.type === 'ToolInvoked' || outcome.event.type === 'ToolDenied')) seen.push({ ...outcome.event, raw: new TextDecoder().decode(m.data) });
-        if (m.seq >= lastSequence) break;
-      }
-      messages.stop();
-    }
-  } finally {
-    await store.close();
-  }
-  return seen;
-}

@@ -1,47 +1,43 @@
-import type { IncomingMessage } from 'node:http';
 import Router from '@koa/router';
-import type { Context } from 'koa';
 import { requestOrigin } from '@mcp-auth/http';
-import type { Logger } from '@mcp-auth/event-store';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { readJsonBody } from './json-body.ts';
 import { bearerChallenge } from '../access/challenges.ts';
-import type { TokenVerifier } from '../access/token-verifier.ts';
+import { checkToolScopes } from '../access/scope-check.ts';
+import type { Authentication } from './authentication.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { ToolRegistry } from '../tools/registry.ts';
-import type { ToolIdentity } from '../tools/tool.ts';
 import { createMcpServer, type CallPolicy } from './server.ts';
+import { protocolEras } from './protocol-eras.ts';
 
 export type McpRouteOptions = {
   path: string;
   resourceMetadataUrl: string;
-  /** The scopes a client should ask for when it has no token: the resource's minimal set. */
-  defaultScopes: readonly string[];
   registry: ToolRegistry;
-  verifier: TokenVerifier | null;
+  /** bearerAuthentication in production; withoutAuthentication only for the benchmark switch. */
+  authenticate: Authentication;
   isAllowedOrigin: (origin: string | undefined) => boolean;
   policy: Omit<CallPolicy, 'identify'> & { audit: AuditLog };
 };
 
-const CORS_ALLOW_HEADERS = 'Authorization, Content-Type, Accept, MCP-Protocol-Version, Mcp-Session-Id, Last-Event-ID';
+const CORS_ALLOW_HEADERS = 'Authorization, Content-Type, Accept, MCP-Protocol-Version, Mcp-Method, Mcp-Name, Mcp-Session-Id, Last-Event-ID';
 const CORS_EXPOSE_HEADERS = 'WWW-Authenticate, Mcp-Session-Id';
 
 /**
- * /mcp: Streamable HTTP, stateless (a fresh transport and server per request, so replicas share nothing).
- * In order: the Origin (403 for a foreign page, before anything else), the method, the bearer token
- * (401 with a challenge pointing at the protected-resource metadata), the scopes of the tools called
- * (403 insufficient_scope naming what to ask for), then the MCP SDK.
+ * /mcp: Streamable HTTP, stateless (a fresh server per request, so replicas share nothing), for MCP 2026-07-28
+ * and the 2025 era at one URL. In order: the Origin (403 for a foreign page, before anything else), the bearer
+ * token (401 with a challenge pointing at the protected-resource metadata, whatever the method), the method,
+ * the scopes of the tools called (403 insufficient_scope naming what to ask for), then the MCP SDK, whose
+ * answer depends on the request's protocol revision (protocolEras). Every check before the SDK is the same for
+ * both revisions, and so are the tools, their audit and their quotas.
  */
 export function mcpRoutes(options: McpRouteOptions): Router {
   const router = new Router();
   const { resourceMetadataUrl } = options;
-
-  const unauthorized = (ctx: Context, error: 'invalid_token' | 'invalid_request' | null, description: string, status = 401) => {
-    ctx.status = status;
-    ctx.set('WWW-Authenticate', bearerChallenge({ resourceMetadata: resourceMetadataUrl, scope: options.defaultScopes, ...(error ? { error, description } : {}) }));
-    ctx.set('Cache-Control', 'no-store');
-    ctx.body = { error: error ?? 'unauthorized', error_description: description };
-  };
+  const serve = protocolEras({
+    path: options.path,
+    serverFor: ({ identity, origin }) => createMcpServer(options.registry, { ...options.policy, identify: () => identity }, origin),
+    logger: options.policy.logger,
+  });
 
   router.all(options.path, async (ctx) => {
     const origin = ctx.get('Origin') || undefined;
@@ -62,24 +58,16 @@ export function mcpRoutes(options: McpRouteOptions): Router {
       ctx.status = 204;
       return;
     }
+
+    const identity = await options.authenticate(ctx);
+    if (identity === undefined) return;
+    // After the token check, so that a client probing with GET (mcp-remote does) starts discovery from the challenge.
     if (ctx.method !== 'POST') {
-      // Stateless: no standalone SSE stream (GET) and no session to end (DELETE).
+      // Stateless: no standalone SSE stream (GET) and no session to end (DELETE), in either revision.
       ctx.set('Allow', 'POST, OPTIONS');
       ctx.status = 405;
       ctx.body = { jsonrpc: '2.0', error: { code: -32000, message: 'Method not allowed: this server is stateless; use POST.' }, id: null };
       return;
-    }
-
-    let identity: ToolIdentity | null = null;
-    if (options.verifier) {
-      if ('access_token' in ctx.query) return unauthorized(ctx, 'invalid_request', 'Send the access token in the Authorization header, never in the URL.', 400);
-      const header = ctx.get('Authorization');
-      if (!header) return unauthorized(ctx, null, 'An access token is required.');
-      const bearer = bearerToken(header);
-      if (bearer === null) return unauthorized(ctx, 'invalid_token', 'The Authorization header must be "Bearer <token>".');
-      const check = await options.verifier.check(bearer);
-      if (!check.ok) return unauthorized(ctx, 'invalid_token', check.description);
-      identity = check.identity;
     }
 
     const body = await readJsonBody(ctx);
@@ -89,76 +77,19 @@ export function mcpRoutes(options: McpRouteOptions): Router {
     if (identity) {
       for (const call of toolCalls(body)) {
         const tool = options.registry.get(call);
-        if (!tool) continue;
-        const missing = tool.requiredScopes.filter((s) => !identity.scopes.includes(s));
-        if (missing.length === 0) continue;
-        options.policy.audit.denied(tool.name, identity, 'insufficient_scope', tool.requiredScopes, callOrigin);
-        const needed = [...new Set([...identity.scopes, ...tool.requiredScopes])];
+        const refusal = tool ? checkToolScopes(tool, identity, options.policy.audit, callOrigin) : null;
+        if (!refusal) continue;
         ctx.status = 403;
-        ctx.set(
-          'WWW-Authenticate',
-          bearerChallenge({ resourceMetadata: resourceMetadataUrl, scope: needed, error: 'insufficient_scope', description: `The ${tool.name} tool needs the scope ${missing.join(' ')}.` }),
-        );
-        ctx.body = { error: 'insufficient_scope', error_description: `The ${tool.name} tool needs the scope ${missing.join(' ')}.`, scope: needed.join(' ') };
+        ctx.set('WWW-Authenticate', bearerChallenge({ resourceMetadata: resourceMetadataUrl, scope: refusal.needed, error: 'insufficient_scope', description: refusal.description }));
+        ctx.body = { error: 'insufficient_scope', error_description: refusal.description, scope: refusal.needed.join(' ') };
         return;
       }
     }
 
-    if (identity) withoutCredentials(ctx.req);
-    // A server per request, so it knows its caller: tools get the identity from it, not from the SDK.
-    const server = createMcpServer(options.registry, { ...options.policy, identify: () => identity }, callOrigin);
-    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
-    ctx.respond = false;
-    ctx.res.on('close', () => closeWithoutStackTraces(transport, options.policy.logger));
-    await server.connect(transport);
-    await transport.handleRequest(ctx.req, ctx.res, body);
+    await serve(ctx, body, { identity, origin: callOrigin });
   });
 
   return router;
-}
-
-/**
- * The token of an RFC 6750 "Bearer <token>" header, or null. Its characters are not checked here: a token
- * already verified is found as it is, and any other goes through verification, which refuses anything but
- * a well-formed compact JWS. (A regular expression over the whole token was 1% of a tool call's CPU.)
- */
-function bearerToken(header: string): string | null {
-  if (header.length < 8 || header.charCodeAt(6) !== 32 || header.slice(0, 6).toLowerCase() !== 'bearer') return null;
-  const token = header.slice(7).trim();
-  return token.length > 0 && token.indexOf(' ') === -1 ? token : null;
-}
-
-/**
- * Takes the Authorization header out of what the MCP SDK reads. The SDK copies every header into a WHATWG
- * Headers, checking each byte in JavaScript: for a 600-byte token that was 3% of a call's CPU, for nothing,
- * since the route has checked the token and hands its identity to the server it makes. Tools (requestInfo) then
- * never see the raw credential either.
- */
-function withoutCredentials(req: IncomingMessage): void {
-  const raw = req.rawHeaders;
-  const kept: string[] = [];
-  for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i]!.length !== 13 || raw[i]!.toLowerCase() !== 'authorization') kept.push(raw[i]!, raw[i + 1]!);
-  }
-  req.rawHeaders = kept;
-}
-
-/**
- * Ends a request's transport, and with it its server (the transport's close is the server's). On every close
- * the SDK makes a "Connection closed" error for the requests the server itself still awaits, whether there
- * are any or not: a stateless server never sends one, so the error is never seen, yet capturing its stack was
- * ~3% of a tool call's CPU. The close runs synchronously, so stack traces are off for exactly that long (an
- * aborted tool's abort listeners run inside it, and their errors carry no stack).
- */
-function closeWithoutStackTraces(transport: StreamableHTTPServerTransport, logger: Logger): void {
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
-  try {
-    // A failed close must not become an unhandled rejection, which would end the process.
-    transport.close().catch((err: unknown) => logger.warn({ err: String(err) }, 'closing an MCP transport failed'));
-  } finally {
-    Error.stackTraceLimit = limit;
-  }
 }
 
 /** Names of the tools a JSON-RPC message (or batch) calls. */

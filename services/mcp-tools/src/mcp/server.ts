@@ -1,7 +1,7 @@
-import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
-import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { ProtocolError, ProtocolErrorCode, Server, type CallToolResult, type Tool } from '@modelcontextprotocol/server';
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/server/validators/ajv';
 import type { Logger } from '@mcp-auth/event-store';
+import { checkToolScopes } from '../access/scope-check.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { RequestOrigin } from '@mcp-auth/http';
 import type { ToolRegistry } from '../tools/registry.ts';
@@ -24,8 +24,9 @@ export type CallPolicy = {
 };
 
 /**
- * An MCP server over the tool registry. tools/list shows every tool with the scopes it needs; tools/call
- * checks scopes (the HTTP layer already answered 403 for these, stdio relies on this check), quota and
+ * An MCP server over the tool registry, for every protocol revision the SDK serves (2026-07-28 and the
+ * 2025 era alike: the SDK shapes the answers for the revision of the request). tools/list shows every tool with the scopes it needs; tools/call
+ * checks scopes (checkToolScopes, which the HTTP route runs first to answer 403), quota and
  * arguments, runs the handler and records the outcome, with where the request came from (`origin`, over
  * HTTP). Errors an agent can act on are tool results with isError, so the model reads them.
  */
@@ -37,19 +38,20 @@ export function createMcpServer(registry: ToolRegistry, policy: CallPolicy, orig
     instructions: 'Tools of this server need OAuth scopes; each tool lists them in _meta.requiredScopes.',
   });
 
-  server.setRequestHandler(ListToolsRequestSchema, () => ({
+  server.setRequestHandler('tools/list', () => ({
     tools: registry.all().map((tool) => ({
       name: tool.name,
       ...(tool.title ? { title: tool.title } : {}),
       description: tool.requiredScopes.length > 0 ? `${tool.description} (Requires scope: ${tool.requiredScopes.join(' ')})` : tool.description,
-      inputSchema: tool.inputSchema,
+      // Checked at registration to be a JSON Schema object (ToolRegistry.add); the SDK's type wants JSON values.
+      inputSchema: tool.inputSchema as Tool['inputSchema'],
       _meta: { requiredScopes: tool.requiredScopes },
     })),
   }));
 
-  server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
+  server.setRequestHandler('tools/call', async (request, ctx): Promise<CallToolResult> => {
     const tool = registry.get(request.params.name);
-    if (!tool) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${request.params.name.slice(0, 64)}`);
+    if (!tool) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${request.params.name.slice(0, 64)}`);
     const identified = await policy.identify();
     if (typeof identified === 'string') return errorResult(identified);
     const identity = identified;
@@ -57,11 +59,9 @@ export function createMcpServer(registry: ToolRegistry, policy: CallPolicy, orig
       // Only the benchmark mode without auth gets here; it can run tools that need nobody.
       if (tool.requiredScopes.length > 0) return errorResult('This tool needs a signed-in user.');
     } else {
-      const missing = tool.requiredScopes.filter((s) => !identity.scopes.includes(s));
-      if (missing.length > 0) {
-        policy.audit.denied(tool.name, identity, 'insufficient_scope', tool.requiredScopes, origin);
-        return errorResult(`This tool needs the scope ${missing.join(' ')}, which this connection was not granted.`);
-      }
+      // Over HTTP the route has refused these already, with its 403 challenge; over stdio this is the check.
+      const refusal = checkToolScopes(tool, identity, policy.audit, origin);
+      if (refusal) return errorResult(refusal.description);
       const retryAfter = await policy.quota(identity);
       if (retryAfter !== null) {
         policy.audit.denied(tool.name, identity, 'quota_exceeded', tool.requiredScopes, origin);
@@ -75,7 +75,7 @@ export function createMcpServer(registry: ToolRegistry, policy: CallPolicy, orig
     }
     const started = performance.now();
     try {
-      const result = toCallToolResult(await tool.handler(args, { identity: identity ?? anonymous, signal: extra.signal }));
+      const result = toCallToolResult(await tool.handler(args, { identity: identity ?? anonymous, signal: ctx.mcpReq.signal }));
       policy.audit.invoked(tool.name, identity, result.isError ? 'error' : 'success', performance.now() - started, origin);
       return result;
     } catch (err) {

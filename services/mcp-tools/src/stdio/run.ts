@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { StdioServerTransport } from '@modelcontextprotocol/server/stdio';
 import type { Logger } from '@mcp-auth/http';
 import type { McpToolsConfig } from '../config.ts';
 import { createMcpServer } from '../mcp/server.ts';

@@ -1,0 +1,115 @@
+import { Readable } from 'node:stream';
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
+import type { Context } from 'koa';
+import { Server, WebStandardStreamableHTTPServerTransport, classifyInboundRequest, createMcpHandler, type AuthInfo } from '@modelcontextprotocol/server';
+import type { Logger } from '@mcp-auth/event-store';
+import type { RequestOrigin } from '@mcp-auth/http';
+import type { ToolIdentity } from '../tools/tool.ts';
+
+/** What the route decided about a request before the SDK sees it. */
+export type McpCall = { identity: ToolIdentity | null; origin: RequestOrigin };
+
+/** The request headers the SDK reads; the Authorization header is never among them. */
+const SDK_HEADERS = ['content-type', 'accept', 'mcp-protocol-version', 'mcp-method', 'mcp-name', 'mcp-session-id', 'last-event-id'];
+const CLASSIFIED_HEADERS = { 'mcp-protocol-version': 'protocolVersionHeader', 'mcp-method': 'mcpMethodHeader', 'mcp-name': 'mcpNameHeader' } as const;
+
+/**
+ * Serves a checked, parsed POST with the MCP SDK (@modelcontextprotocol/server 2.x) in the protocol era of the
+ * request, one server factory behind two legs:
+ * - 2026-07-28 (no initialize, the revision in each request's _meta and headers, server/discover) through
+ *   createMcpHandler, which also refuses malformed modern requests (e.g. an Mcp-Name header that disagrees with
+ *   the body, -32020). Its own 2025 fallback is not used: it answers with an event stream, where this server
+ *   answers JSON.
+ * - the 2025 era (initialize, then requests; batches) through a transport per request that answers JSON, as
+ *   stateless servers do.
+ * The era comes from classifyInboundRequest, from the headers and the parsed body; a request it refuses goes
+ * to the modern leg, which answers the refusal in the SDK's words.
+ */
+export function protocolEras(options: { path: string; serverFor(call: McpCall): Server; logger: Logger }) {
+  // The SDK sees a URL of its own making: the Host header is the client's to choose, and nothing in it is used.
+  const url = `http://mcp.localhost${options.path}`;
+  const modern = createMcpHandler(({ authInfo }) => options.serverFor(callOf(authInfo)), {
+    legacy: 'reject',
+    // JSON unless a tool sends something before its result (then an event stream, as the revision requires).
+    responseMode: 'auto',
+    onerror: (err) => options.logger.warn({ err: String(err) }, 'MCP request failed in the SDK'),
+  });
+
+  return async (ctx: Context, body: unknown, call: McpCall): Promise<void> => {
+    const headers = new Headers();
+    const classified: Record<string, string> = {};
+    for (const name of SDK_HEADERS) {
+      const value = ctx.get(name);
+      if (!value) continue;
+      headers.set(name, value);
+      if (name in CLASSIFIED_HEADERS) classified[CLASSIFIED_HEADERS[name as keyof typeof CLASSIFIED_HEADERS]] = value;
+    }
+    const era = classifyInboundRequest({ httpMethod: 'POST', ...classified, body });
+
+    // A client that goes away aborts its call, and the tool sees its signal: on the 2025 leg through closing the
+    // request's transport (which ends its server), on the modern leg through the request's signal.
+    let response: Response;
+    if (era.kind === 'legacy') {
+      const server = options.serverFor(call);
+      const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+      await server.connect(transport);
+      ctx.res.once('close', () => closeWithoutStackTraces(transport, options.logger));
+      response = await transport.handleRequest(new Request(url, { method: 'POST', headers }), { parsedBody: body });
+    } else {
+      const gone = new AbortController();
+      ctx.res.once('close', () => {
+        if (!ctx.res.writableFinished) gone.abort();
+      });
+      response = await modern.fetch(new Request(url, { method: 'POST', headers, signal: gone.signal }), { parsedBody: body, authInfo: authInfoOf(call) });
+    }
+    await answer(ctx, response);
+  };
+}
+
+/**
+ * The route's verdict, carried to the modern leg's server factory in the one place the SDK passes through.
+ * The token itself is not in it: the SDK and the tools never see the credential.
+ */
+function authInfoOf(call: McpCall): AuthInfo {
+  return { token: '', clientId: call.identity?.clientId ?? '', scopes: call.identity?.scopes ?? [], extra: { call } };
+}
+
+function callOf(authInfo: AuthInfo | undefined): McpCall {
+  const call = authInfo?.extra?.call as McpCall | undefined;
+  // Every request reaches the modern leg with the route's verdict; anything else is a wiring mistake.
+  if (!call) throw new Error('an MCP request reached the SDK without the route having checked it');
+  return call;
+}
+
+/** Writes the SDK's web Response through Koa: a JSON answer as bytes, an event stream as a stream. */
+async function answer(ctx: Context, response: Response): Promise<void> {
+  ctx.status = response.status;
+  response.headers.forEach((value, name) => {
+    if (name !== 'content-length') ctx.set(name, value);
+  });
+  if (!response.body) {
+    ctx.body = null;
+  } else if ((response.headers.get('content-type') ?? '').startsWith('text/event-stream')) {
+    ctx.body = Readable.fromWeb(response.body as NodeReadableStream);
+  } else {
+    ctx.body = Buffer.from(await response.arrayBuffer());
+  }
+}
+
+/**
+ * Ends a request's transport, and with it its server (the transport's close is the server's). On every close
+ * the SDK makes a "Connection closed" error for the requests the server itself still awaits, whether there
+ * are any or not: a stateless server never sends one, so the error is never seen, and capturing its stack is
+ * work for nothing on every call. The close runs synchronously, so stack traces are off for exactly that long
+ * (an aborted tool's abort listeners run inside it, and their errors carry no stack).
+ */
+function closeWithoutStackTraces(transport: WebStandardStreamableHTTPServerTransport, logger: Logger): void {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    // A failed close must not become an unhandled rejection, which would end the process.
+    transport.close().catch((err: unknown) => logger.warn({ err: String(err) }, 'closing an MCP transport failed'));
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
