@@ -196,6 +196,7 @@ const EXPECTED_OUTCOME: Partial<Record<EventType, string>> = {
   ToolInvoked: 'failure',
   WebhookDeliveryAttempted: 'failure',
   WebhookDeliveryDeadLettered: 'failure',
+  ClientMetadataDocumentRefused: 'failure',
 };
 
 const ACTOR_KINDS: Actor['kind'][] = ['user', 'client', 'admin', 'system', 'service'];
