@@ -220,6 +220,26 @@ describe('client ID metadata documents', () => {
     assert.equal(refused?.details.reason, 'refused_target');
   });
 
+  test('one replica fetches a client_id once at a time, and each address only so often', async () => {
+    serveDocument('/burst/client.json', { client_name: 'Burst', redirect_uris: [AGENT_REDIRECT] });
+    const pages = await Promise.all(Array.from({ length: 5 }, () => http(authorizeUrl(documentUrl('/burst/client.json')))));
+    for (const page of pages) assert.equal(page.status, 200, pageText(page.text).slice(0, 200));
+    assert.equal(fetchesOf.get('/burst/client.json'), 1, 'five requests at once, one fetch');
+
+    const limited = await stack.startAuthorization({ CLIENT_METADATA_FETCHES_PER_MINUTE: '2' });
+    const answers = [];
+    for (const n of [1, 2, 3]) {
+      serveDocument(`/limited/${n}.json`, { client_name: `Limited ${n}`, redirect_uris: [AGENT_REDIRECT] });
+      answers.push(await http(authorizeUrl(documentUrl(`/limited/${n}.json`), AGENT_REDIRECT, limited.url)));
+    }
+    assert.deepEqual(answers.map((a) => a.status), [200, 200, 429]);
+    assert.equal(answers[2]!.headers.get('location'), null);
+    assert.ok(Number(answers[2]!.headers.get('retry-after')) >= 1);
+    assert.equal(fetchesOf.get('/limited/3.json') ?? 0, 0, 'the third was never fetched');
+    // A document recorded by another replica needs no fetch, so no rate limit applies to it.
+    assert.equal((await http(authorizeUrl(documentUrl('/burst/client.json'), AGENT_REDIRECT, limited.url))).status, 200);
+  });
+
   test('the token endpoint knows a document client only once its document is recorded, and never fetches it', async () => {
     serveDocument('/token-only/client.json', { client_name: 'Never authorized', redirect_uris: [AGENT_REDIRECT] });
     const answer = await http(`${stack.urls.token}/token`, {

@@ -115,6 +115,9 @@ export function clientDocumentResolver(deps: ResolverDeps): ClientDocumentResolv
       const pending = inFlight.get(clientId);
       if (pending) return pending;
       await admitFetch(origin.sourceAddress);
+      // Looked up again after the wait, and set with no wait in between: two requests never both fetch.
+      const started = inFlight.get(clientId);
+      if (started) return started;
       const fetching = fetchAndRecord(clientId, origin).finally(() => inFlight.delete(clientId));
       inFlight.set(clientId, fetching);
       return fetching;
