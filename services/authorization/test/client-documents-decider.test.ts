@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import type { ClientMetadataDocumentData } from '@mcp-auth/contracts';
 import { deciderSpec } from '@mcp-auth/testing';
 import { changedMembers, decide, evolve, initialState, isFresh, type RecordFetchedDocument } from '../src/client-documents/decider.ts';
+import { consentFingerprint, redirectUrisFingerprint } from '../src/authorize/decider.ts';
+import { documentClient, type RecordedDocument } from '@mcp-auth/projections';
 
 const CLIENT_ID = 'https://app.example.com/oauth/client.json';
 const KEY = 'k3y';
@@ -86,5 +88,48 @@ describe('client metadata documents: what a fetch records', () => {
     assert.equal(isFresh({ freshUntil: 100 }, 99), true);
     assert.equal(isFresh({ freshUntil: 100 }, 100), false);
     assert.equal(isFresh(null, 0), false);
+  });
+});
+
+describe('consent to a document client', () => {
+  const recorded = (metadata: Partial<ClientMetadataDocumentData>): RecordedDocument => ({
+    clientId: CLIENT_ID,
+    metadata: { ...document, ...metadata },
+    verifiedHost: 'app.example.com',
+    localhostOnly: false,
+    documentHash: JSON.stringify(metadata),
+    fetchedAt: 1,
+    freshUntil: 2,
+    firstRecordedAt: '2026-01-01T00:00:00.000Z',
+    updatedAt: '2026-01-01T00:00:00.000Z',
+    version: 7,
+  });
+  const fingerprint = (metadata: Partial<ClientMetadataDocumentData>) => consentFingerprint(documentClient(recorded(metadata)));
+
+  test('is asked again when the redirect URIs, the name or the authentication method change, not for anything else', () => {
+    const base = fingerprint({});
+    assert.notEqual(fingerprint({ redirect_uris: ['https://app.example.com/other'] }), base);
+    assert.notEqual(fingerprint({ client_name: 'Example App (new)' }), base);
+    assert.notEqual(fingerprint({ token_endpoint_auth_method: 'private_key_jwt', jwks_uri: 'https://app.example.com/jwks.json' }), base);
+    assert.equal(fingerprint({ logo_uri: 'https://app.example.com/logo.png', client_uri: 'https://app.example.com/' }), base);
+    assert.equal(fingerprint({ redirect_uris: [...document.redirect_uris].reverse() }), base);
+  });
+
+  test('a registered client keeps the fingerprint of its redirect URIs, so consents given before stay remembered', () => {
+    const client = { ...documentClient(recorded({})), document: null, source: 'registration' as const };
+    assert.equal(consentFingerprint(client), redirectUrisFingerprint(document.redirect_uris));
+  });
+
+  test('the directory shapes a document client as a public client, keeping what only the document says', () => {
+    const client = documentClient(recorded({ token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: 'RS256', jwks_uri: 'https://app.example.com/jwks.json' }));
+    assert.equal(client.clientId, CLIENT_ID);
+    assert.equal(client.status, 'active');
+    assert.equal(client.clientSecretHash, null);
+    assert.equal(client.metadata.redirect_uris[0], 'https://app.example.com/callback');
+    assert.equal('jwks_uri' in client.metadata, false);
+    assert.deepEqual(
+      { method: client.document?.tokenEndpointAuthMethod, alg: client.document?.tokenEndpointAuthSigningAlg, jwksUri: client.document?.jwksUri, host: client.document?.verifiedHost },
+      { method: 'private_key_jwt', alg: 'RS256', jwksUri: 'https://app.example.com/jwks.json', host: 'app.example.com' },
+    );
   });
 });
