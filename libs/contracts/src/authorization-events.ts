@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineEvent, type EventOf } from './envelope.ts';
+import { ClientMetadataSchema } from './registration-events.ts';
 
 export const UserCreated = defineEvent(
   'UserCreated',
@@ -78,7 +79,10 @@ export const ConsentGranted = defineEvent(
     clientId: z.string(),
     resource: z.string(),
     scopes: z.array(z.string()),
-    /** Remembered consent is void once the client's redirect URIs change. */
+    /**
+     * Remembered consent is void once this changes: a registered client's redirect URIs; a metadata document's
+     * redirect URIs, name and authentication method (what the user judged the client by).
+     */
     redirectUrisFingerprint: z.string(),
   }),
 );
@@ -137,6 +141,78 @@ export const AuthorizationDenied = defineEvent(
   }),
 );
 
+/**
+ * A client ID metadata document as recorded (draft-ietf-oauth-client-id-metadata-document): validated and
+ * normalised by the authorization service. Its authentication method is none or private_key_jwt (no document can
+ * hold a shared secret), and it may name the public keys its assertions are signed with.
+ */
+export const ClientMetadataDocumentSchema = ClientMetadataSchema.extend({
+  client_id: z.string(),
+  token_endpoint_auth_method: z.enum(['none', 'private_key_jwt']),
+  token_endpoint_auth_signing_alg: z.string().optional(),
+  jwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }).optional(),
+  jwks_uri: z.string().optional(),
+});
+export type ClientMetadataDocumentData = z.infer<typeof ClientMetadataDocumentSchema>;
+
+/** The fields every client document event shares: the client_id URL and the key its subject is named by (clientDocumentKey). */
+const clientDocument = { clientId: z.string(), clientKey: z.string() };
+
+/**
+ * The authorization service fetched a client's metadata document and it was valid: every service and replica uses
+ * this one copy until freshUntil (unix seconds; from the response's caching headers within configured bounds). A
+ * document that differs from the one recorded before names the members that changed.
+ */
+export const ClientMetadataDocumentFetched = defineEvent(
+  'ClientMetadataDocumentFetched',
+  1,
+  z.object({
+    ...clientDocument,
+    /** base64url SHA-256 of the body as fetched. */
+    documentHash: z.string(),
+    metadata: ClientMetadataDocumentSchema,
+    /** The client_id URL's host: the one thing about the client the server has verified. */
+    verifiedHost: z.string(),
+    /** Every redirect URI is on the user's machine: any local program could be this client. */
+    localhostOnly: z.boolean(),
+    fetchedAt: z.number().int(),
+    freshUntil: z.number().int(),
+    previousDocumentHash: z.string().nullable(),
+    /** Top-level members that differ from the previous document; empty for the first. */
+    changed: z.array(z.string()),
+  }),
+);
+
+/** A fetch returned the very document recorded before: only its freshness moves. */
+export const ClientMetadataDocumentRefreshed = defineEvent(
+  'ClientMetadataDocumentRefreshed',
+  1,
+  z.object({ ...clientDocument, documentHash: z.string(), fetchedAt: z.number().int(), freshUntil: z.number().int() }),
+);
+
+export const ClientDocumentRefusal = z.enum([
+  'invalid_url',
+  'refused_target',
+  'redirect',
+  'http_status',
+  'too_large',
+  'timeout',
+  'unreachable',
+  'invalid_document',
+  'invalid_client_id',
+]);
+export type ClientDocumentRefusal = z.infer<typeof ClientDocumentRefusal>;
+
+/**
+ * A document could not be fetched or was not valid: recorded for the audit trail only. It is never an answer to
+ * reuse; the next authorization request fetches again (within the fetch rate limit).
+ */
+export const ClientMetadataDocumentRefused = defineEvent(
+  'ClientMetadataDocumentRefused',
+  1,
+  z.object({ ...clientDocument, reason: ClientDocumentRefusal, description: z.string() }),
+);
+
 export type UserCreated = EventOf<typeof UserCreated>;
 export type SignInAttemptAdmitted = EventOf<typeof SignInAttemptAdmitted>;
 export type UserSignedIn = EventOf<typeof UserSignedIn>;
@@ -147,3 +223,6 @@ export type ConsentGranted = EventOf<typeof ConsentGranted>;
 export type ConsentRevoked = EventOf<typeof ConsentRevoked>;
 export type AuthorizationCodeIssued = EventOf<typeof AuthorizationCodeIssued>;
 export type AuthorizationDenied = EventOf<typeof AuthorizationDenied>;
+export type ClientMetadataDocumentFetched = EventOf<typeof ClientMetadataDocumentFetched>;
+export type ClientMetadataDocumentRefreshed = EventOf<typeof ClientMetadataDocumentRefreshed>;
+export type ClientMetadataDocumentRefused = EventOf<typeof ClientMetadataDocumentRefused>;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { decodeEvent, type DecidedEvent, type DecodeOutcome, type EventType } from './catalogue.ts';
 
 /**
@@ -32,6 +33,8 @@ export const subjects = {
   consent: (consentId: string) => subject('authorization.consent', consentId),
   authorizationCode: (codeHash: string) => subject('authorization.code', codeHash),
   authorizationDenial: (denialId: string) => subject('authorization.denial', denialId),
+  /** One client metadata document, by clientDocumentKey(client_id): a URL cannot be a subject token. */
+  clientDocument: (clientKey: string) => subject('authorization.clientdoc', clientKey),
   grant: (grantId: string) => subject('token.grant', grantId),
   signingKey: (kid: string) => subject('token.key', kid),
   toolInvocation: (invocationId: string) => subject('mcp.invocation', invocationId),
@@ -41,6 +44,11 @@ export const subjects = {
   /** One admin console session, by the hash of its id: where its end is recorded. */
   adminSession: (sessionHash: string) => subject('admin.session', sessionHash),
 };
+
+/** The subject id of a client_id that is a metadata document's URL: base64url SHA-256 of the URL as sent. */
+export function clientDocumentKey(clientId: string): string {
+  return createHash('sha256').update(clientId).digest('base64url');
+}
 
 /** Where events of type T live: their aggregate ("<context>.<aggregate>"), and the field of their data that names its instance. */
 type EventHome<T extends EventType> = { aggregate: string; id: keyof Extract<DecidedEvent, { type: T }>['data'] & string };
@@ -67,6 +75,9 @@ const EVENT_HOMES: { readonly [T in EventType]: EventHome<T> } = {
   AuthorizationCodeIssued: { aggregate: 'authorization.code', id: 'codeHash' },
   AuthorizationCodeRedeemed: { aggregate: 'authorization.code', id: 'codeHash' },
   AuthorizationDenied: { aggregate: 'authorization.denial', id: 'denialId' },
+  ClientMetadataDocumentFetched: { aggregate: 'authorization.clientdoc', id: 'clientKey' },
+  ClientMetadataDocumentRefreshed: { aggregate: 'authorization.clientdoc', id: 'clientKey' },
+  ClientMetadataDocumentRefused: { aggregate: 'authorization.clientdoc', id: 'clientKey' },
   RefreshTokenRotated: { aggregate: 'token.grant', id: 'grantId' },
   RefreshTokenReuseDetected: { aggregate: 'token.grant', id: 'grantId' },
   GrantRevoked: { aggregate: 'token.grant', id: 'grantId' },

@@ -1,5 +1,6 @@
 import { consentRevocationReason } from '@mcp-auth/contracts';
 import { defineProjection, sql, type ProjectionDatabase } from '@mcp-auth/projector';
+import { documentClientSql } from './client-documents.ts';
 
 /**
  * Consents users gave to clients for a resource; authorization remembers them, token and MCP honour their
@@ -47,10 +48,11 @@ export const consentsProjection = defineProjection({
 /**
  * Whether consent k stands, as SQL over consents k joined to their client kc (CONSENT_JOINS_SQL): not revoked,
  * and given under the client's current registration, which is active. A client deleted (or expired) and
- * registered again, even under the same client id, starts with no consent.
+ * registered again, even under the same client id, starts with no consent. A metadata document's client has no
+ * registration to end (documentClientSql).
  */
-export const LIVE_CONSENT_SQL = "k.revoked_at IS NULL AND kc.status = 'active' AND kc.registered_position < k.granted_position";
-export const CONSENT_JOINS_SQL = 'consents k JOIN clients kc ON kc.client_id = k.client_id';
+export const LIVE_CONSENT_SQL = `k.revoked_at IS NULL AND (kc.status = 'active' AND kc.registered_position < k.granted_position OR kc.client_id IS NULL AND ${documentClientSql('k.client_id')})`;
+export const CONSENT_JOINS_SQL = 'consents k LEFT JOIN clients kc ON kc.client_id = k.client_id';
 
 export type Consent = {
   consentId: string;

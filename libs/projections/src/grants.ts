@@ -1,4 +1,5 @@
 import { defineProjection, sql, type ProjectionDatabase } from '@mcp-auth/projector';
+import { documentClientSql } from './client-documents.ts';
 
 /**
  * Grants (one per redeemed authorization code: a refresh-token family and its access tokens) and revoked
@@ -80,7 +81,8 @@ export type Grant = {
  */
 export const GRANT_JOINS_SQL = 'grants g LEFT JOIN consents k ON k.consent_id = g.consent_id LEFT JOIN clients gc ON gc.client_id = g.client_id';
 const CONSENT_REVOKED_SQL = '(k.revoked_at IS NOT NULL)';
-const CLIENT_ACTIVE_SQL = "coalesce(gc.status = 'active' AND gc.registered_position < g.position, 0)";
+// A grant of a metadata document's client has no registration to outlive (documentClientSql).
+const CLIENT_ACTIVE_SQL = `coalesce(gc.status = 'active' AND gc.registered_position < g.position, ${documentClientSql('g.client_id')})`;
 /** The columns consent_revoked and client_active (0 or 1) of a grant, over GRANT_JOINS_SQL: grantIsActive's facts. */
 export const GRANT_FACTS_SQL = `${CONSENT_REVOKED_SQL} AS consent_revoked, ${CLIENT_ACTIVE_SQL} AS client_active`;
 /** grantIsActive as SQL over GRANT_JOINS_SQL, at @now (unix seconds). */

@@ -76,6 +76,12 @@ describe('whether a grant or a consent stands', () => {
     registered('back'),
     consent('k-after', 'back'),
     grant('g-after', 'back', 'k-after'),
+    // A metadata document's client: no registration, nothing that could end one.
+    consent('k-document', 'https://app.example/client.json'),
+    grant('g-document', 'https://app.example/client.json', 'k-document'),
+    // A registered-looking id with no registration at all stands for nothing.
+    consent('k-unknown', 'never-registered'),
+    grant('g-unknown', 'never-registered', 'k-unknown'),
   ];
 
   test('given a client deleted, or deleted and registered again under the same id, then what it held before is dead and what came after lives', () => {
@@ -88,16 +94,20 @@ describe('whether a grant or a consent stands', () => {
     assert.equal(active('g-client-deleted'), false);
     assert.equal(active('g-before'), false, 'a grant of the registration before the expiry');
     assert.equal(active('g-after'), true);
+    assert.equal(active('g-document'), true, 'a grant of a document client');
+    assert.equal(active('g-unknown'), false);
+    assert.equal(consents.isActive('k-document'), true);
+    assert.equal(consents.isActive('k-unknown'), false);
     assert.equal(consents.isActive('k-kept'), true);
     assert.equal(consents.isActive('k-deleted'), false);
     assert.equal(consents.isActive('k-before'), false, 'a consent of the registration before the expiry');
     assert.deepEqual(consents.activeForClient('alice', 'back').map((c) => c.consentId), ['k-after']);
-    assert.deepEqual(consents.activeForUser('alice').map((c) => c.consentId).sort(), ['k-after', 'k-kept']);
+    assert.deepEqual(consents.activeForUser('alice').map((c) => c.consentId).sort(), ['k-after', 'k-document', 'k-kept']);
   });
 
   test('LIVE_GRANT_SQL, which listings use, answers as grantIsActive does for every grant', () => {
     const { grants, liveBySql } = projected(events);
-    const all = ['g-live', 'g-expired', 'g-revoked', 'g-consent-revoked', 'g-client-deleted', 'g-before', 'g-after'];
+    const all = ['g-live', 'g-expired', 'g-revoked', 'g-consent-revoked', 'g-client-deleted', 'g-before', 'g-after', 'g-document', 'g-unknown'];
     assert.deepEqual(liveBySql(), all.filter((id) => grantIsActive(grants.find(id)!, NOW)).sort());
   });
 

@@ -105,6 +105,20 @@ function oneOfEveryType(tag: string, mustNotAppear: Set<string>) {
       expiresAt: 1_577_836_860,
     },
     AuthorizationDenied: { denialId: `fx-denial-${tag}`, clientId, userId, resource, scopes: ['notes:write'] },
+    ClientMetadataDocumentFetched: {
+      clientId: `https://fixture-${tag}.example/client.json`,
+      clientKey: `fx-clientdoc-${tag}`,
+      documentHash: `fx-doc-${tag}`,
+      metadata: { ...metadata, client_id: `https://fixture-${tag}.example/client.json`, token_endpoint_auth_method: 'none' },
+      verifiedHost: `fixture-${tag}.example`,
+      localhostOnly: true,
+      fetchedAt: 1_577_836_800,
+      freshUntil: 1_577_837_100,
+      previousDocumentHash: null,
+      changed: [],
+    },
+    ClientMetadataDocumentRefreshed: { clientId: `https://fixture-${tag}.example/client.json`, clientKey: `fx-clientdoc-${tag}`, documentHash: `fx-doc-${tag}`, fetchedAt: 1_577_837_100, freshUntil: 1_577_837_400 },
+    ClientMetadataDocumentRefused: { clientId: `https://fixture-${tag}.example/other.json`, clientKey: `fx-clientdoc-2-${tag}`, reason: 'redirect', description: 'HTTP 302: redirects are not followed' },
     AuthorizationCodeRedeemed: {
       codeHash: hidden('codeHash'),
       grantId,
@@ -182,6 +196,7 @@ const EXPECTED_OUTCOME: Partial<Record<EventType, string>> = {
   ToolInvoked: 'failure',
   WebhookDeliveryAttempted: 'failure',
   WebhookDeliveryDeadLettered: 'failure',
+  ClientMetadataDocumentRefused: 'failure',
 };
 
 const ACTOR_KINDS: Actor['kind'][] = ['user', 'client', 'admin', 'system', 'service'];

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { env, serviceConfig } from '@mcp-auth/http';
-import { deploymentUrlsConfig, scopeConfig, defaultScopesInCatalogue } from '@mcp-auth/oauth';
+import { deploymentUrlsConfig, scopeConfig, defaultScopesInCatalogue, isLoopbackHost } from '@mcp-auth/oauth';
 
 /** Every setting of the authorization service; the keys are the environment variable names. */
 export const authorizationConfigSchema = z.object({
@@ -20,7 +20,24 @@ export const authorizationConfigSchema = z.object({
   SIGNIN_THROTTLE_WINDOW_SECONDS: env.seconds(15 * 60),
   /** Sign-in form posts per client address per minute, before any password is checked (0 = unlimited). */
   SIGNIN_RATE_LIMIT: env.int(30),
-}).superRefine(defaultScopesInCatalogue);
+  /** Bounds on how long a fetched client metadata document is used before it is fetched again, whatever its caching headers say. */
+  CLIENT_METADATA_CACHE_MIN_SECONDS: env.seconds(300),
+  CLIENT_METADATA_CACHE_MAX_SECONDS: env.seconds(86_400),
+  /** Metadata document fetches per client address per minute: an unauthenticated /authorize makes this server fetch a URL (0 = unlimited). */
+  CLIENT_METADATA_FETCHES_PER_MINUTE: env.int(30),
+  /** Development and tests only: fetch metadata documents from loopback and private addresses, and over http from loopback. */
+  CLIENT_METADATA_ALLOW_PRIVATE_TARGETS: env.bool(false),
+})
+  .superRefine(defaultScopesInCatalogue)
+  .superRefine((config, ctx) => {
+    // Fetching from private addresses lets anyone who can reach /authorize probe the network behind it.
+    if (config.CLIENT_METADATA_ALLOW_PRIVATE_TARGETS && !isLoopbackHost(new URL(config.ISSUER).hostname)) {
+      ctx.addIssue({ code: 'custom', path: ['CLIENT_METADATA_ALLOW_PRIVATE_TARGETS'], message: 'only for development, with a loopback ISSUER' });
+    }
+    if (config.CLIENT_METADATA_CACHE_MIN_SECONDS > config.CLIENT_METADATA_CACHE_MAX_SECONDS) {
+      ctx.addIssue({ code: 'custom', path: ['CLIENT_METADATA_CACHE_MIN_SECONDS'], message: 'must not exceed CLIENT_METADATA_CACHE_MAX_SECONDS' });
+    }
+  });
 
 export type AuthorizationConfig = z.infer<typeof authorizationConfigSchema>;
 

@@ -1,8 +1,9 @@
 import { createLogger, gauge, listenWhileStarting, loadConfigOrExit, stopOnSignals } from '@mcp-auth/http';
-import { ClientsReadModel, ConsentsReadModel, clientsProjection, consentsProjection } from '@mcp-auth/projections';
+import { ClientDirectory, ClientDocumentsReadModel, ClientsReadModel, ConsentsReadModel, clientDocumentsProjection, clientsProjection, consentsProjection } from '@mcp-auth/projections';
 import { startEventSourcedRuntime, startPolicy, untilStored } from '@mcp-auth/projector';
 import { createAuthorizationApp } from './app.ts';
 import { authorizationConfigSchema } from './config.ts';
+import { clientDocumentResolver } from './client-documents/resolve.ts';
 import { authorizationPolicy } from './connected-apps/policy.ts';
 import { serveConsentCommands } from './connected-apps/revoke-consent.ts';
 import { InvalidUser, createUser, parseSeedUsers } from './users/create-user.ts';
@@ -21,7 +22,7 @@ try {
 }
 
 const server = await listenWhileStarting({ port: config.PORT, host: config.HOST });
-const { store, projector } = await startEventSourcedRuntime('authorization', config, [clientsProjection, consentsProjection, usersProjection], logger, { waiting: server.waitingFor });
+const { store, projector } = await startEventSourcedRuntime('authorization', config, [clientsProjection, clientDocumentsProjection, consentsProjection, usersProjection], logger, { waiting: server.waitingFor });
 
 for (const { username, password } of seedUsers) {
   try {
@@ -35,12 +36,16 @@ for (const { username, password } of seedUsers) {
 
 const secure = config.ISSUER.startsWith('https:');
 const names = cookieNames(secure);
+const clients = new ClientsReadModel(projector.db, projector);
+const clientDocuments = new ClientDocumentsReadModel(projector.db, projector);
 const deps = {
   config,
   store,
   projector,
   logger,
-  clients: new ClientsReadModel(projector.db, projector),
+  clients,
+  directory: new ClientDirectory(clients, clientDocuments),
+  clientDocuments: clientDocumentResolver({ config, store, projector, logger, clientDocuments }),
   consents: new ConsentsReadModel(projector.db),
   users: new UsersReadModel(projector.db),
   csrf: csrfGuard({ cookieName: names.csrf, secure, origin: new URL(config.ISSUER).origin }),

@@ -1,6 +1,6 @@
 import type { EventStore } from '@mcp-auth/event-store';
 import type { Logger } from '@mcp-auth/http';
-import type { ClientsReadModel, ConsentsReadModel, GrantsReadModel, SigningKeysReadModel } from '@mcp-auth/projections';
+import type { ClientDirectory, ClientsReadModel, ConsentsReadModel, GrantsReadModel, SigningKeysReadModel } from '@mcp-auth/projections';
 import type { Projector } from '@mcp-auth/projector';
 import type { CodesReadModel } from './codes/projection.ts';
 import type { TokenConfig } from './config.ts';
@@ -14,6 +14,8 @@ export type TokenDeps = {
   projector: Projector;
   logger: Logger;
   clients: ClientsReadModel;
+  /** Registered clients and metadata documents' clients alike. */
+  directory: ClientDirectory;
   consents: ConsentsReadModel;
   codes: CodesReadModel;
   grants: GrantsReadModel;

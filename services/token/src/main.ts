@@ -1,9 +1,12 @@
 import { createLogger, gauge, listenWhileStarting, loadConfigOrExit, stopOnSignals } from '@mcp-auth/http';
 import {
+  ClientDirectory,
+  ClientDocumentsReadModel,
   ClientsReadModel,
   ConsentsReadModel,
   GrantsReadModel,
   SigningKeysReadModel,
+  clientDocumentsProjection,
   clientsProjection,
   consentsProjection,
   grantsProjection,
@@ -31,11 +34,12 @@ const server = await listenWhileStarting({ port: config.PORT, host: config.HOST 
 const { store, projector } = await startEventSourcedRuntime(
   'token',
   config,
-  [clientsProjection, consentsProjection, grantsProjection, signingKeysProjection, codesProjection, refreshTokensProjection],
+  [clientsProjection, clientDocumentsProjection, consentsProjection, grantsProjection, signingKeysProjection, codesProjection, refreshTokensProjection],
   logger,
   { waiting: server.waitingFor },
 );
 const signingKeys = new SigningKeysReadModel(projector.db);
+const clients = new ClientsReadModel(projector.db, projector);
 const keyRing = await untilStored(
   'this replica\'s signing key',
   () =>
@@ -58,7 +62,8 @@ const deps = {
   store,
   projector,
   logger,
-  clients: new ClientsReadModel(projector.db, projector),
+  clients,
+  directory: new ClientDirectory(clients, new ClientDocumentsReadModel(projector.db, projector)),
   consents: new ConsentsReadModel(projector.db),
   codes: new CodesReadModel(projector.db),
   grants: new GrantsReadModel(projector.db),

@@ -71,6 +71,22 @@ export const AUDIT_DESCRIPTIONS: { [T in EventType]: Describe<T> } = {
     details: { denialId: d.denialId, userId: d.userId, clientId: d.clientId, resource: d.resource, scopes: d.scopes },
   }),
 
+  ClientMetadataDocumentFetched: (d) => ({
+    ...concerning(null, d.clientId),
+    details: {
+      clientId: d.clientId,
+      verifiedHost: d.verifiedHost,
+      localhostOnly: d.localhostOnly,
+      documentHash: d.documentHash,
+      freshUntil: d.freshUntil,
+      change: d.previousDocumentHash === null ? 'first document' : `document changed: ${d.changed.join(', ') || 'formatting only'}`,
+      ...clientMetadataDetails(d.metadata),
+      jwksUri: d.metadata.jwks_uri ?? null,
+    },
+  }),
+  ClientMetadataDocumentRefreshed: (d) => ({ ...concerning(null, d.clientId), details: { clientId: d.clientId, documentHash: d.documentHash, freshUntil: d.freshUntil, change: 'document unchanged' } }),
+  ClientMetadataDocumentRefused: (d) => ({ ...concerning(null, d.clientId), outcome: 'failure', details: { clientId: d.clientId, reason: d.reason, description: d.description } }),
+
   AuthorizationCodeRedeemed: (d) => ({
     ...concerning(d.userId, d.clientId, d.grantId),
     details: {
@@ -179,7 +195,7 @@ function concerning(userId: string | null, clientId: string | null, grantId: str
 }
 
 /** What an operator needs to know of a client's registration; contacts and the other URIs are left out. */
-function clientMetadataDetails(m: ClientMetadata): Record<string, unknown> {
+function clientMetadataDetails(m: Omit<ClientMetadata, 'token_endpoint_auth_method'> & { token_endpoint_auth_method: string }): Record<string, unknown> {
   return {
     clientName: m.client_name ?? null,
     applicationType: m.application_type,

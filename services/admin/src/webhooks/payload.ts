@@ -55,6 +55,18 @@ export function deliverableData(event: DomainEvent): Record<string, unknown> | n
       const { denialId, clientId, userId, resource, scopes } = event.data;
       return { denialId, clientId, userId, resource, scopes };
     }
+    case 'ClientMetadataDocumentFetched': {
+      const { clientId, documentHash, metadata, verifiedHost, localhostOnly, fetchedAt, freshUntil, previousDocumentHash, changed } = event.data;
+      return { clientId, documentHash, metadata, verifiedHost, localhostOnly, fetchedAt, freshUntil, previousDocumentHash, changed };
+    }
+    case 'ClientMetadataDocumentRefreshed': {
+      const { clientId, documentHash, fetchedAt, freshUntil } = event.data;
+      return { clientId, documentHash, fetchedAt, freshUntil };
+    }
+    case 'ClientMetadataDocumentRefused': {
+      const { clientId, reason, description } = event.data;
+      return { clientId, reason, description };
+    }
     case 'AuthorizationCodeRedeemed': {
       const { grantId, clientId, userId, resource, scopes, consentId, accessTokenJti, accessTokenExpiresAt, grantExpiresAt } = event.data;
       return { grantId, clientId, userId, resource, scopes, consentId, accessTokenJti, accessTokenExpiresAt, grantExpiresAt };

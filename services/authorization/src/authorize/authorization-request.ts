@@ -1,10 +1,13 @@
 import { isSubjectToken } from '@mcp-auth/contracts';
-import { S256_CHALLENGE, canonicalResource, parseScope, redirectUriMatches, type ScopeDefinition } from '@mcp-auth/oauth';
-import type { RegisteredClient } from '@mcp-auth/projections';
+import { S256_CHALLENGE, canonicalResource, looksLikeClientIdUrl, parseScope, redirectUriMatches, type ScopeDefinition } from '@mcp-auth/oauth';
+import type { DirectoryClient, RegisteredClient } from '@mcp-auth/projections';
+
+/** A registered client, or a metadata document's client (with what its document verified). */
+export type RequestingClient = RegisteredClient & Partial<Pick<DirectoryClient, 'document'>>;
 
 /** A request to /authorize that passed every check: what consent and the code are bound to. */
 export type AuthorizationRequest = {
-  client: RegisteredClient;
+  client: RequestingClient;
   /** Exactly as the client sent it: the token request must repeat it byte for byte. */
   redirectUri: string;
   state: string | undefined;
@@ -23,7 +26,7 @@ export type RequestVerdict =
   | { kind: 'valid'; request: AuthorizationRequest };
 
 export type RequestPolicy = {
-  client: RegisteredClient | null;
+  client: RequestingClient | null;
   resources: readonly string[];
   scopes: readonly ScopeDefinition[];
   defaultScopes: readonly string[];
@@ -36,7 +39,7 @@ const MAX_STATE_LENGTH = 2048;
 /** Validates /authorize parameters in the order RFC 6749 §4.1.2.1 requires: client and redirect URI first. */
 export function validateAuthorizationRequest(params: URLSearchParams, policy: RequestPolicy): RequestVerdict {
   const clientIds = params.getAll('client_id');
-  if (clientIds.length !== 1 || !isSubjectToken(clientIds[0]!)) {
+  if (clientIds.length !== 1 || !(isSubjectToken(clientIds[0]!) || looksLikeClientIdUrl(clientIds[0]!))) {
     return { kind: 'error-page', message: 'The request has no valid client_id.' };
   }
   const client = policy.client;

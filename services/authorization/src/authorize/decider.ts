@@ -39,13 +39,24 @@ export function redirectUrisFingerprint(redirectUris: readonly string[]): string
 }
 
 /**
+ * What a consent was given to, as a hash: a registered client's redirect URIs (it may change nothing else the user
+ * judged it by without a new registration); a metadata document's redirect URIs, self-declared name and
+ * authentication method, since its document can change under the same client_id (CIMD §8.4).
+ */
+export function consentFingerprint(client: AuthorizationRequest['client']): string {
+  if (!client.document) return redirectUrisFingerprint(client.metadata.redirect_uris);
+  const judged = { redirect_uris: [...client.metadata.redirect_uris].sort(), client_name: client.metadata.client_name ?? null, auth: client.document.tokenEndpointAuthMethod };
+  return createHash('sha256').update(JSON.stringify(judged)).digest('base64url');
+}
+
+/**
  * A consent already given covers this request if it is for the same resource, includes every requested
- * scope, and the client's redirect URIs have not changed since (a client that changed where codes go must
- * ask again).
+ * scope, and the client has not changed since (consentFingerprint: a client that changed where codes go, or a
+ * document that changed its name or authentication, must ask again).
  */
 export function rememberedConsent(state: AuthorizationState, request: AuthorizationRequest): Consent | null {
   if (!state.rememberConsent || request.forceConsent) return null;
-  const fingerprint = redirectUrisFingerprint(request.client.metadata.redirect_uris);
+  const fingerprint = consentFingerprint(request.client);
   return (
     state.consents.find(
       (c) => c.resource === request.resource && c.redirectUrisFingerprint === fingerprint && request.scopes.every((s) => c.scopes.includes(s)),
@@ -99,7 +110,7 @@ export function decide(command: AuthorizationCommand, state: AuthorizationState)
         clientId: request.client.clientId,
         resource: request.resource,
         scopes: granted,
-        redirectUrisFingerprint: redirectUrisFingerprint(request.client.metadata.redirect_uris),
+        redirectUrisFingerprint: consentFingerprint(request.client),
       },
     },
     code(d.newConsentId, granted),

@@ -2,15 +2,15 @@ import { randomUUID } from 'node:crypto';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { isSubjectToken, subjects } from '@mcp-auth/contracts';
-import { readForm, eventContextOf } from '@mcp-auth/http';
-import { attachPosition, hashSecret, randomToken } from '@mcp-auth/oauth';
+import { readForm, eventContextOf, requestOrigin } from '@mcp-auth/http';
+import { attachPosition, hashSecret, looksLikeClientIdUrl, randomToken } from '@mcp-auth/oauth';
 import { catchUpWithSubject } from '@mcp-auth/projector';
 import { knownResources } from '../config.ts';
 import { currentSession, type CurrentSession } from '../sign-in/sessions.ts';
 import type { AuthorizationDeps } from '../web/context.ts';
 import { formTargetFor, sendPage } from '@mcp-auth/web';
 import { clientDisplayName, consentPage, errorPage, signInPage } from '../web/pages.ts';
-import { AUTHORIZATION_PARAMETERS, redirectTo, validateAuthorizationRequest, type AuthorizationRequest } from './authorization-request.ts';
+import { AUTHORIZATION_PARAMETERS, redirectTo, validateAuthorizationRequest, type AuthorizationRequest, type RequestVerdict, type RequestingClient } from './authorization-request.ts';
 import { authorizationStateOf, executeAuthorization } from './authorize-command.ts';
 import { ConsentRequired, InvalidScopeSelection, rememberedConsent, requiredScopes, type AuthorizationCommand } from './decider.ts';
 
@@ -19,11 +19,24 @@ export function authorizeRoutes(deps: AuthorizationDeps): Router {
   const router = new Router();
   const resources = knownResources(config);
 
-  /** Validates the parameters against an authoritative read of the client (waiting for a just-registered one). */
-  async function validate(params: URLSearchParams) {
+  /**
+   * Validates the parameters against an authoritative read of the client (waiting for a just-registered one). A
+   * client_id that is a metadata document's URL is fetched when needed at GET /authorize ('fetch'); the consent
+   * POST uses what is recorded ('recorded'). A document that cannot be used ends on an error page: none of its
+   * redirect URIs is trusted.
+   */
+  async function validate(params: URLSearchParams, ctx: Context, documents: 'fetch' | 'recorded'): Promise<RequestVerdict> {
     const clientId = params.getAll('client_id');
-    let client = null;
-    if (clientId.length === 1 && isSubjectToken(clientId[0]!)) {
+    let client: RequestingClient | null = null;
+    if (clientId.length === 1 && looksLikeClientIdUrl(clientId[0]!)) {
+      if (documents === 'fetch') {
+        const resolution = await deps.clientDocuments.resolve(clientId[0]!, requestOrigin(ctx));
+        if (!resolution.ok) return { kind: 'error-page', message: resolution.message };
+        client = resolution.client;
+      } else {
+        client = await deps.clientDocuments.recorded(clientId[0]!);
+      }
+    } else if (clientId.length === 1 && isSubjectToken(clientId[0]!)) {
       if ((await catchUpWithSubject(store, projector, subjects.client(clientId[0]!))) > 0) client = clients.active(clientId[0]!);
     }
     return validateAuthorizationRequest(params, { client, resources, scopes: config.SCOPES, defaultScopes: config.DEFAULT_SCOPES });
@@ -82,7 +95,7 @@ export function authorizeRoutes(deps: AuthorizationDeps): Router {
 
   router.get('/authorize', async (ctx) => {
     const params = new URLSearchParams(ctx.querystring);
-    const verdict = await validate(params);
+    const verdict = await validate(params, ctx, 'fetch');
     if (verdict.kind === 'error-page') return sendPage(ctx, { title: 'Error', status: 400, body: errorPage(verdict.message) });
     if (verdict.kind === 'redirect-error') {
       return answer(ctx, verdict.redirectUri, { error: verdict.error, error_description: verdict.description, state: verdict.state }, false);
@@ -113,7 +126,7 @@ export function authorizeRoutes(deps: AuthorizationDeps): Router {
     csrf.verify(ctx, form._csrf);
     const params = new URLSearchParams();
     for (const name of AUTHORIZATION_PARAMETERS) if (form[name] !== undefined) params.set(name, form[name]!);
-    const verdict = await validate(params);
+    const verdict = await validate(params, ctx, 'recorded');
     if (verdict.kind === 'error-page') return sendPage(ctx, { title: 'Error', status: 400, body: errorPage(verdict.message) });
     if (verdict.kind === 'redirect-error') {
       return answer(ctx, verdict.redirectUri, { error: verdict.error, error_description: verdict.description, state: verdict.state }, true);

@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import { isSubjectToken } from '@mcp-auth/contracts';
 import { readForm, eventContextOf } from '@mcp-auth/http';
-import { parsePosition } from '@mcp-auth/oauth';
+import { looksLikeClientIdUrl, parsePosition } from '@mcp-auth/oauth';
 import { DEFAULT_CATCH_UP_MS, waitForCredentialPosition, waitForPosition } from '@mcp-auth/projector';
 import { currentSession } from '../sign-in/sessions.ts';
 import type { AuthorizationDeps } from '../web/context.ts';
@@ -10,7 +10,9 @@ import { accountPage, signInPage, type ConnectedApp } from '../web/pages.ts';
 import { decide } from './decider.ts';
 
 export function connectedAppsRoutes(deps: AuthorizationDeps): Router {
-  const { store, projector, clients, consents, csrf } = deps;
+  const { store, projector, directory, consents, csrf } = deps;
+  /** A registered client's id, or a metadata document's URL. */
+  const isClientId = (clientId: string) => isSubjectToken(clientId) || looksLikeClientIdUrl(clientId);
   const router = new Router();
 
   router.get('/', (ctx) => {
@@ -28,14 +30,14 @@ export function connectedAppsRoutes(deps: AuthorizationDeps): Router {
     if (at !== null) await waitForCredentialPosition(store, projector, at, DEFAULT_CATCH_UP_MS);
     const byClient = new Map<string, ConnectedApp>();
     for (const consent of consents.activeForUser(session.userId)) {
-      const app = byClient.get(consent.clientId) ?? { clientId: consent.clientId, client: clients.active(consent.clientId), consents: [] };
+      const app = byClient.get(consent.clientId) ?? { clientId: consent.clientId, client: directory.active(consent.clientId), consents: [] };
       app.consents.push(consent);
       byClient.set(consent.clientId, app);
     }
     // The notice comes from a link anyone can craft: it states only what is true now, for this user.
     const revokedId = ctx.query.revoked;
     const revoked =
-      typeof revokedId === 'string' && isSubjectToken(revokedId) && !byClient.has(revokedId) ? clients.find(revokedId)?.metadata.client_name || revokedId : null;
+      typeof revokedId === 'string' && isClientId(revokedId) && !byClient.has(revokedId) ? deps.clients.find(revokedId)?.metadata.client_name || revokedId : null;
     sendPage(ctx, {
       title: 'Connected apps',
       body: accountPage({
@@ -53,7 +55,7 @@ export function connectedAppsRoutes(deps: AuthorizationDeps): Router {
     const session = await currentSession(ctx, deps);
     if (!session) return ctx.redirect('/account');
     const clientId = form.client_id ?? '';
-    if (!isSubjectToken(clientId)) return ctx.redirect('/account');
+    if (!isClientId(clientId)) return ctx.redirect('/account');
     const events = decide({ type: 'RevokeApp', data: { userId: session.userId, clientId } }, { activeConsents: consents.activeForClient(session.userId, clientId) });
     // Not executeCommand: the revocation ends every consent of the user to the client, each on a subject of its own, in one batch.
     const position = await store.appendDecided(events, eventContextOf(ctx, { kind: 'user' as const, id: session.userId }));

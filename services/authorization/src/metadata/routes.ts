@@ -21,6 +21,8 @@ export function authorizationServerMetadata(config: AuthorizationConfig): Record
     introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
     scopes_supported: config.SCOPES.map((s) => s.name),
     authorization_response_iss_parameter_supported: true,
+    // A client_id may be the https URL of the client's metadata document (draft-ietf-oauth-client-id-metadata-document §6).
+    client_id_metadata_document_supported: true,
     service_documentation: `${config.ISSUER}/account`,
   };
 }

@@ -1,6 +1,7 @@
 import type { EventStore } from '@mcp-auth/event-store';
 import type { Logger } from '@mcp-auth/http';
-import type { ClientsReadModel, ConsentsReadModel } from '@mcp-auth/projections';
+import type { ClientDirectory, ClientsReadModel, ConsentsReadModel } from '@mcp-auth/projections';
+import type { ClientDocumentResolver } from '../client-documents/resolve.ts';
 import type { Projector } from '@mcp-auth/projector';
 import type { AuthorizationConfig } from '../config.ts';
 import type { UsersReadModel } from '../users/projection.ts';
@@ -13,6 +14,10 @@ export type AuthorizationDeps = {
   projector: Projector;
   logger: Logger;
   clients: ClientsReadModel;
+  /** Registered clients and metadata documents' clients alike. */
+  directory: ClientDirectory;
+  /** Fetches and records client metadata documents (GET /authorize only). */
+  clientDocuments: ClientDocumentResolver;
   consents: ConsentsReadModel;
   users: UsersReadModel;
   csrf: CsrfGuard;

@@ -1,5 +1,5 @@
 import type { ScopeDefinition } from '@mcp-auth/oauth';
-import type { Consent, RegisteredClient } from '@mcp-auth/projections';
+import type { Consent, DirectoryClient, RegisteredClient } from '@mcp-auth/projections';
 import type { AuthorizationRequest } from '../authorize/authorization-request.ts';
 import { html, type SafeHtml } from '@mcp-auth/web';
 
@@ -10,7 +10,7 @@ export type SignInPageModel = {
   error?: string;
   context?: string;
   /** The client whose authorization request the sign-in continues, if any: the page names it, with the same caution as the consent page. */
-  client?: RegisteredClient | null;
+  client?: (RegisteredClient & Partial<Pick<DirectoryClient, 'document'>>) | null;
 };
 
 /** What a client calls itself, for a page. */
@@ -19,18 +19,26 @@ export function clientDisplayName(client: RegisteredClient): string {
 }
 
 /**
- * Every client here registered itself (RFC 7591), so its name is only its own claim: wherever a page names the
- * client a person is about to let in, it says so.
+ * A registered client registered itself (RFC 7591), so its name is only its own claim: wherever a page names the
+ * client a person is about to let in, it says so. A metadata document's client has one verified fact, the host
+ * its document was fetched from (CIMD §8.5), shown first; and when every redirect URI is on this computer, any
+ * program on it could be that client (MCP authorization, "Localhost Redirect URI Risks").
  */
-function selfRegisteredNotice(name: string): SafeHtml {
-  return html`<p class="notice"><strong>${name}</strong> registered itself with this server. Its name has not been verified: continue only if you started this from an application you trust.</p>`;
+function clientNotice(client: RegisteredClient & Partial<Pick<DirectoryClient, 'document'>>): SafeHtml {
+  const name = clientDisplayName(client);
+  const document = client.document;
+  if (!document) {
+    return html`<p class="notice"><strong>${name}</strong> registered itself with this server. Its name has not been verified: continue only if you started this from an application you trust.</p>`;
+  }
+  return html`<p class="notice verified-host">This application is described by <strong><code>${document.verifiedHost}</code></strong>: that host is verified. It calls itself <strong>${name}</strong>, which is its own claim, not verified.</p>
+${document.localhostOnly ? html`<p class="notice localhost-warning" role="alert">It receives its answer only on this computer (localhost): any program running here could claim to be this application. Continue only if you started this yourself.</p>` : ''}`;
 }
 
 export function signInPage(model: SignInPageModel): SafeHtml {
   return html`
 <h1>Sign in</h1>
 ${model.context ? html`<p class="muted">${model.context}</p>` : ''}
-${model.client ? selfRegisteredNotice(clientDisplayName(model.client)) : ''}
+${model.client ? clientNotice(model.client) : ''}
 ${model.error ? html`<p class="error" role="alert">${model.error}</p>` : ''}
 <form method="post" action="/signin">
   <input type="hidden" name="_csrf" value="${model.csrf}">
@@ -67,8 +75,8 @@ export function consentPage(model: ConsentPageModel): SafeHtml {
   <input type="hidden" name="decision" value="${decision}">
   ${model.hiddenParameters.map(([k, v]) => html`<input type="hidden" name="${k}" value="${v}">\n  `)}`;
   return html`
-<h1>Allow ${name} to access your account?</h1>
-${selfRegisteredNotice(name)}
+<h1>Allow ${name}${request.client.document ? html` (${request.client.document.verifiedHost})` : ''} to access your account?</h1>
+${clientNotice(request.client)}
 <p>After you decide, you will be sent back to <strong><code>${redirectTarget(request.redirectUri)}</code></strong>.</p>
 ${model.error ? html`<p class="error" role="alert">${model.error}</p>` : ''}
 <form method="post" action="/authorize/consent">

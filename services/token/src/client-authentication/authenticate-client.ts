@@ -1,9 +1,10 @@
 import type { Context } from 'koa';
 import { isSubjectToken, subjects } from '@mcp-auth/contracts';
 import type { EventStore } from '@mcp-auth/event-store';
-import { InvalidClient, InvalidRequest, secretMatchesHash } from '@mcp-auth/oauth';
-import type { ClientsReadModel, RegisteredClient } from '@mcp-auth/projections';
+import { InvalidClient, InvalidRequest, looksLikeClientIdUrl, secretMatchesHash } from '@mcp-auth/oauth';
+import type { ClientDirectory, ClientsReadModel, RegisteredClient } from '@mcp-auth/projections';
 import { catchUpWithSubject, type Projector } from '@mcp-auth/projector';
+import { recordedDocumentClient } from './document-clients.ts';
 
 export type ClientCredentials = {
   method: 'none' | 'client_secret_post' | 'client_secret_basic';
@@ -47,13 +48,14 @@ export function presentedCredentials(authorization: string, form: Record<string,
 export async function authenticateClient(
   ctx: Context,
   form: Record<string, string>,
-  { clients, store, projector }: { clients: ClientsReadModel; store: EventStore; projector: Projector },
+  { clients, directory, store, projector }: { clients: ClientsReadModel; directory: ClientDirectory; store: EventStore; projector: Projector },
 ): Promise<RegisteredClient> {
   const presented = presentedCredentials(ctx.get('Authorization'), form);
   const fail = () => new InvalidClient('Client authentication failed.', { basic: presented.method === 'client_secret_basic' });
-  if (!isSubjectToken(presented.clientId)) throw fail();
-  let client = clients.active(presented.clientId);
-  if (!client) {
+  const isDocument = looksLikeClientIdUrl(presented.clientId);
+  if (!isDocument && !isSubjectToken(presented.clientId)) throw fail();
+  let client = isDocument ? await recordedDocumentClient(presented.clientId, { directory, store, projector }) : clients.active(presented.clientId);
+  if (!client && !isDocument) {
     // A client registered a moment ago on another replica: read its subject from the stream before refusing.
     await catchUpWithSubject(store, projector, subjects.client(presented.clientId));
     client = clients.active(presented.clientId);
