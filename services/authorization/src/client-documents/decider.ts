@@ -33,25 +33,6 @@ export type ClientDocumentState = {
 
 export type ClientDocumentEvent = DecidedEvent & { type: 'ClientMetadataDocumentFetched' | 'ClientMetadataDocumentRefreshed' | 'ClientMetadataDocumentRefused' };
 
-export function initialState(): ClientDocumentState {
-  return { recorded: null };
-}
-
-export function evolve(state: ClientDocumentState, event: ClientDocumentEvent): ClientDocumentState {
-  switch (event.type) {
-    case 'ClientMetadataDocumentFetched': {
-      const { documentHash, metadata, fetchedAt, freshUntil } = event.data;
-      return { recorded: { documentHash, metadata, fetchedAt, freshUntil } };
-    }
-    case 'ClientMetadataDocumentRefreshed':
-      if (!state.recorded || state.recorded.documentHash !== event.data.documentHash) return state;
-      return { recorded: { ...state.recorded, fetchedAt: event.data.fetchedAt, freshUntil: event.data.freshUntil } };
-    case 'ClientMetadataDocumentRefused':
-      // Never an answer to reuse: what was recorded before still stands.
-      return state;
-  }
-}
-
 /**
  * What a fetch records: the first document, a changed one (naming what changed, so the audit trail shows a client
  * that moved its redirect URIs or keys), or only new freshness for the same bytes. Nothing when another replica
