@@ -1,12 +1,21 @@
 import { z } from 'zod';
 import { env, serviceConfig } from '@mcp-auth/http';
-import { deploymentUrlsConfig, scopeConfig, defaultScopesInCatalogue } from '@mcp-auth/oauth';
+import { deploymentUrlsConfig, scopeConfig, defaultScopesInCatalogue, withNonToolScopes } from '@mcp-auth/oauth';
 
 /** Every setting of the authorization service; the keys are the environment variable names. */
 export const authorizationConfigSchema = z.object({
   ...serviceConfig(3001),
   ...deploymentUrlsConfig,
   ...scopeConfig,
+  /** The deployment's scopes and offline_access, which only this server grants and no tool checks. */
+  SCOPES: scopeConfig.SCOPES.transform(withNonToolScopes),
+  /**
+   * Refuse a request naming a scope outside the catalogue with invalid_scope. Off: such scopes (openid, or a
+   * client's guesses) are ignored and the answer names what was granted (RFC 6749 §3.3).
+   */
+  STRICT_SCOPES: env.bool(false),
+  /** Whether the consent page starts with the optional scopes a client asked for ticked; the default scopes are always required. */
+  OPTIONAL_SCOPES_PRESELECTED: env.bool(true),
   /** Protected resources clients may ask tokens for (RFC 8707), comma-separated; defaults to MCP_RESOURCE_URL. */
   RESOURCES: z.string().optional(),
   AUTHORIZATION_CODE_TTL_SECONDS: env.seconds(60),

@@ -26,7 +26,7 @@ export function authorizeRoutes(deps: AuthorizationDeps): Router {
     if (clientId.length === 1 && isSubjectToken(clientId[0]!)) {
       if ((await catchUpWithSubject(store, projector, subjects.client(clientId[0]!))) > 0) client = clients.active(clientId[0]!);
     }
-    return validateAuthorizationRequest(params, { client, resources, scopes: config.SCOPES, defaultScopes: config.DEFAULT_SCOPES });
+    return validateAuthorizationRequest(params, { client, resources, scopes: config.SCOPES, defaultScopes: config.DEFAULT_SCOPES, strictScopes: config.STRICT_SCOPES });
   }
 
   function answer(ctx: Context, redirectUri: string, params: Record<string, string | undefined>, afterPost: boolean): void {
