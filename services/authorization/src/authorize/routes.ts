@@ -75,6 +75,7 @@ export function authorizeRoutes(deps: AuthorizationDeps): Router {
         username: session.username,
         scopes: config.SCOPES,
         required: requiredScopes(request, config.DEFAULT_SCOPES),
+        preselectOptional: config.OPTIONAL_SCOPES_PRESELECTED,
         ...(error ? { error } : {}),
       }),
     });

@@ -50,6 +50,8 @@ export type ConsentPageModel = {
   username: string;
   scopes: readonly ScopeDefinition[];
   required: readonly string[];
+  /** Whether the scopes the user may leave out start ticked (OPTIONAL_SCOPES_PRESELECTED). */
+  preselectOptional: boolean;
   error?: string;
 };
 
@@ -80,7 +82,7 @@ ${model.error ? html`<p class="error" role="alert">${model.error}</p>` : ''}
     const id = `scope-${i}`;
     return model.required.includes(scope)
       ? html`<li><input type="checkbox" id="${id}" checked disabled><input type="hidden" name="scope:${scope}" value="on"> <label for="${id}">${description}</label> <code>${scope}</code> <span class="muted">(needed)</span></li>\n  `
-      : html`<li><input type="checkbox" id="${id}" name="scope:${scope}" value="on" checked> <label for="${id}">${description}</label> <code>${scope}</code></li>\n  `;
+      : html`<li><input type="checkbox" id="${id}" name="scope:${scope}" value="on"${model.preselectOptional ? html` checked` : ''}> <label for="${id}">${description}</label> <code>${scope}</code></li>\n  `;
   })}</ul>
   ${request.scopes.filter((scope) => !isToolScope(scope)).map((scope) => html`<input type="hidden" name="scope:${scope}" value="on">
   <p><strong>${model.scopes.find((s) => s.name === scope)?.description ?? scope}</strong> <code>${scope}</code>: it can renew its access without asking you again, until you revoke it under Connected apps.</p>
