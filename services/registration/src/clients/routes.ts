@@ -97,8 +97,10 @@ export function clientRegistrationRoutes({ config, store, projector, logger }: R
       const again = loaded.client;
       ctx.status = 201;
       ctx.set('Cache-Control', 'no-store');
+      // A shared public client answers with the redirect URIs this registrant sent: they differ from the first
+      // registrant's only in loopback ports, and a client checks the answer against the port it listens on.
       ctx.body = clientInformation(
-        again?.status === 'active' ? again : { clientId, clientIdIssuedAt: command.data.issuedAt, metadata },
+        again?.status === 'active' ? { ...again, metadata: { ...again.metadata, redirect_uris: metadata.redirect_uris } } : { clientId, clientIdIssuedAt: command.data.issuedAt, metadata },
         clientUri(clientId),
         { clientSecret, registrationAccessToken, confidential },
       );
