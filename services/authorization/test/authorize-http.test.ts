@@ -357,9 +357,13 @@ describe('authorization service over HTTP, two replicas on one real NATS', () =>
       assert.ok((m.grant_types_supported as string[]).includes('authorization_code'));
       assert.ok((m.grant_types_supported as string[]).includes('refresh_token'));
       assert.ok(!(m.grant_types_supported as string[]).includes('implicit'));
-      for (const method of ['none', 'client_secret_post', 'client_secret_basic']) {
+      for (const method of ['none', 'client_secret_post', 'client_secret_basic', 'private_key_jwt']) {
         assert.ok((m.token_endpoint_auth_methods_supported as string[]).includes(method), method);
+        assert.ok((m.revocation_endpoint_auth_methods_supported as string[]).includes(method), method);
       }
+      // RFC 8414 §2: private_key_jwt listed, so are its algorithms; asymmetric only.
+      assert.deepEqual(m.token_endpoint_auth_signing_alg_values_supported, ['ES256', 'ES384', 'EdDSA', 'PS256', 'RS256']);
+      assert.deepEqual(m.revocation_endpoint_auth_signing_alg_values_supported, m.token_endpoint_auth_signing_alg_values_supported);
       assert.deepEqual(m.scopes_supported, ['profile', 'notes:read', 'notes:write', 'offline_access']);
       assert.equal(m.authorization_response_iss_parameter_supported, true);
 
