@@ -1,4 +1,4 @@
-import { ClientMetadataRefused, normaliseClientMetadata, type PublicJwks } from './client-metadata.ts';
+import { ClientMetadataRefused, normaliseClientMetadata, type NormalisedClientMetadata, type PublicJwks } from './client-metadata.ts';
 import { classifyRedirectUri, isLoopbackHost } from './redirect-uris.ts';
 
 /**
@@ -56,26 +56,9 @@ export function checkClientIdUrl(raw: string, options: ClientIdUrlOptions = {}):
 export type { PublicJwks };
 
 /** A validated metadata document, normalised as a DCR registration would be, plus what consent shows and what keys it names. */
-export type ClientMetadataDocument = {
+export type ClientMetadataDocument = Omit<NormalisedClientMetadata, 'token_endpoint_auth_method'> & {
   client_id: string;
-  redirect_uris: string[];
   token_endpoint_auth_method: CimdAuthMethod;
-  /** The one algorithm the client signs its assertions with, when it names one (ChatGPT names RS256). */
-  token_endpoint_auth_signing_alg?: string;
-  grant_types: string[];
-  response_types: ['code'];
-  application_type: 'web' | 'native';
-  client_name?: string;
-  client_uri?: string;
-  logo_uri?: string;
-  tos_uri?: string;
-  policy_uri?: string;
-  scope?: string;
-  contacts?: string[];
-  software_id?: string;
-  software_version?: string;
-  jwks?: PublicJwks;
-  jwks_uri?: string;
 };
 
 export type DocumentFacts = {
