@@ -34,6 +34,7 @@ export const eventCatalogue = {
   TokenRevoked: token.TokenRevoked,
   SigningKeyPublished: token.SigningKeyPublished,
   SigningKeyRetired: token.SigningKeyRetired,
+  ClientAssertionUsed: token.ClientAssertionUsed,
   ToolInvoked: mcp.ToolInvoked,
   ToolDenied: mcp.ToolDenied,
   NoteCreated: mcp.NoteCreated,

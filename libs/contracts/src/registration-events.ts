@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineEvent, type EventOf } from './envelope.ts';
 
-export const TokenEndpointAuthMethod = z.enum(['none', 'client_secret_post', 'client_secret_basic']);
+export const TokenEndpointAuthMethod = z.enum(['none', 'client_secret_post', 'client_secret_basic', 'private_key_jwt']);
 export type TokenEndpointAuthMethod = z.infer<typeof TokenEndpointAuthMethod>;
 
 /** Client metadata as stored: already validated and normalised by the registration service. */
@@ -20,6 +20,11 @@ export const ClientMetadataSchema = z.object({
   contacts: z.array(z.string()).optional(),
   software_id: z.string().optional(),
   software_version: z.string().optional(),
+  /** private_key_jwt (RFC 7523): the client's public keys, inline or where to fetch them (never both, RFC 7591 §2). */
+  jwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }).optional(),
+  jwks_uri: z.string().optional(),
+  /** The one algorithm the client signs its assertions with, when it names one. */
+  token_endpoint_auth_signing_alg: z.string().optional(),
 });
 export type ClientMetadata = z.infer<typeof ClientMetadataSchema>;
 

@@ -37,6 +37,8 @@ export const subjects = {
   clientDocument: (clientKey: string) => subject('authorization.clientdoc', clientKey),
   grant: (grantId: string) => subject('token.grant', grantId),
   signingKey: (kid: string) => subject('token.key', kid),
+  /** One client assertion's single use, by its replay key (a hash of client_id and jti). */
+  clientAssertion: (replayKey: string) => subject('token.assertion', replayKey),
   toolInvocation: (invocationId: string) => subject('mcp.invocation', invocationId),
   note: (noteId: string) => subject('mcp.note', noteId),
   webhook: (webhookId: string) => subject('admin.webhook', webhookId),
@@ -84,6 +86,7 @@ const EVENT_HOMES: { readonly [T in EventType]: EventHome<T> } = {
   TokenRevoked: { aggregate: 'token.grant', id: 'grantId' },
   SigningKeyPublished: { aggregate: 'token.key', id: 'kid' },
   SigningKeyRetired: { aggregate: 'token.key', id: 'kid' },
+  ClientAssertionUsed: { aggregate: 'token.assertion', id: 'replayKey' },
   ToolInvoked: { aggregate: 'mcp.invocation', id: 'invocationId' },
   ToolDenied: { aggregate: 'mcp.invocation', id: 'invocationId' },
   NoteCreated: { aggregate: 'mcp.note', id: 'noteId' },

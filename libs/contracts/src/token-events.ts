@@ -92,6 +92,17 @@ export const SigningKeyPublished = defineEvent(
 
 export const SigningKeyRetired = defineEvent('SigningKeyRetired', 1, z.object({ kid: z.string() }));
 
+/**
+ * A client assertion (private_key_jwt, RFC 7523) was used: appended on the subject of its replay key with an
+ * expected last sequence of 0, so across every token replica it is used once (RFC 7523 §3 item 7). Until
+ * expiresAt (ISO 8601) a second use would be refused; after it the assertion is expired anyway.
+ */
+export const ClientAssertionUsed = defineEvent(
+  'ClientAssertionUsed',
+  1,
+  z.object({ replayKey: z.string(), clientId: z.string(), expiresAt: z.string() }),
+);
+
 export type AuthorizationCodeRedeemed = EventOf<typeof AuthorizationCodeRedeemed>;
 export type RefreshTokenRotated = EventOf<typeof RefreshTokenRotated>;
 export type RefreshTokenReuseDetected = EventOf<typeof RefreshTokenReuseDetected>;
@@ -99,3 +110,4 @@ export type GrantRevoked = EventOf<typeof GrantRevoked>;
 export type TokenRevoked = EventOf<typeof TokenRevoked>;
 export type SigningKeyPublished = EventOf<typeof SigningKeyPublished>;
 export type SigningKeyRetired = EventOf<typeof SigningKeyRetired>;
+export type ClientAssertionUsed = EventOf<typeof ClientAssertionUsed>;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { env } from '@mcp-auth/http';
 import { BUILT_IN_DEFAULT_SCOPES, parseScope, parseScopeCatalogue } from './scopes.ts';
+import { isLoopbackHost } from './redirect-uris.ts';
 
 /**
  * The public URLs of a deployment. Every URL that appears in metadata comes from here, so the same code
@@ -43,4 +44,21 @@ export function defaultScopesInCatalogue(config: { SCOPES: { name: string }[]; D
   const known = new Set(config.SCOPES.map((s) => s.name));
   const unknown = config.DEFAULT_SCOPES.filter((s) => !known.has(s));
   if (unknown.length > 0) ctx.addIssue({ code: 'custom', path: ['DEFAULT_SCOPES'], message: `not in SCOPES: ${unknown.join(' ')}` });
+}
+
+/**
+ * Development and tests only: client key sets (jwks_uri) and metadata documents may be fetched over http from
+ * loopback and private addresses, as WEBHOOK_ALLOW_PRIVATE_TARGETS does for webhooks.
+ */
+export const clientMetadataTargetsConfig = {
+  CLIENT_METADATA_ALLOW_PRIVATE_TARGETS: env.bool(false),
+};
+
+/** CLIENT_METADATA_ALLOW_PRIVATE_TARGETS is refused unless the service's public URL (`urlField`) is on loopback: it is never for a deployment. */
+export function privateTargetsOnlyOnLoopback<K extends string>(urlField: K) {
+  return (config: { CLIENT_METADATA_ALLOW_PRIVATE_TARGETS: boolean } & Record<K, string>, ctx: z.RefinementCtx): void => {
+    if (config.CLIENT_METADATA_ALLOW_PRIVATE_TARGETS && !isLoopbackHost(new URL(config[urlField]).hostname)) {
+      ctx.addIssue({ code: 'custom', path: ['CLIENT_METADATA_ALLOW_PRIVATE_TARGETS'], message: `development only: ${urlField} must be on loopback` });
+    }
+  };
 }

@@ -7,5 +7,6 @@ export * from './secrets.ts';
 export * from './deployment.ts';
 export * from './display-text.ts';
 export * from './access-token.ts';
+export * from './client-metadata.ts';
 export * from './client-metadata-document.ts';
 export * from './client-assertion.ts';

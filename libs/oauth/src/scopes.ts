@@ -13,6 +13,27 @@ export const BUILT_IN_SCOPES: ScopeDefinition[] = [
 /** The minimal set a client gets when it asks for nothing (and what the resource advertises). */
 export const BUILT_IN_DEFAULT_SCOPES = ['profile', 'notes:read'];
 
+/**
+ * OpenID Connect Core §11: asks for a refresh token that works while the user is away. Refresh tokens are issued
+ * with or without it; a client that asks sees its request granted, and the consent page says what it means.
+ */
+export const OFFLINE_ACCESS = 'offline_access';
+
+/**
+ * Scopes the authorization server grants that no tool checks: always in its catalogue, never in a protected
+ * resource's metadata nor in a WWW-Authenticate challenge (MCP 2026-07-28, "Refresh Tokens").
+ */
+export const NON_TOOL_SCOPES: readonly ScopeDefinition[] = [{ name: OFFLINE_ACCESS, description: 'Stay connected while you are away' }];
+
+export function isToolScope(scope: string): boolean {
+  return !NON_TOOL_SCOPES.some((s) => s.name === scope);
+}
+
+/** The authorization server's catalogue: the deployment's scopes plus the non-tool ones it did not name itself. */
+export function withNonToolScopes(scopes: readonly ScopeDefinition[]): ScopeDefinition[] {
+  return [...scopes, ...NON_TOOL_SCOPES.filter((n) => !scopes.some((s) => s.name === n.name))];
+}
+
 /** Parses a space-delimited scope string; null if any token is malformed. Duplicates collapse. */
 export function parseScope(value: string | undefined): string[] | null {
   if (value === undefined) return [];

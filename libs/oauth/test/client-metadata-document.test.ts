@@ -189,7 +189,7 @@ describe('validateClientMetadataDocument', () => {
 
   test('names people read: control characters, blank names and over-long names are refused', () => {
     for (const name of ['Visual Studio Code\nAllow everything', 'Code\u001b[2J', 'Code\u0085', 'Code\u009b31m']) {
-      refusedWith(withField({ client_name: name }), /client_name contains control characters/);
+      refusedWith(withField({ client_name: name }), /client_name contains (a )?control character/);
     }
     refusedWith(withField({ client_name: '   ' }), /client_name is blank/);
     refusedWith(withField({ client_name: 'x'.repeat(201) }), /longer than 200/);

@@ -168,13 +168,13 @@ export class ClientDirectory {
 }
 
 export function documentClient(recorded: RecordedDocument): DirectoryClient {
-  const { client_id: _clientId, jwks, jwks_uri, token_endpoint_auth_signing_alg, ...metadata } = recorded.metadata;
+  const { client_id: _clientId, ...metadata } = recorded.metadata;
+  const { jwks, jwks_uri, token_endpoint_auth_signing_alg } = metadata;
   return {
     clientId: recorded.clientId,
     status: 'active',
-    // private_key_jwt is not a method registrations know yet: token authentication compares methods, so such a
-    // document client cannot authenticate as `none` (it must prove its key, which is the method's point).
-    metadata: metadata as ClientMetadata,
+    // The document's own method and keys: token authentication checks a private_key_jwt client's assertion against them.
+    metadata: metadata satisfies ClientMetadata,
     clientSecretHash: null,
     fingerprint: null,
     clientIdIssuedAt: Math.floor(Date.parse(recorded.firstRecordedAt) / 1000),

@@ -147,6 +147,7 @@ function oneOfEveryType(tag: string, mustNotAppear: Set<string>) {
     TokenRevoked: { grantId, jti: `fx-jti-2-${tag}`, expiresAt: 1_577_838_600 },
     SigningKeyPublished: { kid, alg: 'ES256', publicJwk: { ...PUBLIC_JWK, kid }, signsUntil: 1_577_840_400, retireAfter: 1_577_844_000 },
     SigningKeyRetired: { kid },
+    ClientAssertionUsed: { replayKey: `fx-assertion-${tag}`, clientId, expiresAt: '2020-01-01T00:05:00.000Z' },
     ToolInvoked: { invocationId: `fx-call-1-${tag}`, tool: 'echo', userId, clientId, grantId, outcome: 'error', durationMs: 1.5 },
     ToolDenied: { invocationId: `fx-call-2-${tag}`, tool: 'notes_create', userId, clientId, grantId, reason: 'insufficient_scope', requiredScopes: ['notes:write'] },
     NoteCreated: { noteId: `fx-note-${tag}`, userId, title: hidden('title'), text: hidden('text') },

@@ -1,12 +1,21 @@
 import { z } from 'zod';
 import { env, serviceConfig } from '@mcp-auth/http';
-import { deploymentUrlsConfig, scopeConfig, defaultScopesInCatalogue, isLoopbackHost } from '@mcp-auth/oauth';
+import { clientMetadataTargetsConfig, deploymentUrlsConfig, scopeConfig, defaultScopesInCatalogue, privateTargetsOnlyOnLoopback, withNonToolScopes } from '@mcp-auth/oauth';
 
 /** Every setting of the authorization service; the keys are the environment variable names. */
 export const authorizationConfigSchema = z.object({
   ...serviceConfig(3001),
   ...deploymentUrlsConfig,
   ...scopeConfig,
+  /** The deployment's scopes and offline_access, which only this server grants and no tool checks. */
+  SCOPES: scopeConfig.SCOPES.transform(withNonToolScopes),
+  /**
+   * Refuse a request naming a scope outside the catalogue with invalid_scope. Off: such scopes (openid, or a
+   * client's guesses) are ignored and the answer names what was granted (RFC 6749 §3.3).
+   */
+  STRICT_SCOPES: env.bool(false),
+  /** Whether the consent page starts with the optional scopes a client asked for ticked; the default scopes are always required. */
+  OPTIONAL_SCOPES_PRESELECTED: env.bool(true),
   /** Protected resources clients may ask tokens for (RFC 8707), comma-separated; defaults to MCP_RESOURCE_URL. */
   RESOURCES: z.string().optional(),
   AUTHORIZATION_CODE_TTL_SECONDS: env.seconds(60),
@@ -25,15 +34,12 @@ export const authorizationConfigSchema = z.object({
   CLIENT_METADATA_CACHE_MAX_SECONDS: env.seconds(86_400),
   /** Metadata document fetches per client address per minute: an unauthenticated /authorize makes this server fetch a URL (0 = unlimited). */
   CLIENT_METADATA_FETCHES_PER_MINUTE: env.int(30),
-  /** Development and tests only: fetch metadata documents from loopback and private addresses, and over http from loopback. */
-  CLIENT_METADATA_ALLOW_PRIVATE_TARGETS: env.bool(false),
+  ...clientMetadataTargetsConfig,
 })
   .superRefine(defaultScopesInCatalogue)
+  // Fetching from private addresses lets anyone who can reach /authorize probe the network behind it.
+  .superRefine(privateTargetsOnlyOnLoopback('ISSUER'))
   .superRefine((config, ctx) => {
-    // Fetching from private addresses lets anyone who can reach /authorize probe the network behind it.
-    if (config.CLIENT_METADATA_ALLOW_PRIVATE_TARGETS && !isLoopbackHost(new URL(config.ISSUER).hostname)) {
-      ctx.addIssue({ code: 'custom', path: ['CLIENT_METADATA_ALLOW_PRIVATE_TARGETS'], message: 'only for development, with a loopback ISSUER' });
-    }
     if (config.CLIENT_METADATA_CACHE_MIN_SECONDS > config.CLIENT_METADATA_CACHE_MAX_SECONDS) {
       ctx.addIssue({ code: 'custom', path: ['CLIENT_METADATA_CACHE_MIN_SECONDS'], message: 'must not exceed CLIENT_METADATA_CACHE_MAX_SECONDS' });
     }

@@ -357,10 +357,14 @@ describe('authorization service over HTTP, two replicas on one real NATS', () =>
       assert.ok((m.grant_types_supported as string[]).includes('authorization_code'));
       assert.ok((m.grant_types_supported as string[]).includes('refresh_token'));
       assert.ok(!(m.grant_types_supported as string[]).includes('implicit'));
-      for (const method of ['none', 'client_secret_post', 'client_secret_basic']) {
+      for (const method of ['none', 'client_secret_post', 'client_secret_basic', 'private_key_jwt']) {
         assert.ok((m.token_endpoint_auth_methods_supported as string[]).includes(method), method);
+        assert.ok((m.revocation_endpoint_auth_methods_supported as string[]).includes(method), method);
       }
-      assert.deepEqual(m.scopes_supported, ['profile', 'notes:read', 'notes:write']);
+      // RFC 8414 §2: private_key_jwt listed, so are its algorithms; asymmetric only.
+      assert.deepEqual(m.token_endpoint_auth_signing_alg_values_supported, ['ES256', 'ES384', 'EdDSA', 'PS256', 'RS256']);
+      assert.deepEqual(m.revocation_endpoint_auth_signing_alg_values_supported, m.token_endpoint_auth_signing_alg_values_supported);
+      assert.deepEqual(m.scopes_supported, ['profile', 'notes:read', 'notes:write', 'offline_access']);
       assert.equal(m.authorization_response_iss_parameter_supported, true);
 
       // The replica serves the very same document.
@@ -463,7 +467,6 @@ describe('authorization service over HTTP, two replicas on one real NATS', () =>
         ['a resource with a fragment', { resource: `${MCP_RESOURCE}#x` }, 'invalid_target'],
         ['a resource that is not a URL', { resource: 'mcp' }, 'invalid_target'],
         ['two resources', { resource: [MCP_RESOURCE, MCP_RESOURCE] }, 'invalid_target'],
-        ['an unknown scope', { scope: 'profile admin:everything' }, 'invalid_scope'],
         ['a malformed scope (quote)', { scope: 'profile "notes:read"' }, 'invalid_scope'],
         ['a malformed scope (backslash)', { scope: 'profile\\notes' }, 'invalid_scope'],
         ['a malformed scope (control character)', { scope: 'profile\u0001' }, 'invalid_scope'],
@@ -540,6 +543,19 @@ describe('authorization service over HTTP, two replicas on one real NATS', () =>
       assert.equal(event.userId, userIdFor('alice'));
       const ttl = event.expiresAt - Math.floor(Date.now() / 1000);
       assert.ok(ttl > 50 && ttl <= 60, `the code lives 60 s by default (${ttl})`);
+    });
+
+    test('unknown scopes and openid are ignored, not refused: the consent page and the code name what is granted; offline_access is not a tool permission', async () => {
+      const client = await register();
+      const ua = await signedIn();
+      const query = authorizeQuery(client, { scope: 'openid profile notes:read admin:everything offline_access' });
+      const page = await consentPageFor(ua, query);
+      assert.deepEqual(listedScopes(page.text), ['profile', 'notes:read'], 'only the tool permissions are listed as such');
+      assert.match(page.text, /<strong>Stay connected while you are away<\/strong> <code>offline_access<\/code>/);
+      assert.ok(!/openid|admin:everything/.test(page.text.replace(/name="scope" value="[^"]*"/g, '')), 'the ignored scopes are not shown');
+      const answer = await decide(ua, page, 'Allow');
+      const event = await codeEvent(redirectedTo(answer, client.redirect_uris[0]!, 303).get('code')!);
+      assert.deepEqual(event.scopes, ['profile', 'notes:read', 'offline_access'], 'the grant records offline_access');
     });
   });
 

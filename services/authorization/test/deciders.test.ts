@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ClientMetadata, DecidedEvent } from '@mcp-auth/contracts';
-import { BUILT_IN_DEFAULT_SCOPES, BUILT_IN_SCOPES } from '@mcp-auth/oauth';
+import { BUILT_IN_DEFAULT_SCOPES, BUILT_IN_SCOPES, withNonToolScopes } from '@mcp-auth/oauth';
 import type { Consent, RegisteredClient } from '@mcp-auth/projections';
 import { deciderSpec } from '@mcp-auth/testing';
 import { redirectTo, validateAuthorizationRequest, type AuthorizationRequest, type RequestPolicy, type RequestVerdict } from '../src/authorize/authorization-request.ts';
@@ -57,7 +57,7 @@ const client: RegisteredClient = {
   version: 1,
 };
 
-const policy: RequestPolicy = { client, resources: [RESOURCE, 'https://other.example.com/api/'], scopes: BUILT_IN_SCOPES, defaultScopes: BUILT_IN_DEFAULT_SCOPES };
+const policy: RequestPolicy = { client, resources: [RESOURCE, 'https://other.example.com/api/'], scopes: withNonToolScopes(BUILT_IN_SCOPES), defaultScopes: BUILT_IN_DEFAULT_SCOPES };
 
 const base: Record<string, string> = {
   response_type: 'code',
@@ -130,7 +130,6 @@ describe('validateAuthorizationRequest', () => {
     ['a relative resource', params({ resource: '/mcp' }), 'invalid_target'],
     ['two resources', params({ resource: [RESOURCE, 'https://other.example.com/api/'] }), 'invalid_target'],
     ['the same resource twice', params({ resource: [RESOURCE, RESOURCE] }), 'invalid_target'],
-    ['an unknown scope', params({ scope: 'profile admin' }), 'invalid_scope'],
     ['a malformed scope', params({ scope: 'profile "x"' }), 'invalid_scope'],
     ['a scope with a backslash', params({ scope: 'a\\b' }), 'invalid_scope'],
     ['scope twice', params({ scope: ['profile', 'profile'] }), 'invalid_request'],
@@ -151,6 +150,16 @@ describe('validateAuthorizationRequest', () => {
     });
   }
 
+  test('STRICT_SCOPES: a scope outside the catalogue, openid included, is refused with invalid_scope', () => {
+    for (const scope of ['profile admin', 'openid profile', 'openid']) {
+      const verdict = validateAuthorizationRequest(params({ scope }), { ...policy, strictScopes: true });
+      assert.equal(verdict.kind, 'redirect-error', scope);
+      assert.equal((verdict as Extract<RequestVerdict, { kind: 'redirect-error' }>).error, 'invalid_scope', scope);
+    }
+    const known = validateAuthorizationRequest(params({ scope: 'profile offline_access' }), { ...policy, strictScopes: true });
+    assert.equal(known.kind, 'valid', 'offline_access is in the catalogue');
+  });
+
   test('a state of exactly 2048 characters is fine', () => {
     assert.equal(validateAuthorizationRequest(params({ state: 's'.repeat(2048) }), policy).kind, 'valid');
   });
@@ -166,6 +175,11 @@ describe('validateAuthorizationRequest', () => {
     ['no scope: the default scopes', params({ scope: null }), { scopes: ['profile', 'notes:read'] }],
     ['an empty scope: the default scopes', params({ scope: '' }), { scopes: ['profile', 'notes:read'] }],
     ['repeated scope tokens collapse', params({ scope: 'notes:write notes:write profile' }), { scopes: ['notes:write', 'profile'] }],
+    ['an unknown scope is ignored (RFC 6749 §3.3)', params({ scope: 'profile admin notes:write' }), { scopes: ['profile', 'notes:write'] }],
+    ['openid is ignored: no ID token is issued', params({ scope: 'openid profile notes:read' }), { scopes: ['profile', 'notes:read'] }],
+    ['only unknown scopes: the default scopes', params({ scope: 'openid email' }), { scopes: ['profile', 'notes:read'] }],
+    ['offline_access is kept', params({ scope: 'notes:write offline_access' }), { scopes: ['notes:write', 'offline_access'] }],
+    ['offline_access alone: the default scopes and offline_access', params({ scope: 'openid offline_access' }), { scopes: ['profile', 'notes:read', 'offline_access'] }],
     ['no state', params({ state: null }), { state: undefined }],
     ['prompt=consent forces the consent page', params({ prompt: 'consent' }), { forceConsent: true }],
     ['other prompt values do not', params({ prompt: 'login' }), { forceConsent: false }],

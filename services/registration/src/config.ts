@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { env, serviceConfig } from '@mcp-auth/http';
+import { clientMetadataTargetsConfig, privateTargetsOnlyOnLoopback } from '@mcp-auth/oauth';
 
 /** Every setting of the registration service; the keys are the environment variable names. */
 export const registrationConfigSchema = z.object({
@@ -19,6 +20,8 @@ export const registrationConfigSchema = z.object({
   REREGISTRATION_RATE_LIMIT_PER_CLIENT_AND_ADDRESS: env.int(60),
   /** Largest registration body, as the body parser reads sizes: 64kb, 1mb, or a number of bytes. */
   REGISTRATION_MAX_BODY: z.string().regex(/^\d+(b|kb|mb)?$/i, 'a size such as 64kb, 1mb or 65536').default('64kb'),
-});
+  /** A private_key_jwt client's jwks_uri may name a loopback or private host over http (development only). */
+  ...clientMetadataTargetsConfig,
+}).superRefine(privateTargetsOnlyOnLoopback('REGISTRATION_BASE_URL'));
 
 export type RegistrationConfig = z.infer<typeof registrationConfigSchema>;

@@ -4,6 +4,8 @@ import { publicClientFingerprint, validateClientMetadata } from '../src/clients/
 import { realClientBodies } from './real-client-bodies.ts';
 
 const base = { redirect_uris: ['https://app.example.com/callback'], token_endpoint_auth_method: 'none' };
+const PUBLIC_EC = { kty: 'EC', crv: 'P-256', x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU', y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0', kid: 'k1' };
+const keyed = { redirect_uris: ['https://app.example.com/callback'], token_endpoint_auth_method: 'private_key_jwt' };
 
 describe('client metadata rules (RFC 7591 §2)', () => {
   for (const [client, body] of Object.entries(realClientBodies)) {
@@ -26,7 +28,9 @@ describe('client metadata rules (RFC 7591 §2)', () => {
     ['defaults per RFC 7591', { redirect_uris: ['https://a.example/cb'] }, { token_endpoint_auth_method: 'client_secret_basic', grant_types: ['authorization_code'], response_types: ['code'] }],
     ['client_secret_post', { ...base, token_endpoint_auth_method: 'client_secret_post' }, {}],
     ['optional fields kept', { ...base, client_name: 'n', software_id: 's', software_version: '1', contacts: ['a@b.c'], scope: 'profile notes:read', logo_uri: 'https://a.example/l.png' }, { software_id: 's', scope: 'profile notes:read' }],
-    ['unknown fields ignored', { ...base, jwks_uri: 'https://a.example/jwks', foo: { bar: 1 } }, { foo: undefined, jwks_uri: undefined }],
+    ['unknown fields ignored', { ...base, foo: { bar: 1 } }, { foo: undefined }],
+    ['private_key_jwt with inline public keys', { ...keyed, jwks: { keys: [PUBLIC_EC] } }, { token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [PUBLIC_EC] } }],
+    ['private_key_jwt with an https jwks_uri and one algorithm', { ...keyed, jwks_uri: 'https://a.example/jwks.json', token_endpoint_auth_signing_alg: 'ES256' }, { jwks_uri: 'https://a.example/jwks.json', token_endpoint_auth_signing_alg: 'ES256' }],
     ['nulls treated as absent', { ...base, client_uri: null, client_name: null }, { client_uri: undefined }],
     ['explicit application_type wins', { ...base, application_type: 'native' }, { application_type: 'native' }],
   ];
@@ -61,7 +65,14 @@ describe('client metadata rules (RFC 7591 §2)', () => {
     ['refresh_token without authorization_code', { ...base, grant_types: ['refresh_token'] }, 'invalid_client_metadata'],
     ['response type token', { ...base, response_types: ['token'] }, 'invalid_client_metadata'],
     ['code with id_token', { ...base, response_types: ['code', 'id_token'] }, 'invalid_client_metadata'],
-    ['an unknown auth method', { ...base, token_endpoint_auth_method: 'private_key_jwt' }, 'invalid_client_metadata'],
+    ['an unknown auth method', { ...base, token_endpoint_auth_method: 'tls_client_auth' }, 'invalid_client_metadata'],
+    ['private_key_jwt without keys', keyed, 'invalid_client_metadata'],
+    ['private_key_jwt with a private key', { ...keyed, jwks: { keys: [{ ...PUBLIC_EC, d: 'secret' }] } }, 'invalid_client_metadata'],
+    ['private_key_jwt with a symmetric key', { ...keyed, jwks: { keys: [{ kty: 'oct', k: 'c2VjcmV0' }] } }, 'invalid_client_metadata'],
+    ['both jwks and jwks_uri', { ...keyed, jwks: { keys: [PUBLIC_EC] }, jwks_uri: 'https://a.example/jwks.json' }, 'invalid_client_metadata'],
+    ['a jwks_uri over plain http, even on loopback', { ...keyed, jwks_uri: 'http://127.0.0.1:9/jwks.json' }, 'invalid_client_metadata'],
+    ['an HMAC signing algorithm', { ...keyed, jwks: { keys: [PUBLIC_EC] }, token_endpoint_auth_signing_alg: 'HS256' }, 'invalid_client_metadata'],
+    ['the none algorithm', { ...keyed, jwks: { keys: [PUBLIC_EC] }, token_endpoint_auth_signing_alg: 'none' }, 'invalid_client_metadata'],
     ['a non-string client_name', { ...base, client_name: 42 }, 'invalid_client_metadata'],
     ['an over-long client_name', { ...base, client_name: 'x'.repeat(201) }, 'invalid_client_metadata'],
     ['a control character in client_name', { ...base, client_name: 'a\u0000b' }, 'invalid_client_metadata'],

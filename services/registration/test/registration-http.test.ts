@@ -119,7 +119,22 @@ describe('registration service over HTTP, two replicas on one real NATS', () => 
     assert.equal(removal.status, 403);
     const still = await http(`${a.url}/register/${clientId}`, { headers: auth });
     assert.equal(still.status, 200);
-    assert.deepEqual(still.json!.redirect_uris, results[0]!.json!.redirect_uris, 'the shared client is unchanged');
+    // Each registrant was answered with its own port; the client keeps the one of whichever registrant created it.
+    assert.equal(still.json!.redirect_uris.length, 1);
+    assert.match(still.json!.redirect_uris[0], /^http:\/\/localhost:400[0-2][0-9]\/callback$/, 'the shared client is unchanged');
+  });
+
+  test('a registrant of a shared public client gets back its own redirect URIs (its loopback port), not the first registrant\'s', async () => {
+    const body = { ...realClientBodies['Claude Code'], client_name: 'Claude Code (echo)' };
+    const first = await http(`${a.url}/register`, { method: 'POST', json: { ...body, redirect_uris: ['http://localhost:46614/callback'] } });
+    const second = await http(`${b.url}/register`, { method: 'POST', json: { ...body, redirect_uris: ['http://localhost:38055/callback'] } });
+    assert.equal(first.status, 201, first.text);
+    assert.equal(second.status, 201, second.text);
+    assert.equal(second.json!.client_id, first.json!.client_id, 'one shared client');
+    assert.deepEqual(first.json!.redirect_uris, ['http://localhost:46614/callback']);
+    assert.deepEqual(second.json!.redirect_uris, ['http://localhost:38055/callback'], 'the second registrant sees its own port');
+    const third = await http(`${a.url}/register`, { method: 'POST', json: { ...body, redirect_uris: ['http://localhost:51234/callback'] } });
+    assert.deepEqual(third.json!.redirect_uris, ['http://localhost:51234/callback']);
   });
 
   test('a public client with a single registrant is still managed as RFC 7592 says', async () => {

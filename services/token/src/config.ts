@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { env, serviceConfig } from '@mcp-auth/http';
-import { deploymentUrlsConfig, scopeConfig, defaultScopesInCatalogue } from '@mcp-auth/oauth';
+import { clientMetadataTargetsConfig, deploymentUrlsConfig, scopeConfig, defaultScopesInCatalogue, privateTargetsOnlyOnLoopback } from '@mcp-auth/oauth';
 
 /** Every setting of the token service; the keys are the environment variable names. */
 export const tokenConfigSchema = z.object({
@@ -20,6 +20,14 @@ export const tokenConfigSchema = z.object({
   SIGNING_KEY_ROTATION_HOURS: z.coerce.number().positive().default(24),
   /** Resource servers allowed to call /introspect: "id:secret,id:secret". Unset = introspection answers 401 to everyone. */
   INTROSPECTION_CREDENTIALS: z.string().optional(),
-}).superRefine(defaultScopesInCatalogue);
+  /** A private_key_jwt client's jwks_uri may be fetched over http from loopback and private hosts (development only). */
+  ...clientMetadataTargetsConfig,
+  /** A client's key set fetched from its jwks_uri is kept at least this long, whatever its caching headers say. */
+  CLIENT_KEYS_CACHE_MIN_SECONDS: env.seconds(300),
+  /** ... and at most this long. */
+  CLIENT_KEYS_CACHE_MAX_SECONDS: env.seconds(86_400),
+})
+  .superRefine(defaultScopesInCatalogue)
+  .superRefine(privateTargetsOnlyOnLoopback('TOKEN_BASE_URL'));
 
 export type TokenConfig = z.infer<typeof tokenConfigSchema>;

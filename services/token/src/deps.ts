@@ -2,6 +2,7 @@ import type { EventStore } from '@mcp-auth/event-store';
 import type { Logger } from '@mcp-auth/http';
 import type { ClientDirectory, ClientsReadModel, ConsentsReadModel, GrantsReadModel, SigningKeysReadModel } from '@mcp-auth/projections';
 import type { Projector } from '@mcp-auth/projector';
+import type { ClientKeys } from './client-authentication/client-keys.ts';
 import type { CodesReadModel } from './codes/projection.ts';
 import type { TokenConfig } from './config.ts';
 import type { RefreshTokensReadModel } from './refresh/projection.ts';
@@ -22,4 +23,6 @@ export type TokenDeps = {
   refreshTokens: RefreshTokensReadModel;
   signingKeys: SigningKeysReadModel;
   keyRing: KeyRing;
+  /** The public keys of private_key_jwt clients, jwks_uri sets cached per replica. */
+  clientKeys: ClientKeys;
 };

@@ -14,12 +14,17 @@ import {
 } from '@mcp-auth/projections';
 import { startEventSourcedRuntime, startPolicy, untilStored } from '@mcp-auth/projector';
 import { createTokenApp } from './app.ts';
+import { ClientKeys } from './client-authentication/client-keys.ts';
 import { CodesReadModel, codesProjection } from './codes/projection.ts';
 import { tokenConfigSchema } from './config.ts';
 import { tokenPolicy } from './grants/policy.ts';
 import { parseIntrospectionCredentials } from './introspection/routes.ts';
 import { RefreshTokensReadModel, refreshTokensProjection } from './refresh/projection.ts';
 import { KeyRing } from './signing/key-ring.ts';
+
+/** A key set is a few keys: a larger answer is not one. A short deadline: a token request waits for it. */
+const CLIENT_KEYS_MAX_BYTES = 64 * 1024;
+const CLIENT_KEYS_FETCH_TIMEOUT_MS = 5_000;
 
 const config = loadConfigOrExit(tokenConfigSchema);
 const logger = createLogger('token', config.LOG_LEVEL);
@@ -70,6 +75,13 @@ const deps = {
   refreshTokens: new RefreshTokensReadModel(projector.db),
   signingKeys,
   keyRing,
+  clientKeys: new ClientKeys({
+    allowPrivateTargets: config.CLIENT_METADATA_ALLOW_PRIVATE_TARGETS,
+    timeoutMs: CLIENT_KEYS_FETCH_TIMEOUT_MS,
+    maxBytes: CLIENT_KEYS_MAX_BYTES,
+    minSeconds: config.CLIENT_KEYS_CACHE_MIN_SECONDS,
+    maxSeconds: config.CLIENT_KEYS_CACHE_MAX_SECONDS,
+  }),
 };
 const policy = startPolicy(deps, tokenPolicy(deps));
 server.serve(createTokenApp(deps));

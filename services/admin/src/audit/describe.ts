@@ -120,6 +120,7 @@ export const AUDIT_DESCRIPTIONS: { [T in EventType]: Describe<T> } = {
     details: { kid: d.kid, alg: d.alg, signsUntil: d.signsUntil, retireAfter: d.retireAfter },
   }),
   SigningKeyRetired: (d) => ({ ...concerning(null, null), details: { kid: d.kid } }),
+  ClientAssertionUsed: (d) => ({ ...concerning(null, d.clientId), details: { clientId: d.clientId, expiresAt: d.expiresAt } }),
 
   ToolInvoked: (d) => ({
     ...concerning(d.userId, d.clientId, d.grantId),

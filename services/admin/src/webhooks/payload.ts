@@ -91,6 +91,8 @@ export function deliverableData(event: DomainEvent): Record<string, unknown> | n
     }
     case 'SigningKeyRetired':
       return { kid: event.data.kid };
+    case 'ClientAssertionUsed':
+      return { clientId: event.data.clientId, expiresAt: event.data.expiresAt };
     case 'ToolInvoked': {
       const { invocationId, tool, userId, clientId, grantId, outcome, durationMs } = event.data;
       return { invocationId, tool, userId, clientId, grantId, outcome, durationMs };

@@ -1,5 +1,5 @@
 import { isSubjectToken } from '@mcp-auth/contracts';
-import { S256_CHALLENGE, canonicalResource, looksLikeClientIdUrl, parseScope, redirectUriMatches, type ScopeDefinition } from '@mcp-auth/oauth';
+import { S256_CHALLENGE, canonicalResource, isToolScope, looksLikeClientIdUrl, parseScope, redirectUriMatches, type ScopeDefinition } from '@mcp-auth/oauth';
 import type { DirectoryClient, RegisteredClient } from '@mcp-auth/projections';
 
 /** A registered client, or a metadata document's client (with what its document verified). */
@@ -30,6 +30,8 @@ export type RequestPolicy = {
   resources: readonly string[];
   scopes: readonly ScopeDefinition[];
   defaultScopes: readonly string[];
+  /** Refuse unknown scopes (STRICT_SCOPES) rather than ignore them. */
+  strictScopes?: boolean;
 };
 
 export const AUTHORIZATION_PARAMETERS = ['client_id', 'redirect_uri', 'response_type', 'state', 'code_challenge', 'code_challenge_method', 'scope', 'resource', 'prompt'] as const;
@@ -87,9 +89,15 @@ export function validateAuthorizationRequest(params: URLSearchParams, policy: Re
 
   const requestedScopes = parseScope(params.get('scope') ?? undefined);
   if (requestedScopes === null) return fail('invalid_scope', 'scope is malformed.');
-  const unknown = requestedScopes.filter((s) => !policy.scopes.some((d) => d.name === s));
-  if (unknown.length > 0) return fail('invalid_scope', `Unknown scope: ${unknown.join(' ').slice(0, 200)}`);
-  const scopes = requestedScopes.length > 0 ? requestedScopes : [...policy.defaultScopes];
+  const known = requestedScopes.filter((s) => policy.scopes.some((d) => d.name === s));
+  if (policy.strictScopes && known.length < requestedScopes.length) {
+    const unknown = requestedScopes.filter((s) => !known.includes(s));
+    return fail('invalid_scope', `Unknown scope: ${unknown.join(' ').slice(0, 200)}`);
+  }
+  // RFC 6749 §3.3 lets the server grant less than asked: scopes it does not know (openid, a client's guesses) are
+  // left out, and the consent page and token response name what is granted. A request left with no tool scope
+  // (nothing, or only offline_access) gets the defaults, as a request without scope does.
+  const scopes = known.some(isToolScope) ? known : [...policy.defaultScopes, ...known.filter((s) => !policy.defaultScopes.includes(s))];
 
   return {
     kind: 'valid',

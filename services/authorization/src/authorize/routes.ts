@@ -39,7 +39,7 @@ export function authorizeRoutes(deps: AuthorizationDeps): Router {
     } else if (clientId.length === 1 && isSubjectToken(clientId[0]!)) {
       if ((await catchUpWithSubject(store, projector, subjects.client(clientId[0]!))) > 0) client = clients.active(clientId[0]!);
     }
-    return validateAuthorizationRequest(params, { client, resources, scopes: config.SCOPES, defaultScopes: config.DEFAULT_SCOPES });
+    return validateAuthorizationRequest(params, { client, resources, scopes: config.SCOPES, defaultScopes: config.DEFAULT_SCOPES, strictScopes: config.STRICT_SCOPES });
   }
 
   function answer(ctx: Context, redirectUri: string, params: Record<string, string | undefined>, afterPost: boolean): void {
@@ -88,6 +88,7 @@ export function authorizeRoutes(deps: AuthorizationDeps): Router {
         username: session.username,
         scopes: config.SCOPES,
         required: requiredScopes(request, config.DEFAULT_SCOPES),
+        preselectOptional: config.OPTIONAL_SCOPES_PRESELECTED,
         ...(error ? { error } : {}),
       }),
     });

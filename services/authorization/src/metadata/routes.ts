@@ -1,9 +1,10 @@
 import Router from '@koa/router';
+import { CLIENT_ASSERTION_ALGORITHMS } from '@mcp-auth/oauth';
 import type { AuthorizationConfig } from '../config.ts';
 
 /** RFC 8414 authorization server metadata. Every URL comes from configuration: the endpoints live on other services. */
 export function authorizationServerMetadata(config: AuthorizationConfig): Record<string, unknown> {
-  const authMethods = ['none', 'client_secret_post', 'client_secret_basic'];
+  const authMethods = ['none', 'client_secret_post', 'client_secret_basic', 'private_key_jwt'];
   return {
     issuer: config.ISSUER,
     authorization_endpoint: `${config.ISSUER}/authorize`,
@@ -17,7 +18,10 @@ export function authorizationServerMetadata(config: AuthorizationConfig): Record
     grant_types_supported: ['authorization_code', 'refresh_token'],
     code_challenge_methods_supported: ['S256'],
     token_endpoint_auth_methods_supported: authMethods,
+    // RFC 8414 §2: required once private_key_jwt is listed.
+    token_endpoint_auth_signing_alg_values_supported: CLIENT_ASSERTION_ALGORITHMS,
     revocation_endpoint_auth_methods_supported: authMethods,
+    revocation_endpoint_auth_signing_alg_values_supported: CLIENT_ASSERTION_ALGORITHMS,
     introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
     scopes_supported: config.SCOPES.map((s) => s.name),
     authorization_response_iss_parameter_supported: true,

@@ -1,4 +1,4 @@
-import type { ScopeDefinition } from '@mcp-auth/oauth';
+import { isToolScope, type ScopeDefinition } from '@mcp-auth/oauth';
 import type { Consent, DirectoryClient, RegisteredClient } from '@mcp-auth/projections';
 import type { AuthorizationRequest } from '../authorize/authorization-request.ts';
 import { html, type SafeHtml } from '@mcp-auth/web';
@@ -58,6 +58,8 @@ export type ConsentPageModel = {
   username: string;
   scopes: readonly ScopeDefinition[];
   required: readonly string[];
+  /** Whether the scopes the user may leave out start ticked (OPTIONAL_SCOPES_PRESELECTED). */
+  preselectOptional: boolean;
   error?: string;
 };
 
@@ -83,13 +85,16 @@ ${model.error ? html`<p class="error" role="alert">${model.error}</p>` : ''}
   ${hidden('allow')}
   <p>${name} asks to:</p>
   <ul class="scopes">
-  ${request.scopes.map((scope, i) => {
+  ${request.scopes.filter(isToolScope).map((scope, i) => {
     const description = model.scopes.find((s) => s.name === scope)?.description ?? scope;
     const id = `scope-${i}`;
     return model.required.includes(scope)
       ? html`<li><input type="checkbox" id="${id}" checked disabled><input type="hidden" name="scope:${scope}" value="on"> <label for="${id}">${description}</label> <code>${scope}</code> <span class="muted">(needed)</span></li>\n  `
-      : html`<li><input type="checkbox" id="${id}" name="scope:${scope}" value="on" checked> <label for="${id}">${description}</label> <code>${scope}</code></li>\n  `;
+      : html`<li><input type="checkbox" id="${id}" name="scope:${scope}" value="on"${model.preselectOptional ? html` checked` : ''}> <label for="${id}">${description}</label> <code>${scope}</code></li>\n  `;
   })}</ul>
+  ${request.scopes.filter((scope) => !isToolScope(scope)).map((scope) => html`<input type="hidden" name="scope:${scope}" value="on">
+  <p><strong>${model.scopes.find((s) => s.name === scope)?.description ?? scope}</strong> <code>${scope}</code>: it can renew its access without asking you again, until you revoke it under Connected apps.</p>
+  `)}
   <p class="muted">For: <code>${request.resource}</code></p>
   <div class="actions"><button type="submit">Allow</button> <button type="submit" form="deny" class="secondary">Deny</button></div>
 </form>

@@ -6,6 +6,7 @@ import type { EventStore } from '@mcp-auth/event-store';
 import { readJsonObject, tooManyRequests, type Logger, eventContextOf } from '@mcp-auth/http';
 import { InvalidClientMetadata, InvalidRequest, InvalidToken, OAuthError, hashSecret, randomToken, secretMatchesHash } from '@mcp-auth/oauth';
 import { ClientsReadModel, type RegisteredClient } from '@mcp-auth/projections';
+import { checkTargetUrl } from '@mcp-auth/outbound';
 import { catchUpWithSubject, executeCommand, type AggregateCommand, type Projector } from '@mcp-auth/projector';
 import type { RegistrationConfig } from '../config.ts';
 import { clientInformation } from './client-response.ts';
@@ -43,14 +44,29 @@ export function clientRegistrationRoutes({ config, store, projector, logger }: R
     return { client: version === 0 ? null : clients.find(clientId) };
   }
 
+  /**
+   * The metadata rules, then where a jwks_uri points: the token service will fetch it, so it must name a public
+   * host (the webhooks' SSRF policy; checked again as the socket connects, against DNS rebinding).
+   */
+  function validated(body: Record<string, unknown>) {
+    const allowPrivate = config.CLIENT_METADATA_ALLOW_PRIVATE_TARGETS;
+    const verdict = validateClientMetadata(body, { allowLoopbackHttpJwksUri: allowPrivate });
+    if (!verdict.ok) throw verdict.error;
+    const jwksUri = verdict.metadata.jwks_uri;
+    if (jwksUri !== undefined) {
+      const target = checkTargetUrl(jwksUri, allowPrivate, 'jwks_uri');
+      if (!target.ok) throw new InvalidClientMetadata(target.description);
+    }
+    return verdict.metadata;
+  }
+
   /** RFC 7591 §3: register a client. Public clients with identical metadata get the same client back. */
   router.post('/register', async (ctx) => {
     const body = await readJsonObject(ctx, { limit: config.REGISTRATION_MAX_BODY, error: bodyError });
-    const verdict = validateClientMetadata(body);
-    if (!verdict.ok) throw verdict.error;
-    const metadata = verdict.metadata;
+    const metadata = validated(body);
     const fingerprint = publicClientFingerprint(metadata);
-    const confidential = metadata.token_endpoint_auth_method !== 'none';
+    // A private_key_jwt client authenticates with its own keys: it gets no secret.
+    const confidential = metadata.token_endpoint_auth_method === 'client_secret_basic' || metadata.token_endpoint_auth_method === 'client_secret_post';
     const clientSecret = confidential ? randomToken(32) : null;
     const registrationAccessToken = randomToken(32);
     let clientId = fingerprint ? fingerprint.slice(0, 32) : randomToken(16);
@@ -97,8 +113,10 @@ export function clientRegistrationRoutes({ config, store, projector, logger }: R
       const again = loaded.client;
       ctx.status = 201;
       ctx.set('Cache-Control', 'no-store');
+      // A shared public client answers with the redirect URIs this registrant sent: they differ from the first
+      // registrant's only in loopback ports, and a client checks the answer against the port it listens on.
       ctx.body = clientInformation(
-        again?.status === 'active' ? again : { clientId, clientIdIssuedAt: command.data.issuedAt, metadata },
+        again?.status === 'active' ? { ...again, metadata: { ...again.metadata, redirect_uris: metadata.redirect_uris } } : { clientId, clientIdIssuedAt: command.data.issuedAt, metadata },
         clientUri(clientId),
         { clientSecret, registrationAccessToken, confidential },
       );
@@ -147,11 +165,10 @@ export function clientRegistrationRoutes({ config, store, projector, logger }: R
       const matches = typeof body.client_secret === 'string' && client.clientSecretHash !== null && secretMatchesHash(body.client_secret, client.clientSecretHash);
       if (!matches) throw new InvalidClientMetadata('client_secret does not match the current secret; it cannot be chosen by the client.');
     }
-    const verdict = validateClientMetadata(body);
-    if (!verdict.ok) throw verdict.error;
+    const metadata = validated(body);
     const command: ClientCommand = {
       type: 'UpdateClient',
-      data: { clientId: client.clientId, metadata: verdict.metadata, fingerprint: publicClientFingerprint(verdict.metadata) },
+      data: { clientId: client.clientId, metadata, fingerprint: publicClientFingerprint(metadata) },
     };
     try {
       // One try, as for a deletion: a change landing meanwhile (a second registrant sharing it) is a 409.

@@ -1,15 +1,31 @@
 import type { Context } from 'koa';
+import { decodeProtectedHeader } from 'jose';
 import { isSubjectToken, subjects } from '@mcp-auth/contracts';
-import type { EventStore } from '@mcp-auth/event-store';
-import { InvalidClient, InvalidRequest, looksLikeClientIdUrl, secretMatchesHash } from '@mcp-auth/oauth';
+import { ConcurrencyConflict, type EventStore } from '@mcp-auth/event-store';
+import { eventContextOf, type Logger } from '@mcp-auth/http';
+import {
+  AssertionReplayed,
+  CLIENT_ASSERTION_TYPE,
+  InvalidClient,
+  InvalidRequest,
+  assertionClientId,
+  assertionUse,
+  looksLikeClientIdUrl,
+  secretMatchesHash,
+  verifyClientAssertion,
+  type AssertionUseState,
+} from '@mcp-auth/oauth';
 import type { ClientDirectory, ClientsReadModel, RegisteredClient } from '@mcp-auth/projections';
-import { catchUpWithSubject, type Projector } from '@mcp-auth/projector';
+import { catchUpWithSubject, executeCommand, type AggregateCommand, type Projector } from '@mcp-auth/projector';
+import type { ClientKeySource, ClientKeys } from './client-keys.ts';
 import { recordedDocumentClient } from './document-clients.ts';
 
 export type ClientCredentials = {
-  method: 'none' | 'client_secret_post' | 'client_secret_basic';
+  method: 'none' | 'client_secret_post' | 'client_secret_basic' | 'private_key_jwt';
   clientId: string;
   secret: string | null;
+  /** The client assertion (private_key_jwt), unverified. */
+  assertion?: string;
 };
 
 /**
@@ -17,6 +33,7 @@ export type ClientCredentials = {
  * form. Using two methods at once is an error (§2.3).
  */
 export function presentedCredentials(authorization: string, form: Record<string, string>): ClientCredentials {
+  if (form.client_assertion !== undefined || form.client_assertion_type !== undefined) return presentedAssertion(authorization, form);
   const basic = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(authorization);
   if (authorization && !basic) throw new InvalidClient('Unsupported Authorization header; use HTTP Basic or client_secret_post.', { basic: true });
   if (basic) {
@@ -42,13 +59,42 @@ export function presentedCredentials(authorization: string, form: Record<string,
 }
 
 /**
+ * RFC 7523 §2.2, RFC 7521 §4.2: a client assertion, with an optional client_id that must name the assertion's
+ * subject. Never together with HTTP Basic or a client_secret (RFC 6749 §2.3: one method per request).
+ */
+function presentedAssertion(authorization: string, form: Record<string, string>): ClientCredentials {
+  if (authorization || form.client_secret !== undefined) throw new InvalidRequest('Use one client authentication method, not two.');
+  if (form.client_assertion_type !== CLIENT_ASSERTION_TYPE) throw new InvalidClient(`client_assertion_type must be ${CLIENT_ASSERTION_TYPE}.`);
+  if (!form.client_assertion) throw new InvalidClient('client_assertion is required with client_assertion_type.');
+  const clientId = assertionClientId(form.client_assertion);
+  if (!clientId || (form.client_id !== undefined && form.client_id !== clientId)) throw new InvalidClient('Client authentication failed.');
+  return { method: 'private_key_jwt', clientId, secret: null, assertion: form.client_assertion };
+}
+
+/** Where the client's keys come from, and what an assertion must name as its audience. */
+export type AssertionDeps = {
+  clientKeys: ClientKeys;
+  /** This server's identifiers an assertion's aud may name (RFC 7523 §3 item 3): the issuer, the token endpoint, the endpoint called. */
+  audiences: readonly string[];
+  logger: Logger;
+};
+
+/**
+ * What an assertion sent to `path` may name as its audience: the issuer identifier (draft-ietf-oauth-rfc7523bis
+ * moves clients to it), the token endpoint URL (RFC 7523 §3 item 3), and the endpoint it is sent to.
+ */
+export function assertionAudiences(config: { ISSUER: string; TOKEN_BASE_URL: string }, path: string): string[] {
+  return [...new Set([config.ISSUER, `${config.TOKEN_BASE_URL}/token`, `${config.TOKEN_BASE_URL}${path}`])];
+}
+
+/**
  * Authenticates the client per its registered method; secrets are checked in constant time against their
  * hash. Every failure is the same invalid_client (401), with a Basic challenge when Basic was tried.
  */
 export async function authenticateClient(
   ctx: Context,
   form: Record<string, string>,
-  { clients, directory, store, projector }: { clients: ClientsReadModel; directory: ClientDirectory; store: EventStore; projector: Projector },
+  { clients, directory, store, projector, ...assertions }: { clients: ClientsReadModel; directory: ClientDirectory; store: EventStore; projector: Projector } & AssertionDeps,
 ): Promise<RegisteredClient> {
   const presented = presentedCredentials(ctx.get('Authorization'), form);
   const fail = () => new InvalidClient('Client authentication failed.', { basic: presented.method === 'client_secret_basic' });
@@ -61,8 +107,62 @@ export async function authenticateClient(
     client = clients.active(presented.clientId);
   }
   if (!client || client.metadata.token_endpoint_auth_method !== presented.method) throw fail();
-  if (presented.method !== 'none') {
+  if (presented.method === 'private_key_jwt') {
+    await verifyAssertion(ctx, presented.assertion!, client.clientId, client.metadata, { store, projector, ...assertions }, fail);
+  } else if (presented.method !== 'none') {
     if (!client.clientSecretHash || !presented.secret || !secretMatchesHash(presented.secret, client.clientSecretHash)) throw fail();
   }
   return client;
+}
+
+/**
+ * RFC 7523 §3: the assertion verified with the client's keys (fetched again once if it names a key the cached set
+ * lacks), then its single use recorded: ClientAssertionUsed appended on its replay key's subject, which must be
+ * new, so a replay on any replica is refused (RFC 7523 §3 item 7). Every failure is invalid_client (§3.2), the
+ * reason only in the log.
+ */
+export async function verifyAssertion(
+  ctx: Context,
+  assertion: string,
+  clientId: string,
+  keySource: ClientKeySource,
+  { clientKeys, audiences, logger, store, projector }: AssertionDeps & { store: EventStore; projector: Projector },
+  fail: () => Error,
+): Promise<void> {
+  const refuse = (reason: string) => {
+    logger.info({ clientId, reason }, 'client assertion refused');
+    return fail();
+  };
+  if (keySource.token_endpoint_auth_signing_alg !== undefined && headerAlg(assertion) !== keySource.token_endpoint_auth_signing_alg) {
+    throw refuse(`the client signs with ${keySource.token_endpoint_auth_signing_alg} only`);
+  }
+  const verify = async (afterUnknownKey: boolean) => {
+    const keys = await clientKeys.keysOf(keySource, { afterUnknownKey });
+    if (!keys.ok) return { ok: false as const, reason: 'unknown_key' as const, description: keys.description };
+    return verifyClientAssertion(assertion, { clientId, jwks: keys.jwks, audiences, now: new Date() });
+  };
+  let verdict = await verify(false);
+  if (!verdict.ok && verdict.reason === 'unknown_key' && keySource.jwks_uri) verdict = await verify(true);
+  if (!verdict.ok) throw refuse(verdict.description);
+
+  const use = { replayKey: verdict.replayKey, clientId, expiresAt: verdict.expiresAt };
+  const command: AggregateCommand<AssertionUseState> = {
+    subject: subjects.clientAssertion(verdict.replayKey),
+    load: () => assertionUse.initialState(),
+    decide: (state) => assertionUse.decide(use, state),
+  };
+  try {
+    await executeCommand({ store, projector }, command, eventContextOf(ctx, { kind: 'client' as const, id: clientId }), { expectedVersion: 0, answerWhen: 'recorded' });
+  } catch (err) {
+    if (err instanceof ConcurrencyConflict || err instanceof AssertionReplayed) throw refuse('the assertion was already used');
+    throw err;
+  }
+}
+
+function headerAlg(assertion: string): string | undefined {
+  try {
+    return String(decodeProtectedHeader(assertion).alg);
+  } catch {
+    return undefined;
+  }
 }

@@ -4,7 +4,7 @@ import { InvalidRequest, OAuthError } from '@mcp-auth/oauth';
 import { subjects } from '@mcp-auth/contracts';
 import { executeCommand } from '@mcp-auth/projector';
 import { checkAccessToken } from '../access-token-check.ts';
-import { authenticateClient } from '../client-authentication/authenticate-client.ts';
+import { assertionAudiences, authenticateClient } from '../client-authentication/authenticate-client.ts';
 import type { TokenDeps } from '../deps.ts';
 import { decide, type GrantState } from '../grants/decider.ts';
 import { executeGrantRevocation } from '../grants/revoke-grant.ts';
@@ -17,10 +17,11 @@ import { resolveCredential } from '../token-endpoint/credentials.ts';
  */
 export function revocationRoutes(deps: TokenDeps): Router {
   const router = new Router();
+  const audiences = assertionAudiences(deps.config, '/revoke');
   router.post('/revoke', async (ctx) => {
     ctx.set('Cache-Control', 'no-store');
     const form = await readForm(ctx, { error: (status, description) => new OAuthError('invalid_request', description, status) });
-    const client = await authenticateClient(ctx, form, deps);
+    const client = await authenticateClient(ctx, form, { ...deps, audiences });
     if (!form.token) throw new InvalidRequest('token is required.');
     const context = eventContextOf(ctx, { kind: 'client' as const, id: client.clientId });
 

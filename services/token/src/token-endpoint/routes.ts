@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { readForm, eventContextOf } from '@mcp-auth/http';
 import { OAuthError, UnauthorizedClient, UnsupportedGrantType, InvalidRequest } from '@mcp-auth/oauth';
-import { authenticateClient } from '../client-authentication/authenticate-client.ts';
+import { assertionAudiences, authenticateClient } from '../client-authentication/authenticate-client.ts';
 import type { TokenDeps } from '../deps.ts';
 import { authorizationCodeGrant } from './authorization-code-grant.ts';
 import { refreshTokenGrant } from './refresh-token-grant.ts';
@@ -14,6 +14,7 @@ const GRANTS = {
 
 export function tokenEndpointRoutes(deps: TokenDeps): Router {
   const router = new Router();
+  const audiences = assertionAudiences(deps.config, '/token');
 
   /** RFC 6749 §3.2 token endpoint. Errors are §5.2 JSON; responses are never cached. */
   router.post('/token', async (ctx: Context) => {
@@ -23,7 +24,7 @@ export function tokenEndpointRoutes(deps: TokenDeps): Router {
     const grantType = form.grant_type;
     if (!grantType) throw new InvalidRequest('grant_type is required.');
     if (!Object.hasOwn(GRANTS, grantType)) throw new UnsupportedGrantType(`grant_type ${grantType.slice(0, 60)} is not supported.`);
-    const client = await authenticateClient(ctx, form, deps);
+    const client = await authenticateClient(ctx, form, { ...deps, audiences });
     if (!client.metadata.grant_types.includes(grantType)) throw new UnauthorizedClient(`This client is not registered for the ${grantType} grant.`);
     const handle = GRANTS[grantType as keyof typeof GRANTS];
     ctx.body = await handle(deps, client, form, eventContextOf(ctx, { kind: 'client' as const, id: client.clientId }));
