@@ -52,7 +52,8 @@ describe('MCP revisions 2026-07-28 and 2025-11-25 at one /mcp, on one stack', ()
     try {
       assert.equal(client.getNegotiatedProtocolVersion(), '2026-07-28');
       assert.ok(provider.clientInfo?.client_id, 'registered itself');
-      assert.equal(provider.authorizationUrls[0]!.searchParams.get('scope'), 'profile notes:read notes:write', 'asked for what the challenge named');
+      // The v2 client adds offline_access as the issuer lists it (the SDK's way of asking for a refresh token).
+      assert.equal(provider.authorizationUrls[0]!.searchParams.get('scope'), 'profile notes:read notes:write offline_access', 'asked for what the challenge named');
       const { tools } = await client.listTools();
       assert.ok(tools.some((t) => t.name === 'notes_create' && (t._meta as Json | undefined)?.requiredScopes?.[0] === 'notes:write'));
       const who = await client.callTool({ name: 'whoami', arguments: {} });
@@ -71,7 +72,7 @@ describe('MCP revisions 2026-07-28 and 2025-11-25 at one /mcp, on one stack', ()
     const provider = new TestOAuthProvider(alice, { clientName: 'v2 step-up agent', untick: ['notes:write'] });
     const client = await connectV2(stack.urls.mcp, provider, fetch);
     try {
-      assert.deepEqual(((await client.callTool({ name: 'whoami', arguments: {} })).structuredContent as Json).scopes, ['profile', 'notes:read']);
+      assert.deepEqual(((await client.callTool({ name: 'whoami', arguments: {} })).structuredContent as Json).scopes, ['profile', 'notes:read', 'offline_access']);
       provider.untick = [];
       // The SDK sends the user to authorize the union and hands the callback to the agent, as at the first connection.
       const first = client.callTool({ name: 'notes_create', arguments: { title: 'after step-up' } });
@@ -80,7 +81,8 @@ describe('MCP revisions 2026-07-28 and 2025-11-25 at one /mcp, on one stack', ()
       const created = await client.callTool({ name: 'notes_create', arguments: { title: 'after step-up' } });
       assert.equal(created.isError, undefined, JSON.stringify(created.content));
       assert.equal(provider.authorizationUrls.length, 2, 'the second authorization is the step-up');
-      assert.equal(provider.authorizationUrls[1]!.searchParams.get('scope'), 'profile notes:read notes:write');
+      // The union of what it held (offline_access included) and what the 403 named.
+      assert.equal(provider.authorizationUrls[1]!.searchParams.get('scope'), 'profile notes:read offline_access notes:write');
     } finally {
       await client.close();
     }

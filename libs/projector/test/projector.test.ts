@@ -45,7 +45,8 @@ const appliedTwice = (db: Database.Database) => (db.prepare('SELECT count(*) AS 
 describe('the subjects a projector asks NATS for', () => {
   test('a context whose every aggregate is projected is one subject (all NATS 2.9 can filter on); others each their own', () => {
     assert.deepEqual(filterSubjects(new Set(['registration.client', 'registration.registrants'])), ['events.registration.>']);
-    assert.deepEqual(filterSubjects(new Set(['registration.client', 'token.grant', 'token.key'])), ['events.registration.client.>', 'events.token.>']);
+    assert.deepEqual(filterSubjects(new Set(['registration.client', 'token.grant', 'token.key', 'token.assertion'])), ['events.registration.client.>', 'events.token.>']);
+    assert.deepEqual(filterSubjects(new Set(['token.grant', 'token.key'])), ['events.token.grant.>', 'events.token.key.>']);
     assert.deepEqual(filterSubjects(new Set(['mcp.note'])), ['events.mcp.note.>']);
   });
 });

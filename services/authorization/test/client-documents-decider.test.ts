@@ -118,7 +118,7 @@ describe('consent to a document client', () => {
     assert.equal(client.status, 'active');
     assert.equal(client.clientSecretHash, null);
     assert.equal(client.metadata.redirect_uris[0], 'https://app.example.com/callback');
-    assert.equal('jwks_uri' in client.metadata, false);
+    assert.equal(client.metadata.jwks_uri, 'https://app.example.com/jwks.json', "the document's keys are what a client assertion is checked against");
     assert.deepEqual(
       { method: client.document?.tokenEndpointAuthMethod, alg: client.document?.tokenEndpointAuthSigningAlg, jwksUri: client.document?.jwksUri, host: client.document?.verifiedHost },
       { method: 'private_key_jwt', alg: 'RS256', jwksUri: 'https://app.example.com/jwks.json', host: 'app.example.com' },

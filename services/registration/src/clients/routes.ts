@@ -70,6 +70,14 @@ export function clientRegistrationRoutes({ config, store, projector, logger }: R
     const clientSecret = confidential ? randomToken(32) : null;
     const registrationAccessToken = randomToken(32);
     let clientId = fingerprint ? fingerprint.slice(0, 32) : randomToken(16);
+    // A conflict decides again: the request is still one registration, and spends each budget once.
+    const consumed = new Set<string>();
+    const consumeOnce = async (l: RateLimiterMemory | null, key: string) => {
+      const spent = `${l?.keyPrefix}|${key}`;
+      if (!l || consumed.has(spent)) return;
+      consumed.add(spent);
+      await consume(l, key);
+    };
 
     for (;;) {
       const command: ClientCommand = {
@@ -98,8 +106,8 @@ export function clientRegistrationRoutes({ config, store, projector, logger }: R
           return clientStateOf(loaded.client, registrationTokens);
         },
         async decide(state) {
-          if (state.status === 'active') for (const { limiter: l, key } of reregistrationLimiters) await consume(l, key(clientId, ctx.ip));
-          else await consume(newClientLimiter, `address:${ctx.ip}`);
+          if (state.status === 'active') for (const { limiter: l, key } of reregistrationLimiters) await consumeOnce(l, key(clientId, ctx.ip));
+          else await consumeOnce(newClientLimiter, `address:${ctx.ip}`);
           return decide(command, state);
         },
       };
