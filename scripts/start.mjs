@@ -45,9 +45,12 @@ function adminSecrets() {
     if (!existsSync(file)) writeFileSync(file, `${make()}\n`, { mode: 0o600 });
     return { file, value: readFileSync(file, 'utf8').trim() };
   };
-  const token = process.env.ADMIN_TOKEN ? { file: null, value: process.env.ADMIN_TOKEN } : kept('admin-token', () => randomBytes(32).toString('base64url'));
-  const key = process.env.WEBHOOK_SECRETS_KEY ?? kept('webhook-secrets.key', () => randomBytes(32).toString('base64')).value;
-  return { tokenFile: token.file, env: { ADMIN_TOKEN: token.value, WEBHOOK_SECRETS_KEY: key } };
+  // Given as a variable or as a file (ADMIN_TOKEN_FILE, read by the admin service itself), it is not generated.
+  const given = (name) => Boolean(process.env[name] || process.env[`${name}_FILE`]);
+  const token = given('ADMIN_TOKEN') ? { file: process.env.ADMIN_TOKEN_FILE || null, value: process.env.ADMIN_TOKEN } : kept('admin-token', () => randomBytes(32).toString('base64url'));
+  const key = given('WEBHOOK_SECRETS_KEY') ? process.env.WEBHOOK_SECRETS_KEY : kept('webhook-secrets.key', () => randomBytes(32).toString('base64')).value;
+  const readable = () => token.value ?? (existsSync(token.file) ? readFileSync(token.file, 'utf8').replace(/\r?\n$/, '') : undefined);
+  return { tokenFile: token.file, token: readable, env: { ADMIN_TOKEN: token.value, WEBHOOK_SECRETS_KEY: key } };
 }
 
 /**
@@ -129,7 +132,9 @@ function serviceEnvironment(name, values) {
   // The credential is never taken from this environment: each service gets its own, or none.
   const { NATS_CREDENTIALS_FILE: _ignored, ...inherited } = process.env;
   for (const [key, value] of Object.entries({ ...inherited, ...values })) {
-    if ((reads.has(key) || (name === 'mcp-tools' && TOOL_SETTINGS.test(key))) && value !== undefined) env[key] = value;
+    // A setting the service reads may come from a file instead (<NAME>_FILE, read by the service's configuration).
+    const read = reads.has(key) || (key.endsWith('_FILE') && reads.has(key.slice(0, -'_FILE'.length)));
+    if ((read || (name === 'mcp-tools' && TOOL_SETTINGS.test(key))) && value !== undefined) env[key] = value;
   }
   return env;
 }
@@ -381,7 +386,7 @@ async function main() {
   say(`  Admin console: ${publicUrls.ADMIN_BASE_URL}/admin   (token: ${admin.tokenFile ? `cat ${admin.tokenFile}` : 'ADMIN_TOKEN'})`);
   say(`  NATS:          ${natsUrl}${process.env.NATS_URL ? '' : `  (private ${natsNote}data in ${join(dataDir, 'nats')})`}`);
   say('');
-  for (const line of usersSummary(await existingUsers(admin.env.ADMIN_TOKEN, 6))) say(line);
+  for (const line of usersSummary(await existingUsers(admin.token(), 6))) say(line);
   say('');
   say('Connect an agent, for example:');
   say(`  claude mcp add --transport http notes ${mcp}`);
