@@ -2,54 +2,18 @@
 // the whole foreground process group), SIGHUP, and the death of whatever started it. Each time every process of
 // the stack ends, the services before nats-server. And the start-up summary after a restart says what is there.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { REPO_ROOT, freePort } from '@mcp-auth/testing';
+import { REPO_ROOT, startUserStack, type UserStack } from '@mcp-auth/testing';
 
-type Running = { child: ChildProcess; output(): string; ports: Record<string, number> };
+type Running = { child: ChildProcess; output(): string; ports: UserStack['ports'] };
 
-/** Starts `command` in a process group of its own, as a shell starts a job, and waits for the summary's last line. */
-async function startStack(command: string, args: string[], dataDir: string, env: Record<string, string> = {}): Promise<Running> {
-  const ports = { registration: await freePort(), authorization: await freePort(), token: await freePort(), mcp: await freePort(), admin: await freePort() };
-  const child = spawn(command, args, {
-    cwd: REPO_ROOT,
-    detached: true,
-    env: {
-      ...process.env,
-      NATS_URL: '',
-      DATA_DIR: dataDir,
-      LOG_FORMAT: 'json',
-      REGISTRATION_PORT: String(ports.registration),
-      AUTHORIZATION_PORT: String(ports.authorization),
-      TOKEN_PORT: String(ports.token),
-      MCP_PORT: String(ports.mcp),
-      ADMIN_PORT: String(ports.admin),
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the stack did not come up in 120 s:\n${output.slice(-3000)}`)), 120_000);
-    const check = () => {
-      if (output.includes('Ctrl-C stops everything')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout!.on('data', check);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${command} exited with ${code} during start-up:\n${output.slice(-3000)}`));
-    });
-  });
-  child.removeAllListeners('exit');
-  return { child, output: () => output, ports };
+/** Starts the stack with `command`, in a process group of its own as a shell starts a job, and waits for the summary. */
+function startStack(command: string, args: string[], dataDir: string, env: Record<string, string> = {}): Promise<Running> {
+  return startUserStack({ dataDir, env, command: [command, ...args], detached: true });
 }
 
 /** Whether a process is still running (a zombie, exited but not yet reaped, counts as gone). */
