@@ -1,9 +1,10 @@
-# One image for the four services; the command picks the service:
-#   node dist/registration.mjs | dist/authorization.mjs | dist/token.mjs | dist/mcp-tools.mjs
+# One image for the five services; the command picks the service:
+#   node dist/registration.mjs | dist/authorization.mjs | dist/token.mjs | dist/mcp-tools.mjs | dist/admin.mjs
 # (and `node dist/users-cli.mjs add <name>` to add a user; `node dist/nats-setup.mjs` for NATS credentials,
-# configuration and streams). Configuration is environment variables
-# only (see services/*/src/config.ts); docker-compose.yml wires them. The SQLite projections live in
-# DATA_DIR inside the container: each replica rebuilds its own from the NATS stream, so they need no volume.
+# configuration and streams). Configuration is environment variables (see services/*/src/config.ts), each
+# of which can instead be read from a file named by <NAME>_FILE (compose secrets); docker-compose.yml wires
+# them, and needs Docker Compose 2.20 or newer. The SQLite projections live in DATA_DIR inside the
+# container: each replica rebuilds its own from the NATS stream, so they need no volume.
 
 ARG NODE_IMAGE=node:20-bookworm-slim
 

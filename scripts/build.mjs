@@ -3,7 +3,7 @@
 // Native better-sqlite3 stays an ordinary dependency; everything else is inlined, so the runtime image
 // needs only `npm ci --omit=dev` for it and starts fast.
 import { build } from 'esbuild';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -15,8 +15,11 @@ entryPoints['users-cli'] = 'services/authorization/src/users/cli.ts';
 // The NATS side of a deployment: credentials, server configuration, streams (see its header).
 entryPoints['nats-setup'] = 'libs/event-store/src/setup-cli.ts';
 
-await build({
+// Each file is replaced whole (written beside, then renamed): a stack or test already running from dist/
+// reads either the old bundle or the new one, never half of one.
+const bundled = await build({
   absWorkingDir: root,
+  write: false,
   entryPoints,
   outdir: 'dist',
   outExtension: { '.js': '.mjs' },
@@ -32,6 +35,14 @@ await build({
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   logLevel: 'warning',
 });
+mkdirSync(join(root, 'dist'), { recursive: true });
+for (const file of bundled.outputFiles) replaceFile(file.path, file.contents);
+
+function replaceFile(path, contents) {
+  const temporary = `${path}.${process.pid}.tmp`;
+  writeFileSync(temporary, contents);
+  renameSync(temporary, path);
+}
 
 /**
  * dist/service-env.json: the environment variables each service reads (the keys of its config schema), so that
@@ -48,7 +59,7 @@ async function writeServiceEnvironments() {
       if (schemas.length !== 1) throw new Error(`services/${service}/src/config.ts should export one config schema, found ${schemas.length}`);
       variables[service] = Object.keys(schemas[0].shape).sort();
     }
-    writeFileSync(join(root, 'dist', 'service-env.json'), `${JSON.stringify(variables, null, 2)}\n`);
+    replaceFile(join(root, 'dist', 'service-env.json'), `${JSON.stringify(variables, null, 2)}\n`);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm start`: the whole stack on one machine. A private nats-server (unless NATS_URL is set) with its store
-// under the data folder, then each service as its own process with its own SQLite file. Ctrl-C stops it all.
+// under the data folder, then each service as its own process with its own SQLite file. Ctrl-C, SIGTERM or SIGHUP
+// stops it all, services first and NATS last; so does the end of the process that started this one.
 import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -44,9 +45,12 @@ function adminSecrets() {
     if (!existsSync(file)) writeFileSync(file, `${make()}\n`, { mode: 0o600 });
     return { file, value: readFileSync(file, 'utf8').trim() };
   };
-  const token = process.env.ADMIN_TOKEN ? { file: null, value: process.env.ADMIN_TOKEN } : kept('admin-token', () => randomBytes(32).toString('base64url'));
-  const key = process.env.WEBHOOK_SECRETS_KEY ?? kept('webhook-secrets.key', () => randomBytes(32).toString('base64')).value;
-  return { tokenFile: token.file, env: { ADMIN_TOKEN: token.value, WEBHOOK_SECRETS_KEY: key } };
+  // Given as a variable or as a file (ADMIN_TOKEN_FILE, read by the admin service itself), it is not generated.
+  const given = (name) => Boolean(process.env[name] || process.env[`${name}_FILE`]);
+  const token = given('ADMIN_TOKEN') ? { file: process.env.ADMIN_TOKEN_FILE || null, value: process.env.ADMIN_TOKEN } : kept('admin-token', () => randomBytes(32).toString('base64url'));
+  const key = given('WEBHOOK_SECRETS_KEY') ? process.env.WEBHOOK_SECRETS_KEY : kept('webhook-secrets.key', () => randomBytes(32).toString('base64')).value;
+  const readable = () => token.value ?? (existsSync(token.file) ? readFileSync(token.file, 'utf8').replace(/\r?\n$/, '') : undefined);
+  return { tokenFile: token.file, token: readable, env: { ADMIN_TOKEN: token.value, WEBHOOK_SECRETS_KEY: key } };
 }
 
 /**
@@ -128,7 +132,9 @@ function serviceEnvironment(name, values) {
   // The credential is never taken from this environment: each service gets its own, or none.
   const { NATS_CREDENTIALS_FILE: _ignored, ...inherited } = process.env;
   for (const [key, value] of Object.entries({ ...inherited, ...values })) {
-    if ((reads.has(key) || (name === 'mcp-tools' && TOOL_SETTINGS.test(key))) && value !== undefined) env[key] = value;
+    // A setting the service reads may come from a file instead (<NAME>_FILE, read by the service's configuration).
+    const read = reads.has(key) || (key.endsWith('_FILE') && reads.has(key.slice(0, -'_FILE'.length)));
+    if ((read || (name === 'mcp-tools' && TOOL_SETTINGS.test(key))) && value !== undefined) env[key] = value;
   }
   return env;
 }
@@ -184,11 +190,56 @@ async function waitForReady(url, child, timeoutMs) {
 
 const LEVELS = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
 
+/** What the authorization service did with each SEED_USERS entry (its "seed user" log lines), for the summary. */
+const seedOutcomes = new Map();
+
+function noteSeedOutcome(name, line) {
+  if (name !== 'authorization' || !line.includes('seed user')) return;
+  try {
+    const { msg, username, outcome } = JSON.parse(line);
+    if (typeof username === 'string' && /^seed user/.test(msg)) seedOutcomes.set(username, outcome ?? 'not-created');
+  } catch {}
+}
+
+/** The users there are, as the admin API lists them (up to `limit`), or null if it does not answer. */
+async function existingUsers(token, limit) {
+  try {
+    const response = await fetch(`http://127.0.0.1:${port('admin')}/admin/api/users?limit=${limit}`, { headers: { authorization: `Bearer ${token}` } });
+    if (!response.ok) return null;
+    return (await response.json()).users.map((u) => u.username);
+  } catch {
+    return null;
+  }
+}
+
+/** The summary's lines about users: who is there, and what became of each SEED_USERS entry. */
+function usersSummary(users) {
+  const lines = [];
+  const kept = [...seedOutcomes].filter(([, outcome]) => outcome === 'exists-with-another-password').map(([name]) => name);
+  const refused = [...seedOutcomes].filter(([, outcome]) => outcome === 'not-created').map(([name]) => name);
+  if (users === null) lines.push('Users: the admin API did not answer; see the console.');
+  else if (users.length === 0) lines.push('No users yet. Add one:  npm run users -- add alice   (or start with SEED_USERS="alice:a-long-password")');
+  else {
+    const shown = users.slice(0, 5).join(', ');
+    const created = [...seedOutcomes].filter(([, outcome]) => outcome === 'created').map(([name]) => name);
+    lines.push(`Users: ${shown}${users.length > 5 ? ', and more (Users page of the console)' : ''}${created.length > 0 ? `   (created now from SEED_USERS: ${created.join(', ')})` : ''}`);
+    const names = users.length <= 5 ? users.slice(0, -1).join(', ') + (users.length > 1 ? ' or ' : '') + users.at(-1) : 'any of them';
+    lines.push(`Sign in as ${names}. Connected apps: ${publicUrls.ISSUER}/account   (another user: npm run users -- add <name>)`);
+  }
+  for (const name of kept) lines.push(`SEED_USERS: ${name} exists with another password; left unchanged (SEED_USERS only creates users).`);
+  for (const name of refused) lines.push(`SEED_USERS: ${name} was not created; the authorization log above says why.`);
+  return lines;
+}
+
 /** Service logs are JSON lines; on a terminal they are shown as one readable line each. */
 function relay(name, stream) {
   const rl = createInterface({ input: stream });
   rl.on('line', (line) => {
-    if (logFormat === 'json') return say(line);
+    if (logFormat === 'json') {
+      noteSeedOutcome(name, line);
+      return say(line);
+    }
+    noteSeedOutcome(name, line);
     try {
       const { level, time, msg, service, pid, name: _n, hostname: _h, requestId, ...rest } = JSON.parse(line);
       const fields = Object.entries(rest)
@@ -202,9 +253,14 @@ function relay(name, stream) {
   });
 }
 
-/** Starts a child with exactly the environment given. */
+/**
+ * Starts a child with exactly the environment given, in a process group of its own: Ctrl-C at a terminal
+ * signals the whole foreground group, and NATS must not get it at the same time as the services. This
+ * process alone decides the order in which they stop.
+ */
 function launch(name, command, args, env) {
-  const child = spawn(command, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (stopping) throw new Error(`not starting ${name}: the stack is stopping`);
+  const child = spawn(command, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   children.set(name, child);
   relay(name, child.stdout);
   relay(name, child.stderr);
@@ -218,12 +274,12 @@ function launch(name, command, args, env) {
   return child;
 }
 
-async function stopAll(exitCode) {
+async function stopAll(exitCode, reason) {
   if (stopping) return;
   stopping = true;
-  // Services first (they finish in-flight requests), NATS last.
-  const order = [...children.keys()].filter((n) => n !== 'nats').reverse();
-  for (const name of order) await stopChild(name);
+  if (reason) say(`${reason}: stopping the stack.`);
+  // Services first, together (each finishes its in-flight requests and its writes to NATS), NATS last.
+  await Promise.all([...children.keys()].filter((n) => n !== 'nats').map(stopChild));
   await stopChild('nats');
   process.exit(exitCode);
 }
@@ -241,8 +297,19 @@ function stopChild(name) {
   });
 }
 
-process.on('SIGINT', () => void stopAll(0));
-process.on('SIGTERM', () => void stopAll(0));
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => void stopAll(0, signal));
+
+/**
+ * An orphan stops too: when the process that started this one (npm, a shell, a supervisor) is gone without a
+ * signal reaching us, nobody is left to stop the stack, and its ports and data folder would stay taken.
+ */
+const startedBy = process.ppid;
+setInterval(() => {
+  if (process.ppid !== startedBy) void stopAll(0, `the process that started this one (pid ${startedBy}) is gone`);
+}, 500).unref();
+// Whoever read our output may be gone (a closed terminal, a dead parent's pipe): stopping must not fail on it.
+process.stdout.on('error', () => {});
+process.stderr.on('error', () => {});
 
 async function main() {
   mkdirSync(dataDir, { recursive: true });
@@ -280,6 +347,7 @@ async function main() {
     natsNote = `nats-server ${nats.version}${syncAlways ? ', sync_interval: always' : ''}, `;
     // NATS logs to a file in its store; its console banner would drown the services' lines. Of the environment it
     // gets PATH (to be found by name) and none of our variables.
+    if (stopping) return;
     launch('nats', nats.binary, ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', store, '-l', join(store, 'nats-server.log'), '-c', access.configFile], { PATH: process.env.PATH ?? '' });
     await waitForPort(port, 15_000);
     natsUrl = `nats://127.0.0.1:${port}`;
@@ -292,6 +360,7 @@ async function main() {
   const common = { NATS_URL: natsUrl, DATA_DIR: dataDir, HOST: process.env.HOST ?? '127.0.0.1', ...publicUrls };
   const admin = adminSecrets();
   for (const service of SERVICES) {
+    if (stopping) return;
     const child = launch(
       service.name,
       process.execPath,
@@ -301,23 +370,23 @@ async function main() {
     try {
       await waitForReady(`http://127.0.0.1:${service.port}/readyz`, child, 60_000);
     } catch (err) {
+      if (stopping) return;
       say(`${service.name} did not start: ${err.message}`);
       return stopAll(1);
     }
   }
 
-  const { REGISTRATION_BASE_URL: registration, ISSUER: issuer, MCP_RESOURCE_URL: mcp } = publicUrls;
-  const seeded = (process.env.SEED_USERS ?? '').split(',').map((e) => e.split(':')[0].trim()).filter(Boolean);
+  const { REGISTRATION_BASE_URL: registration, ISSUER: issuer, MCP_RESOURCE_URL: mcp, TOKEN_BASE_URL: token } = publicUrls;
   say('');
   say('The stack is up.');
   say(`  MCP server:    ${mcp}        <- point your agent here`);
   say(`  Issuer:        ${issuer}   (metadata: ${issuer}/.well-known/oauth-authorization-server)`);
   say(`  Registration:  ${registration}/register`);
+  say(`  Token:         ${token}/token`);
   say(`  Admin console: ${publicUrls.ADMIN_BASE_URL}/admin   (token: ${admin.tokenFile ? `cat ${admin.tokenFile}` : 'ADMIN_TOKEN'})`);
   say(`  NATS:          ${natsUrl}${process.env.NATS_URL ? '' : `  (private ${natsNote}data in ${join(dataDir, 'nats')})`}`);
   say('');
-  if (seeded.length > 0) say(`Sign in as ${seeded.join(' or ')} (from SEED_USERS). Connected apps: ${issuer}/account`);
-  else say('No users were seeded. Add one:  npm run users -- add alice   (or start with SEED_USERS="alice:a-long-password")');
+  for (const line of usersSummary(await existingUsers(admin.token(), 6))) say(line);
   say('');
   say('Connect an agent, for example:');
   say(`  claude mcp add --transport http notes ${mcp}`);

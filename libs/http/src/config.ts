@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
 export class ConfigError extends Error {
@@ -7,18 +8,42 @@ export class ConfigError extends Error {
   }
 }
 
-/** Parses environment variables with a schema whose keys are the variable names, so the schema is the reference. */
+/**
+ * Parses environment variables with a schema whose keys are the variable names, so the schema is the reference.
+ * Any of them can instead be read from a file named by `<NAME>_FILE` (Docker and compose secrets, a mounted
+ * Kubernetes secret), so that a secret need not sit in the environment, where `docker inspect` shows it.
+ */
 export function loadConfig<Shape extends z.ZodRawShape>(schema: z.ZodObject<Shape>, env: NodeJS.ProcessEnv = process.env): z.infer<z.ZodObject<Shape>> {
   const input: Record<string, string> = {};
+  const problems: string[] = [];
   for (const key of Object.keys(schema.shape)) {
     const value = env[key];
-    if (value !== undefined && value !== '') input[key] = value;
+    const file = env[`${key}_FILE`];
+    if (file !== undefined && file !== '') {
+      if (value !== undefined && value !== '') {
+        problems.push(`${key}: set either ${key} or ${key}_FILE, not both`);
+        continue;
+      }
+      const read = readSettingFile(file);
+      if ('problem' in read) problems.push(`${key}_FILE: ${read.problem}`);
+      else if (read.value !== '') input[key] = read.value;
+    } else if (value !== undefined && value !== '') input[key] = value;
   }
+  if (problems.length > 0) throw new ConfigError(problems);
   const result = schema.safeParse(input);
   if (!result.success) {
     throw new ConfigError(result.error.issues.map((issue) => `${issue.path.join('.') || '(config)'}: ${issue.message}`));
   }
   return result.data;
+}
+
+/** A setting's value from its file: the content without the line break editors and `echo` leave at the end. */
+function readSettingFile(path: string): { value: string } | { problem: string } {
+  try {
+    return { value: readFileSync(path, 'utf8').replace(/\r?\n$/, '') };
+  } catch (err) {
+    return { problem: `cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})` };
+  }
 }
 
 /** Helpers for env values. */

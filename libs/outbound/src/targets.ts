@@ -93,7 +93,7 @@ export function checkTargetUrl(raw: string, allowPrivateTargets: boolean, field 
   if (!allowPrivateTargets) {
     // The URL parser has already normalised odd spellings (2130706433, 0x7f.1, [::ffff:127.0.0.1]).
     const host = url.hostname.replace(/^\[|\]$/g, '');
-    if (isIP(host) !== 0 && !isPublicAddress(host)) return { ok: false, reason: 'refused', description: `${field} targets ${describeAddress(host)}.` };
+    if (isIP(host) !== 0 && !isPublicAddress(host)) return { ok: false, reason: 'refused', description: `${field} targets an address outside the public internet: ${describeAddress(host)}.` };
     if (isLocalName(host)) return { ok: false, reason: 'refused', description: `${field} targets this machine (localhost).` };
     if (url.protocol !== 'https:') return { ok: false, reason: 'invalid', description: `${field} must be an https URL.` };
   }

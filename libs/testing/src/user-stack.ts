@@ -22,10 +22,25 @@ export type UserStack = {
  * The stack exactly as a user starts it (`node scripts/start.mjs`, what `npm start` runs after the build):
  * its own nats-server under the data folder and the five bundled services, on free ports here.
  */
-export async function startUserStack({ dataDir, ports, env = {} }: { dataDir: string; ports?: UserStack['ports']; env?: Record<string, string> }): Promise<UserStack> {
+export async function startUserStack({
+  dataDir,
+  ports,
+  env = {},
+  command = [process.execPath, join(REPO_ROOT, 'scripts', 'start.mjs')],
+  detached = false,
+}: {
+  dataDir: string;
+  ports?: UserStack['ports'];
+  env?: Record<string, string>;
+  /** What starts it: start.mjs itself by default; `npm start`, or a shell around start.mjs, to test how it stops. */
+  command?: [string, ...string[]];
+  /** In a process group of its own, as a shell starts a job (the group a terminal's Ctrl-C signals). */
+  detached?: boolean;
+}): Promise<UserStack> {
   const p = ports ?? { registration: await freePort(), authorization: await freePort(), token: await freePort(), mcp: await freePort(), admin: await freePort() };
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'scripts', 'start.mjs')], {
+  const child = spawn(command[0], command.slice(1), {
     cwd: REPO_ROOT,
+    detached,
     env: {
       ...process.env,
       NATS_URL: '',
@@ -44,7 +59,8 @@ export async function startUserStack({ dataDir, ports, env = {} }: { dataDir: st
   child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the stack did not come up in 60 s:\n${output.slice(-4000)}`)), 60_000);
+    // `npm start` builds first.
+    const timer = setTimeout(() => reject(new Error(`the stack did not come up in 120 s:\n${output.slice(-4000)}`)), 120_000);
     const check = () => {
       if (output.includes('Ctrl-C stops everything')) {
         clearTimeout(timer);
@@ -52,9 +68,13 @@ export async function startUserStack({ dataDir, ports, env = {} }: { dataDir: st
       }
     };
     child.stdout?.on('data', check);
-    child.once('exit', (code) => {
+    const exited = (code: number | null) => {
       clearTimeout(timer);
       reject(new Error(`npm start exited with ${code}:\n${output.slice(-4000)}`));
+    };
+    child.once('exit', exited);
+    child.stdout?.on('data', () => {
+      if (output.includes('Ctrl-C stops everything')) child.off('exit', exited);
     });
   });
   const urls = {

@@ -2,6 +2,7 @@ import Router from '@koa/router';
 import type Koa from 'koa';
 import { createServiceApp, healthRoutes } from '@mcp-auth/http';
 import { readiness } from '@mcp-auth/projector';
+import { siteIcon } from '@mcp-auth/web';
 import { requireAdminBearer } from './access/admin-credential.ts';
 import { auditRoutes } from './audit/routes.ts';
 import { clientRoutes } from './clients/routes.ts';
@@ -22,6 +23,7 @@ export function createAdminApp(deps: AdminDeps): Koa {
   const health = new Router();
   healthRoutes(health, readiness(deps.store, deps.projector));
   app.use(health.routes());
+  app.use(siteIcon);
 
   const api = new Router({ prefix: '/admin/api' });
   api.use(requireAdminBearer(deps.credential));

@@ -8,7 +8,7 @@ import { connectedAppsRoutes } from './connected-apps/routes.ts';
 import { metadataRoutes } from './metadata/routes.ts';
 import { signInRoutes } from './sign-in/routes.ts';
 import type { AuthorizationDeps } from './web/context.ts';
-import { sendPage } from '@mcp-auth/web';
+import { sendPage, siteIcon } from '@mcp-auth/web';
 import { errorPage } from './web/pages.ts';
 import { STYLESHEET } from './web/style.ts';
 
@@ -16,6 +16,7 @@ export function createAuthorizationApp(deps: AuthorizationDeps): Koa {
   const app = createServiceApp({ logger: deps.logger, proxy: deps.config, https: deps.cookies.secure });
   app.use(publicCors((path) => path.startsWith('/.well-known/')));
   app.use(pageErrors);
+  app.use(siteIcon);
 
   const infrastructure = new Router();
   healthRoutes(infrastructure, readiness(deps.store, deps.projector));

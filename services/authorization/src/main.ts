@@ -1,13 +1,16 @@
 import { createLogger, gauge, listenWhileStarting, loadConfigOrExit, stopOnSignals } from '@mcp-auth/http';
 import { ClientDirectory, ClientDocumentsReadModel, ClientsReadModel, ConsentsReadModel, clientDocumentsProjection, clientsProjection, consentsProjection } from '@mcp-auth/projections';
-import { startEventSourcedRuntime, startPolicy, untilStored } from '@mcp-auth/projector';
+import { catchUpWithSubject, startEventSourcedRuntime, startPolicy, untilStored } from '@mcp-auth/projector';
+import { subjects } from '@mcp-auth/contracts';
 import { createAuthorizationApp } from './app.ts';
 import { authorizationConfigSchema } from './config.ts';
 import { clientDocumentResolver } from './client-documents/resolve.ts';
 import { authorizationPolicy } from './connected-apps/policy.ts';
 import { serveConsentCommands } from './connected-apps/revoke-consent.ts';
 import { InvalidUser, createUser, parseSeedUsers } from './users/create-user.ts';
+import { verifyPassword } from './users/passwords.ts';
 import { UsersReadModel, usersProjection } from './users/projection.ts';
+import { userIdFor } from './users/usernames.ts';
 import { cookieNames } from './web/cookies.ts';
 import { csrfGuard } from '@mcp-auth/web';
 
@@ -24,14 +27,26 @@ try {
 const server = await listenWhileStarting({ port: config.PORT, host: config.HOST });
 const { store, projector } = await startEventSourcedRuntime('authorization', config, [clientsProjection, clientDocumentsProjection, consentsProjection, usersProjection], logger, { waiting: server.waitingFor });
 
+const seededUsers = new UsersReadModel(projector.db);
 for (const { username, password } of seedUsers) {
   try {
     const outcome = await untilStored(`the seed user ${username}`, () => createUser(store, username, password, { kind: 'system', id: 'seed' }), logger, server.waitingFor);
-    logger.info({ username, outcome }, 'seed user');
+    if (outcome === 'exists' && !(await seedPasswordHolds(username, password))) {
+      // SEED_USERS creates accounts, never changes them: a password changed since (or a typo) is not applied.
+      logger.warn({ username, outcome: 'exists-with-another-password' }, 'seed user exists with another password; left unchanged');
+    } else logger.info({ username, outcome }, 'seed user');
   } catch (err) {
     if (!(err instanceof InvalidUser)) throw err;
     logger.error({ username }, `seed user not created: ${err.message}`);
   }
+}
+
+/** Whether an existing seed user's password is the one SEED_USERS gives (read once the projection has the user). */
+async function seedPasswordHolds(username: string, password: string): Promise<boolean> {
+  const userId = userIdFor(username);
+  await catchUpWithSubject(store, projector, subjects.user(userId), 30_000);
+  const user = seededUsers.user(userId);
+  return user !== null && (await verifyPassword(password, user.passwordHash));
 }
 
 const secure = config.ISSUER.startsWith('https:');

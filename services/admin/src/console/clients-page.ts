@@ -21,9 +21,9 @@ export function clientPages(router: Router, deps: AdminDeps, session: ConsoleSes
       title: 'Clients',
       body: html`
 <form class="filters" method="get" action="/admin/clients">
-  <label for="q">Search</label><input type="text" id="q" name="q" value="${q}" placeholder="name or client id">
-  <label for="status">Status</label>
-  <select id="status" name="status">${(['active', 'deleted', 'any'] as const).map((s) => html`<option value="${s}"${s === status ? html` selected` : ''}>${s}</option>`)}</select>
+  <span class="field"><label for="q">Search</label><input type="text" id="q" name="q" value="${q}" placeholder="name or client id"></span>
+  <span class="field"><label for="status">Status</label>
+  <select id="status" name="status">${(['active', 'deleted', 'any'] as const).map((s) => html`<option value="${s}"${s === status ? html` selected` : ''}>${s}</option>`)}</select></span>
   <button type="submit">Search</button>
 </form>
 ${clients.length === 0 ? html`<p class="muted">No clients.</p>` : html`

@@ -73,9 +73,25 @@ function grantsTable(ctx: Context, session: ConsoleSession, grants: GrantOvervie
     <td><a href="/admin/grants?client=${encodeURIComponent(g.clientId)}">${g.clientName ?? g.clientId}</a></td>
     <td><code>${g.scopes.join(' ')}</code></td>
     <td>${when(g.createdAt)}</td>
-    <td class="state-${g.state}">${g.state.replace('_', ' ')}${g.revokeReason ? html` <span class="muted">(${g.revokeReason.replaceAll('_', ' ')})</span>` : ''}</td>
+    <td class="state-${g.state}">${grantState(g)}</td>
     <td>${g.state === 'live' ? actionForm(ctx, session, `/admin/grants/${encodeURIComponent(g.grantId)}/revoke`, 'Revoke', { return_to: returnTo }) : ''}</td>
   </tr>`)}
   </tbody>
 </table>`;
+}
+
+/** Why a grant ended, as a reader says it; the reason's words, never the state's again. */
+const REVOKE_REASONS: Record<string, string> = {
+  revoked_by_user: 'by the user',
+  revoked_by_admin: 'by an admin',
+  revoked_by_client: 'by the client',
+  client_deleted: 'client deleted',
+  refresh_token_reuse: 'a spent refresh token was reused',
+  authorization_code_reuse: 'an authorization code was reused',
+};
+
+function grantState(g: GrantOverview): SafeHtml {
+  const state = g.state.replaceAll('_', ' ');
+  const reason = g.revokeReason ? (REVOKE_REASONS[g.revokeReason] ?? g.revokeReason.replaceAll('_', ' ')) : null;
+  return html`${state}${reason && reason !== state ? html` <span class="muted">(${reason})</span>` : ''}`;
 }

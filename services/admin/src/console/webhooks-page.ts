@@ -20,27 +20,28 @@ export function webhookPages(router: Router, deps: AdminDeps, session: ConsoleSe
   const render = (ctx: Context, notice: SafeHtml | '' = '', status?: number) => {
     const { state } = Filters.parse(ctx.query);
     const deliveries = deps.webhooks.deliveries({ ...(state ? { state: state as WebhookDelivery['state'] } : {}), limit: 200 });
+    const endpoints = deps.webhooks.list();
     consolePage(ctx, session, {
       title: 'Webhooks',
       ...(status ? { status } : {}),
       body: html`${notice}
-${endpointsTable(ctx, session, deps.webhooks.list())}
+${endpointsTable(ctx, session, endpoints)}
 <h2>Add an endpoint</h2>
 ${deps.config.WEBHOOK_SECRETS_KEY ? html`
 <form class="filters" method="post" action="/admin/webhooks">
   <input type="hidden" name="_csrf" value="${session.csrf.tokenFor(ctx)}">
-  <label for="wh-url">URL</label><input type="url" id="wh-url" name="url" required size="40" placeholder="https://hooks.example.com/mcp-auth">
-  <label for="wh-events">Events</label><input type="text" id="wh-events" name="event_types" value="*" size="30" title="Event types, comma-separated; * for all">
-  <label for="wh-description">Description</label><input type="text" id="wh-description" name="description">
+  <span class="field"><label for="wh-url">URL</label><input type="url" id="wh-url" name="url" required size="40" placeholder="https://hooks.example.com/mcp-auth"></span>
+  <span class="field"><label for="wh-events">Events</label><input type="text" id="wh-events" name="event_types" value="*" size="30" title="Event types, comma-separated; * for all"></span>
+  <span class="field"><label for="wh-description">Description</label><input type="text" id="wh-description" name="description"></span>
   <button type="submit">Add endpoint</button>
 </form>` : html`<p class="notice">Set WEBHOOK_SECRETS_KEY on the admin service to register webhooks.</p>`}
 <h2>Deliveries</h2>
 <form class="filters" method="get" action="/admin/webhooks">
-  <label for="wh-state">State</label>
-  <select id="wh-state" name="state"><option value="">any</option>${DELIVERY_STATES.map((s) => html`<option value="${s}"${s === state ? html` selected` : ''}>${s.replace('_', ' ')}</option>`)}</select>
+  <span class="field"><label for="wh-state">State</label>
+  <select id="wh-state" name="state"><option value="">any</option>${DELIVERY_STATES.map((s) => html`<option value="${s}"${s === state ? html` selected` : ''}>${s.replace('_', ' ')}</option>`)}</select></span>
   <button type="submit">Show</button>
 </form>
-${deliveriesTable(ctx, session, deliveries)}`,
+${deliveriesTable(ctx, session, deliveries, new Map(deps.webhooks.list({ includeRemoved: true }).map((w) => [w.webhookId, w.url])))}`,
     });
   };
 
@@ -108,14 +109,14 @@ function endpointsTable(ctx: Context, session: ConsoleSession, endpoints: Webhoo
 </table>`;
 }
 
-function deliveriesTable(ctx: Context, session: ConsoleSession, deliveries: WebhookDelivery[]): SafeHtml {
+function deliveriesTable(ctx: Context, session: ConsoleSession, deliveries: WebhookDelivery[], urls: Map<string, string>): SafeHtml {
   if (deliveries.length === 0) return html`<p class="muted">No deliveries.</p>`;
   return html`
 <table aria-label="Deliveries">
   <thead><tr><th>Delivery (webhook-id)</th><th>Endpoint</th><th>Event</th><th>State</th><th>Attempts</th><th>Last status</th><th>Last error</th><th>Last attempt</th><th></th></tr></thead>
   <tbody>
   ${deliveries.map((d) => html`<tr>
-    <td><code>${d.deliveryId}</code></td><td><code>${d.webhookId}</code></td><td>${d.eventType}</td>
+    <td><code>${d.deliveryId}</code></td><td title="${d.webhookId}">${urls.has(d.webhookId) ? html`<code>${urls.get(d.webhookId)}</code>` : html`<code>${d.webhookId}</code>`}</td><td>${d.eventType}</td>
     <td class="state-${d.state}">${d.state.replace('_', ' ')}</td><td>${d.attempts}</td>
     <td>${d.lastStatus ?? ''}</td><td>${d.lastError ?? ''}</td><td>${when(d.lastAttemptAt)}</td>
     <td>${d.state === 'dead_lettered' ? actionForm(ctx, session, `/admin/webhooks/deliveries/${encodeURIComponent(d.deliveryId)}/retry`, 'Retry') : ''}</td>

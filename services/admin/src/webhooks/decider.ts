@@ -46,6 +46,9 @@ export class WebhookIdTaken extends HttpError {
   }
 }
 
+/** A refused target names the setting that allows it, for the operator who meant it (a receiver on this machine, in testing). */
+const PRIVATE_TARGETS_SETTING = 'WEBHOOK_ALLOW_PRIVATE_TARGETS=true on the admin service allows loopback and private-network targets.';
+
 export const MAX_EVENT_TYPES = 50;
 export const MAX_DESCRIPTION_LENGTH = 500;
 export const EVERY_EVENT = '*';
@@ -66,7 +69,7 @@ export function decide(command: WebhookCommand, state: WebhookState): DecidedEve
       if (state.status !== 'unregistered') throw new WebhookIdTaken();
       const d = command.data;
       const target = checkTargetUrl(d.url, d.allowPrivateTargets);
-      if (!target.ok) throw target.reason === 'refused' ? new RefusedWebhookTarget(target.description) : new InvalidWebhook(target.description);
+      if (!target.ok) throw target.reason === 'refused' ? new RefusedWebhookTarget(`${target.description} ${PRIVATE_TARGETS_SETTING}`) : new InvalidWebhook(target.description);
       return [
         {
           type: 'WebhookRegistered',

@@ -2,6 +2,7 @@ import { isToolScope, type ScopeDefinition } from '@mcp-auth/oauth';
 import type { Consent, DirectoryClient, RegisteredClient } from '@mcp-auth/projections';
 import type { AuthorizationRequest } from '../authorize/authorization-request.ts';
 import { html, type SafeHtml } from '@mcp-auth/web';
+import { looksLikeClientIdUrl } from '@mcp-auth/oauth';
 
 export type SignInPageModel = {
   csrf: string;
@@ -113,6 +114,49 @@ export function errorPage(message: string): SafeHtml {
 
 export type ConnectedApp = { client: RegisteredClient | null; clientId: string; consents: Consent[] };
 
+/**
+ * What tells two apps of the same name apart: the host a client metadata document was fetched from (the one thing
+ * verified about a client), else the host its redirect URI sends people back to.
+ */
+function appOrigin(app: ConnectedApp): { label: string; host: string } | null {
+  if (looksLikeClientIdUrl(app.clientId)) {
+    try {
+      return { label: 'verified site', host: new URL(app.clientId).host };
+    } catch {}
+  }
+  const redirect = app.client?.metadata.redirect_uris?.[0];
+  if (!redirect) return null;
+  try {
+    const url = new URL(redirect);
+    // A native app's loopback port changes from run to run (RFC 8252 §7.3): it tells nothing apart.
+    if (LOOPBACK_HOSTS.has(url.hostname)) return { label: 'returns to', host: `${url.hostname} (this computer)` };
+    return { label: 'returns to', host: redirectTarget(redirect) };
+  } catch {
+    return null;
+  }
+}
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+type AppGroup = { name: string; origin: { label: string; host: string } | null; connections: Array<ConnectedApp & { since: string }> };
+
+/** One entry per app as a person sees it (a name at a host); each registration the app made of itself is one connection of it. */
+function groupApps(apps: ConnectedApp[]): AppGroup[] {
+  const groups = new Map<string, AppGroup>();
+  for (const app of apps) {
+    const name = app.client ? clientDisplayName(app.client) : app.clientId;
+    const origin = appOrigin(app);
+    const key = JSON.stringify([name, origin?.label ?? null, origin?.host ?? null, app.client ? 'active' : 'deleted']);
+    const group = groups.get(key) ?? { name, origin, connections: [] };
+    group.connections.push({ ...app, since: app.consents.map((c) => c.grantedAt).sort()[0] ?? '' });
+    groups.set(key, group);
+  }
+  for (const group of groups.values()) group.connections.sort((x, y) => y.since.localeCompare(x.since));
+  return [...groups.values()].sort((x, y) => x.name.localeCompare(y.name) || (x.origin?.host ?? '').localeCompare(y.origin?.host ?? ''));
+}
+
+const minute = (iso: string) => `${iso.slice(0, 16).replace('T', ' ')} UTC`;
+
 export function accountPage({ username, apps, csrf, notice }: { username: string; apps: ConnectedApp[]; csrf: string; notice?: string }): SafeHtml {
   return html`
 <h1>Connected apps</h1>
@@ -120,21 +164,25 @@ export function accountPage({ username, apps, csrf, notice }: { username: string
 ${notice ? html`<p class="notice" role="status">${notice}</p>` : ''}
 ${apps.length === 0
   ? html`<p>No application has access to your account.</p>`
-  : html`<ul class="apps">${apps.map((app) => {
+  : html`<ul class="apps">${groupApps(apps).map(
+      (group) => html`
+  <li>
+    <strong>${group.name}</strong>${group.connections[0]!.client ? '' : html` <span class="muted">(deleted)</span>`}${group.origin ? html` <span class="muted">· ${group.origin.label} <code>${group.origin.host}</code></span>` : ''}${group.connections.length > 1 ? html` <span class="muted">· ${group.connections.length} connections</span>` : ''}
+    <ul class="connections">${group.connections.map((app) => {
       const scopes = [...new Set(app.consents.flatMap((c) => c.scopes))];
       const resources = [...new Set(app.consents.map((c) => c.resource))];
-      const since = app.consents.map((c) => c.grantedAt).sort()[0] ?? '';
       return html`
-  <li>
-    <strong>${app.client?.metadata.client_name || app.clientId}</strong>${app.client ? '' : html` <span class="muted">(deleted)</span>`}<br>
-    <span class="muted">Can: ${scopes.map((s, i) => html`${i ? ', ' : ''}<code>${s}</code>`)} on ${resources.map((r, i) => html`${i ? ', ' : ''}<code>${r}</code>`)} · since ${since.slice(0, 16).replace('T', ' ')} UTC</span>
-    <form method="post" action="/account/apps/revoke">
-      <input type="hidden" name="_csrf" value="${csrf}">
-      <input type="hidden" name="client_id" value="${app.clientId}">
-      <div class="actions"><button type="submit" class="danger">Revoke access</button></div>
-    </form>
-  </li>`;
-    })}</ul>`}
+      <li>
+        <span class="muted">Connected since ${minute(app.since)} · can: ${scopes.map((s, i) => html`${i ? ', ' : ''}<code>${s}</code>`)} on ${resources.map((r, i) => html`${i ? ', ' : ''}<code>${r}</code>`)}</span>
+        <form method="post" action="/account/apps/revoke">
+          <input type="hidden" name="_csrf" value="${csrf}">
+          <input type="hidden" name="client_id" value="${app.clientId}">
+          <div class="actions"><button type="submit" class="danger">Revoke access</button></div>
+        </form>
+      </li>`;
+    })}</ul>
+  </li>`,
+    )}</ul>`}
 <form method="post" action="/signout">
   <input type="hidden" name="_csrf" value="${csrf}">
   <div class="actions"><button type="submit" class="secondary">Sign out</button></div>

@@ -19,6 +19,10 @@ ul.scopes { list-style: none; padding: 0; margin: .5rem 0 0; }
 ul.scopes li { padding: .45rem 0; border-bottom: 1px solid var(--border); }
 ul.scopes label { display: inline; font-weight: 400; margin: 0; }
 ul.scopes code, .apps code { font-size: .85rem; }
-.apps li { margin-bottom: 1rem; }
+ul.apps { list-style: none; padding: 0; margin: 0; }
+ul.apps > li { padding: .8rem 0; border-bottom: 1px solid var(--border); }
+ul.connections { list-style: none; padding: 0 0 0 .9rem; margin: .4rem 0 0; border-left: 2px solid var(--border); }
+ul.connections li + li { margin-top: .8rem; }
+ul.connections .actions { margin-top: .5rem; }
 code { overflow-wrap: anywhere; }
 `;
