@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { SignJWT, exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose';
 import type { Browser } from 'playwright-core';
+import { CLIENT_ASSERTION_TYPE } from '@mcp-auth/oauth';
 import {
   BrowserlessUser,
   TEST_ADMIN_TOKEN,
@@ -17,6 +20,7 @@ import {
   pkcePair,
   startRedirectReceiver,
   startStack,
+  type HttpAnswer,
   type Json,
   type LoopbackCertificate,
   type RedirectReceiver,
@@ -75,9 +79,15 @@ describe('client ID metadata documents', () => {
     await new Promise<void>((resolve) => documents.listen(0, '127.0.0.1', resolve));
     origin = `https://127.0.0.1:${(documents.address() as AddressInfo).port}`;
     receiver = await startRedirectReceiver();
+    // The development flag only where a loopback target is fetched: documents by authorization, key sets by token.
+    // The second token replica runs without it, as a deployment would.
+    const allowLoopback = { CLIENT_METADATA_ALLOW_PRIVATE_TARGETS: 'true' };
     stack = await startStack({
       admin: true,
-      env: { NODE_EXTRA_CA_CERTS: cert.certFile, CLIENT_METADATA_ALLOW_PRIVATE_TARGETS: 'true', CLIENT_METADATA_CACHE_MIN_SECONDS: '1', CLIENT_METADATA_FETCHES_PER_MINUTE: '0' },
+      startTimeoutMs: 60_000,
+      env: { NODE_EXTRA_CA_CERTS: cert.certFile, CLIENT_METADATA_CACHE_MIN_SECONDS: '1', CLIENT_METADATA_FETCHES_PER_MINUTE: '0' },
+      serviceEnv: { authorization: allowLoopback, token: allowLoopback },
+      extraTokens: [{ CLIENT_METADATA_ALLOW_PRIVATE_TARGETS: 'false' }],
     });
     browser = await launching.catch((err: unknown) => {
       launchError = err;
@@ -109,10 +119,14 @@ describe('client ID metadata documents', () => {
     return authorizationUrl(issuer, { clientId, redirectUri, challenge: pkcePair().challenge, resource: stack.urls.resource });
   }
 
-  test('the authorization server says it accepts metadata documents as client ids', async () => {
+  test('the authorization server says it accepts metadata documents as client ids, public or with private_key_jwt', async () => {
     const metadata = await http(`${stack.urls.issuer}/.well-known/oauth-authorization-server`);
     assert.equal(metadata.json!.client_id_metadata_document_supported, true);
-    assert.ok((metadata.json!.token_endpoint_auth_methods_supported as string[]).includes('none'));
+    const methods = metadata.json!.token_endpoint_auth_methods_supported as string[];
+    assert.ok(methods.includes('none'), 'public document clients');
+    assert.ok(methods.includes('private_key_jwt'), 'document clients with keys (ChatGPT)');
+    assert.ok((metadata.json!.token_endpoint_auth_signing_alg_values_supported as string[]).includes('RS256'));
+    assert.ok((metadata.json!.scopes_supported as string[]).includes('offline_access'));
   });
 
   test('the MCP SDK client with clientMetadataUrl goes through the whole flow to a tool call, never registering', async () => {
@@ -127,6 +141,8 @@ describe('client ID metadata documents', () => {
       assert.equal(provider.authorizationUrls[0]!.searchParams.get('client_id'), clientId);
       const who = await client.callTool({ name: 'whoami', arguments: {} });
       assert.match(JSON.stringify(who.content), /alice/);
+      const [whoText] = who.content as Array<{ type: string; text: string }>;
+      assert.equal(JSON.parse(whoText!.text).client, `SDK Document Agent (${new URL(origin).host})`, 'a tool sees the document client by its name and verified host');
       assert.equal(fetchesOf.get('/sdk-agent/client.json'), 1, 'fetched once, by the authorization service only');
       const [fetched] = await auditOf('ClientMetadataDocumentFetched', clientId);
       assert.equal(fetched?.details.verified_host, new URL(origin).host);
@@ -279,5 +295,177 @@ describe('client ID metadata documents', () => {
     assert.equal(alice.consentPagesAnswered, 2, 'a renamed client is asked about again');
     const fetched = await auditOf('ClientMetadataDocumentFetched', clientId, 2);
     assert.deepEqual(fetched.map((e) => e.details.change).sort(), ['document changed: client_name', 'first document']);
+  });
+  test('the admin API and console list a document client by its verified host and name, read-only', async () => {
+    serveDocument('/admin-listed/client.json', { client_name: 'Listed Document Agent', redirect_uris: [AGENT_REDIRECT] });
+    const clientId = documentUrl('/admin-listed/client.json');
+    const host = new URL(origin).host;
+    await obtainTokens(stack.urls, new BrowserlessUser(stack.urls.issuer, 'alice', 'password123'), { client_id: clientId, redirect_uris: [AGENT_REDIRECT] });
+    const admin = (path: string, init: Parameters<typeof http>[1] = {}) => http(`${stack.urls.admin}/admin/api${path}`, { ...init, headers: { Authorization: `Bearer ${TEST_ADMIN_TOKEN}` } });
+
+    let listed: Json | undefined;
+    for (const deadline = Date.now() + 5_000; !listed?.live_grants && Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
+      const clients = await admin(`/clients?q=${encodeURIComponent('Listed Document')}`);
+      assert.equal(clients.status, 200, clients.text);
+      listed = (clients.json!.clients as Json[]).find((c) => c.client_id === clientId);
+    }
+    assert.ok(listed, 'a document client, which has no registration, is listed');
+    assert.equal(listed.source, 'document');
+    assert.equal(listed.verified_host, host);
+    assert.equal(listed.client_name, 'Listed Document Agent');
+    assert.equal(listed.status, 'active');
+    assert.equal(listed.live_grants, 1);
+    assert.ok((await admin(`/clients?q=${encodeURIComponent(host)}`)).json!.clients.some((c: Json) => c.client_id === clientId), 'found by its host');
+
+    const one = await admin(`/clients/${encodeURIComponent(clientId)}`);
+    assert.equal(one.status, 200, one.text);
+    assert.equal(one.json!.verified_host, host);
+    const [grant] = one.json!.grants as Json[];
+    assert.equal(grant?.client_name, 'Listed Document Agent');
+    assert.equal(grant?.client_verified_host, host);
+    const grants = await admin(`/grants?client=${encodeURIComponent(clientId)}`);
+    assert.equal(grants.json!.grants[0]?.client_verified_host, host);
+
+    const deletion = await admin(`/clients/${encodeURIComponent(clientId)}`, { method: 'DELETE' });
+    assert.equal(deletion.status, 409, deletion.text);
+    assert.equal(deletion.json!.error, 'client_not_deletable');
+    assert.match(deletion.json!.error_description, /metadata document.*no registration to delete or expire/);
+    assert.equal((await admin(`/clients/${encodeURIComponent(documentUrl('/admin-unknown/client.json'))}`, { method: 'DELETE' })).status, 404);
+    assert.equal((await admin(`/clients/${encodeURIComponent(clientId)}`)).json!.live_grants, 1, 'nothing ended');
+
+    if (!browser) throw launchError instanceof Error ? launchError : new Error(String(launchError));
+    const context = await browser.newContext();
+    context.setDefaultTimeout(10_000);
+    try {
+      const page = await context.newPage();
+      await page.goto(`${stack.urls.admin}/admin`);
+      await page.getByLabel('Admin token').fill(TEST_ADMIN_TOKEN);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('heading', { name: 'Activity' }).waitFor();
+      await page.goto(`${stack.urls.admin}/admin/clients?q=${encodeURIComponent('Listed Document')}`);
+      const row = page.getByRole('row').filter({ hasText: 'Listed Document Agent' });
+      assert.match(await row.innerText(), new RegExp(`its document at ${host.replace(/\./g, '\\.')} \\(verified\\)`));
+      assert.match(await row.innerText(), /not deletable: no registration/);
+      assert.equal(await row.getByRole('button', { name: 'Delete' }).count(), 0, 'no delete button for a document client');
+      await page.goto(`${stack.urls.admin}/admin/grants?client=${encodeURIComponent(clientId)}`);
+      assert.match(await page.locator('main').innerText(), new RegExp(`Listed Document Agent \\(${host.replace(/\./g, '\\.')}\\)`));
+    } finally {
+      await context.close();
+    }
+  });
+
+  type Signer = { key: CryptoKey; kid: string; alg: string; publicJwk: JWK };
+
+  async function signer(alg: string): Promise<Signer> {
+    const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
+    const kid = randomUUID();
+    return { key: privateKey, kid, alg, publicJwk: { ...(await exportJWK(publicKey)), kid, alg } };
+  }
+
+  /** An RFC 7523 client assertion, addressed to the token endpoint the deployment names. */
+  function clientAssertion(clientId: string, s: Signer): Promise<string> {
+    const now = Math.floor(Date.now() / 1000);
+    return new SignJWT({ jti: randomUUID() })
+      .setProtectedHeader({ alg: s.alg, kid: s.kid })
+      .setIssuer(clientId)
+      .setSubject(clientId)
+      .setAudience(`${stack.urls.token}/token`)
+      .setIssuedAt(now)
+      .setExpirationTime(now + 60)
+      .sign(s.key);
+  }
+
+  /** An authorization code for a document client, as alice consents to it. */
+  async function codeFor(clientId: string): Promise<{ code: string; verifier: string }> {
+    const { verifier, challenge } = pkcePair();
+    const query = await new BrowserlessUser(stack.urls.issuer, 'alice', 'password123').authorize(
+      authorizationUrl(stack.urls.issuer, { clientId, redirectUri: AGENT_REDIRECT, challenge, resource: stack.urls.resource }),
+    );
+    const code = query.get('code');
+    assert.ok(code, `authorization failed: ${query}`);
+    return { code, verifier };
+  }
+
+  function tokenRequest(base: string, form: Record<string, string>, assertion?: string) {
+    const authentication: Record<string, string> = assertion ? { client_assertion_type: CLIENT_ASSERTION_TYPE, client_assertion: assertion } : {};
+    return http(`${base}/token`, { method: 'POST', form: { resource: stack.urls.resource, ...form, ...authentication } });
+  }
+
+  function exchange(base: string, clientId: string, { code, verifier }: { code: string; verifier: string }, assertion?: string) {
+    return tokenRequest(base, { grant_type: 'authorization_code', code, redirect_uri: AGENT_REDIRECT, code_verifier: verifier, client_id: clientId }, assertion);
+  }
+
+  function assertInvalidClient(answer: HttpAnswer, what: string): void {
+    assert.equal(answer.status, 401, `${what}: ${answer.text}`);
+    assert.equal(answer.json?.error, 'invalid_client', `${what}: ${answer.text}`);
+  }
+
+  test('a document declaring private_key_jwt with inline keys authenticates at /token with a signed assertion, used once, and never as a public client', async () => {
+    const s = await signer('ES256');
+    serveDocument('/keyed/client.json', {
+      client_name: 'Keyed Document Agent',
+      redirect_uris: [AGENT_REDIRECT],
+      grant_types: ['authorization_code', 'refresh_token'],
+      token_endpoint_auth_method: 'private_key_jwt',
+      jwks: { keys: [s.publicJwk] },
+    });
+    const clientId = documentUrl('/keyed/client.json');
+    const granted = await codeFor(clientId);
+    assertInvalidClient(await exchange(stack.urls.token, clientId, granted), 'no assertion: the client presents itself as public');
+    const stranger = await signer('ES256');
+    assertInvalidClient(await exchange(stack.urls.token, clientId, granted, await clientAssertion(clientId, { ...stranger, kid: s.kid })), 'signed with a key the document does not hold');
+
+    const first = await clientAssertion(clientId, s);
+    const tokens = await exchange(stack.urls.token, clientId, granted, first);
+    assert.equal(tokens.status, 200, tokens.text);
+    assert.ok(tokens.json!.refresh_token);
+
+    const refresh = (assertion?: string) => tokenRequest(stack.urls.token, { grant_type: 'refresh_token', refresh_token: tokens.json!.refresh_token, ...(assertion ? {} : { client_id: clientId }) }, assertion);
+    assertInvalidClient(await refresh(first), 'the same assertion again');
+    assertInvalidClient(await refresh(), 'a refresh without an assertion');
+    // Inline keys need no fetch: the replica without the development flag verifies them too.
+    const elsewhere = await tokenRequest(stack.tokens[1]!.url, { grant_type: 'refresh_token', refresh_token: tokens.json!.refresh_token }, await clientAssertion(clientId, s));
+    assert.equal(elsewhere.status, 200, elsewhere.text);
+  });
+
+  test('a document that declares none cannot authenticate with an assertion instead', async () => {
+    const s = await signer('ES256');
+    serveDocument('/public-agent/client.json', { client_name: 'Public Document Agent', redirect_uris: [AGENT_REDIRECT], token_endpoint_auth_method: 'none' });
+    const clientId = documentUrl('/public-agent/client.json');
+    const granted = await codeFor(clientId);
+    assertInvalidClient(await exchange(stack.urls.token, clientId, granted, await clientAssertion(clientId, s)), 'an assertion from a public document client');
+    assert.equal((await exchange(stack.urls.token, clientId, granted)).status, 200, 'the failed attempt did not spend the code');
+  });
+
+  test('ChatGPT-style: RS256 keys at a jwks_uri on the document host, fetched by token only with the development flag', async () => {
+    const s = await signer('RS256');
+    served.set('/chatgpt/jwks.json', { headers: { 'content-type': 'application/json', 'cache-control': 'max-age=3600' }, body: JSON.stringify({ keys: [s.publicJwk] }) });
+    serveDocument('/chatgpt/client.json', {
+      client_name: 'ChatGPT-style connector',
+      redirect_uris: [AGENT_REDIRECT],
+      grant_types: ['authorization_code', 'refresh_token'],
+      token_endpoint_auth_method: 'private_key_jwt',
+      token_endpoint_auth_signing_alg: 'RS256',
+      jwks_uri: documentUrl('/chatgpt/jwks.json'),
+    });
+    const clientId = documentUrl('/chatgpt/client.json');
+    const keyFetches = () => fetchesOf.get('/chatgpt/jwks.json') ?? 0;
+
+    // Without the flag, the key set at a loopback address is never fetched, so the client cannot authenticate.
+    const strictCode = await codeFor(clientId);
+    assertInvalidClient(await exchange(stack.tokens[1]!.url, clientId, strictCode, await clientAssertion(clientId, s)), 'a private jwks_uri without the development flag');
+    assert.equal(keyFetches(), 0, 'no connection was made');
+
+    const granted = await codeFor(clientId);
+    const first = await clientAssertion(clientId, s);
+    const tokens = await exchange(stack.urls.token, clientId, granted, first);
+    assert.equal(tokens.status, 200, tokens.text);
+    assert.equal(keyFetches(), 1);
+    assertInvalidClient(await tokenRequest(stack.urls.token, { grant_type: 'refresh_token', refresh_token: tokens.json!.refresh_token }, first), 'a replayed assertion');
+    const es = await signer('ES256');
+    served.set('/chatgpt/jwks.json', { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ keys: [s.publicJwk, es.publicJwk] }) });
+    assertInvalidClient(await tokenRequest(stack.urls.token, { grant_type: 'refresh_token', refresh_token: tokens.json!.refresh_token }, await clientAssertion(clientId, es)), 'an algorithm other than the document\'s');
+    const again = await tokenRequest(stack.urls.token, { grant_type: 'refresh_token', refresh_token: tokens.json!.refresh_token }, await clientAssertion(clientId, s));
+    assert.equal(again.status, 200, again.text);
   });
 });

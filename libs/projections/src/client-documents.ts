@@ -167,6 +167,17 @@ export class ClientDirectory {
   }
 }
 
+/**
+ * The name people and tools see for a client: its self-declared name, and for a document client the host that
+ * serves its document (verified by the fetch) beside it, as the consent page shows it. Null for an unnamed
+ * registration.
+ */
+export function clientDisplayName(client: DirectoryClient): string | null {
+  const name = client.metadata.client_name ?? null;
+  if (!client.document) return name;
+  return name ? `${name} (${client.document.verifiedHost})` : client.document.verifiedHost;
+}
+
 export function documentClient(recorded: RecordedDocument): DirectoryClient {
   const { client_id: _clientId, ...metadata } = recorded.metadata;
   const { jwks, jwks_uri, token_endpoint_auth_signing_alg } = metadata;

@@ -4,6 +4,7 @@ import {
   ConsentsReadModel,
   GrantsReadModel,
   SigningKeysReadModel,
+  clientDocumentsProjection,
   clientsProjection,
   consentsProjection,
   grantsProjection,
@@ -33,6 +34,7 @@ const { store, projector } = await startEventSourcedRuntime(
   config,
   [
     clientsProjection,
+    clientDocumentsProjection,
     consentsProjection,
     grantsProjection,
     signingKeysProjection,

@@ -11,6 +11,8 @@ const daysBefore = (days: number) => new Date(NOW.getTime() - days * 86_400_000)
 const client = (overrides: Partial<ClientOverview> = {}): ClientOverview => ({
   clientId: 'client-1',
   clientName: 'Agent',
+  source: 'registration',
+  verifiedHost: null,
   status: 'active',
   authMethod: 'none',
   redirectUris: ['http://127.0.0.1:8976/callback'],

@@ -366,6 +366,8 @@ describe('authorization service over HTTP, two replicas on one real NATS', () =>
       assert.deepEqual(m.revocation_endpoint_auth_signing_alg_values_supported, m.token_endpoint_auth_signing_alg_values_supported);
       assert.deepEqual(m.scopes_supported, ['profile', 'notes:read', 'notes:write', 'offline_access']);
       assert.equal(m.authorization_response_iss_parameter_supported, true);
+      // CIMD §6: client_ids may be metadata document URLs; `none` stays listed for the public ones (opencode needs it).
+      assert.equal(m.client_id_metadata_document_supported, true);
 
       // The replica serves the very same document.
       assert.deepEqual(await (await fetch(`${b.url}/.well-known/oauth-authorization-server`)).json(), m);

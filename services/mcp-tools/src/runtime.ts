@@ -1,8 +1,11 @@
 import type { Logger } from '@mcp-auth/http';
 import {
+  ClientDirectory,
+  ClientDocumentsReadModel,
   ClientsReadModel,
   GrantsReadModel,
   SigningKeysReadModel,
+  clientDocumentsProjection,
   clientsProjection,
   consentsProjection,
   grantsProjection,
@@ -21,9 +24,9 @@ import { ToolRegistry, loadToolModules } from './tools/registry.ts';
 
 /** Everything both transports (HTTP and stdio) need: the stream, the projection, the tools and the token check. */
 export async function startRuntime(config: McpToolsConfig, logger: Logger, options: StartOptions = {}) {
-  const { store, projector } = await startEventSourcedRuntime('mcp-tools', config, [clientsProjection, consentsProjection, grantsProjection, signingKeysProjection, notesProjection], logger, options);
+  const { store, projector } = await startEventSourcedRuntime('mcp-tools', config, [clientsProjection, clientDocumentsProjection, consentsProjection, grantsProjection, signingKeysProjection, notesProjection], logger, options);
   const notes = new NotesReadModel(projector.db);
-  const clients = new ClientsReadModel(projector.db, projector);
+  const directory = new ClientDirectory(new ClientsReadModel(projector.db, projector), new ClientDocumentsReadModel(projector.db, projector));
 
   const registry = new ToolRegistry();
   for (const tool of [whoami, echo, ...notesTools({ store, projector, notes })]) registry.add(tool);
@@ -37,7 +40,7 @@ export async function startRuntime(config: McpToolsConfig, logger: Logger, optio
     projector,
     keys: new SigningKeysReadModel(projector.db),
     grants: new GrantsReadModel(projector.db),
-    clients,
+    directory,
     notes,
     catchUpMs: config.TOKEN_CATCH_UP_MS,
   });

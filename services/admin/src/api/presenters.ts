@@ -8,6 +8,8 @@ export function clientJson(c: ClientOverview) {
   return {
     client_id: c.clientId,
     client_name: c.clientName,
+    source: c.source,
+    verified_host: c.verifiedHost,
     status: c.status,
     token_endpoint_auth_method: c.authMethod,
     redirect_uris: c.redirectUris,
@@ -24,6 +26,7 @@ export function grantJson(g: GrantOverview) {
     username: g.username,
     client_id: g.clientId,
     client_name: g.clientName,
+    client_verified_host: g.clientVerifiedHost,
     resource: g.resource,
     scopes: g.scopes,
     created_at: g.createdAt,

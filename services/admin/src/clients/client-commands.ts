@@ -14,6 +14,13 @@ export class ClientNotFound extends Error {
 }
 
 /**
+ * Why a document client cannot be deleted or expired: it has no registration, it exists wherever its document is
+ * served, and it comes back with its next authorization request, so a deletion would end nothing.
+ */
+export const DOCUMENT_CLIENT_READ_ONLY =
+  'This client is described by its metadata document (its client_id is the document URL) and is not registered here: there is no registration to delete or expire, and it would come back with its next authorization request. Revoke its grants instead.';
+
+/**
  * An operator deletes a client: the registration service records ClientDeleted (shared clients too), and its
  * consents and grants end with it (the authorization and token services' policies record those). Answers once
  * this replica shows it deleted.

@@ -36,6 +36,10 @@ export const clientUsageProjection = defineBatchProjection({
 export type ClientOverview = {
   clientId: string;
   clientName: string | null;
+  /** A registration (RFC 7591), or a metadata document whose URL is the client_id: the latter has nothing to delete or expire. */
+  source: 'registration' | 'document';
+  /** The host that serves a document client's metadata, verified by fetching it; null for a registration. */
+  verifiedHost: string | null;
   status: 'active' | 'deleted';
   authMethod: string;
   redirectUris: string[];
@@ -47,6 +51,7 @@ export type ClientOverview = {
 
 type OverviewRow = {
   client_id: string;
+  verified_host: string | null;
   status: 'active' | 'deleted';
   metadata: string;
   registered_at: string;
@@ -55,10 +60,17 @@ type OverviewRow = {
 };
 
 const LIVE_GRANTS = `(SELECT count(*) FROM ${GRANT_JOINS_SQL} WHERE g.client_id = c.client_id AND ${LIVE_GRANT_SQL})`;
-const OVERVIEW = `SELECT c.client_id, c.status, c.metadata, c.registered_at,
+/**
+ * Both kinds of client as rows of one shape: registrations, and documents (first recorded = registered; a document
+ * client is active for as long as its document is recorded, and never deleted).
+ */
+const CLIENT_ROWS = `SELECT client_id, status, metadata, registered_at, NULL AS verified_host FROM clients
+                     UNION ALL
+                     SELECT client_id, 'active' AS status, metadata, first_recorded_at AS registered_at, verified_host FROM client_documents`;
+const OVERVIEW = `SELECT c.client_id, c.verified_host, c.status, c.metadata, c.registered_at,
                          max(c.registered_at, coalesce(u.last_used_at, c.registered_at)) AS last_used_at,
                          ${LIVE_GRANTS} AS live_grants
-                    FROM clients c LEFT JOIN client_usage u ON u.client_id = c.client_id`;
+                    FROM (${CLIENT_ROWS}) c LEFT JOIN client_usage u ON u.client_id = c.client_id`;
 
 /** Clients with their last use and live grants, for the admin API, the console and the reaper. */
 export class ClientUsageReadModel {
@@ -70,12 +82,13 @@ export class ClientUsageReadModel {
     this.#search = db.prepare<{ q: string; status: string; now: number; limit: number; offset: number }, OverviewRow>(
       `${OVERVIEW}
         WHERE (@status = 'any' OR c.status = @status)
-          AND (c.client_id LIKE @q ESCAPE '\\' OR coalesce(json_extract(c.metadata, '$.client_name'), '') LIKE @q ESCAPE '\\')
+          AND (c.client_id LIKE @q ESCAPE '\\' OR coalesce(json_extract(c.metadata, '$.client_name'), '') LIKE @q ESCAPE '\\' OR coalesce(c.verified_host, '') LIKE @q ESCAPE '\\')
         ORDER BY last_used_at DESC, c.client_id LIMIT @limit OFFSET @offset`,
     );
     this.#find = db.prepare<{ clientId: string; now: number }, OverviewRow>(`${OVERVIEW} WHERE c.client_id = @clientId`);
     this.#idle = db.prepare<{ cutoff: string; now: number; limit: number }, OverviewRow>(
-      `SELECT * FROM (${OVERVIEW} WHERE c.status = 'active') WHERE last_used_at < @cutoff AND live_grants = 0 ORDER BY last_used_at LIMIT @limit`,
+      // Registrations only: a document client has no registration to expire (and its id is no subject token).
+      `SELECT * FROM (${OVERVIEW} WHERE c.status = 'active' AND c.verified_host IS NULL) WHERE last_used_at < @cutoff AND live_grants = 0 ORDER BY last_used_at LIMIT @limit`,
     );
   }
 
@@ -99,6 +112,8 @@ function toOverview(row: OverviewRow): ClientOverview {
   return {
     clientId: row.client_id,
     clientName: metadata.client_name ?? null,
+    source: row.verified_host === null ? 'registration' : 'document',
+    verifiedHost: row.verified_host,
     status: row.status,
     authMethod: metadata.token_endpoint_auth_method,
     redirectUris: metadata.redirect_uris,

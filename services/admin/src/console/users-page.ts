@@ -70,7 +70,7 @@ function grantsTable(ctx: Context, session: ConsoleSession, grants: GrantOvervie
   <tbody>
   ${grants.map((g) => html`<tr data-grant-id="${g.grantId}">
     <td><a href="/admin/grants?user=${encodeURIComponent(g.userId)}">${g.username ?? g.userId}</a></td>
-    <td><a href="/admin/grants?client=${encodeURIComponent(g.clientId)}">${g.clientName ?? g.clientId}</a></td>
+    <td><a href="/admin/grants?client=${encodeURIComponent(g.clientId)}">${g.clientName ?? g.clientId}</a>${g.clientVerifiedHost ? html` <span class="muted">(${g.clientVerifiedHost})</span>` : ''}</td>
     <td><code>${g.scopes.join(' ')}</code></td>
     <td>${when(g.createdAt)}</td>
     <td class="state-${g.state}">${grantState(g)}</td>

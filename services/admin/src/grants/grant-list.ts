@@ -9,6 +9,8 @@ export type GrantOverview = {
   username: string | null;
   clientId: string;
   clientName: string | null;
+  /** A document client's verified host (the client_id URL's host, whose document was fetched); null for a registration. */
+  clientVerifiedHost: string | null;
   resource: string;
   scopes: string[];
   createdAt: string;
@@ -24,6 +26,7 @@ type Row = {
   username: string | null;
   client_id: string;
   client_name: string | null;
+  client_verified_host: string | null;
   resource: string;
   scopes: string;
   created_at: string;
@@ -43,11 +46,12 @@ export class GrantListReadModel {
 
   constructor(db: ProjectionDatabase) {
     this.#list = db.prepare<{ grantId: string | null; userId: string | null; clientId: string | null; liveOnly: number; now: number; limit: number; offset: number }, Row>(
-      `SELECT g.grant_id, g.user_id, u.username, g.client_id, json_extract(gc.metadata, '$.client_name') AS client_name,
+      `SELECT g.grant_id, g.user_id, u.username, g.client_id, json_extract(coalesce(gc.metadata, cd.metadata), '$.client_name') AS client_name, cd.verified_host AS client_verified_host,
               g.resource, g.scopes, g.created_at, g.expires_at, g.revoked_at, g.revoke_reason, k.revoked_at AS consent_revoked_at, k.revoke_reason AS consent_revoke_reason,
               ${GRANT_FACTS_SQL},
               CASE WHEN gc.status = 'deleted' THEN gc.updated_at END AS client_deleted_at
          FROM ${GRANT_JOINS_SQL}
+         LEFT JOIN client_documents cd ON cd.client_id = g.client_id
          LEFT JOIN admin_users u ON u.user_id = g.user_id
         WHERE (@grantId IS NULL OR g.grant_id = @grantId)
           AND (@userId IS NULL OR g.user_id = @userId)
@@ -64,6 +68,7 @@ export class GrantListReadModel {
       username: row.username,
       clientId: row.client_id,
       clientName: row.client_name,
+      clientVerifiedHost: row.client_verified_host,
       resource: row.resource,
       scopes: JSON.parse(row.scopes) as string[],
       createdAt: row.created_at,

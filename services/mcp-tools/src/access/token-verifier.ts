@@ -1,5 +1,5 @@
 import { verifyAccessToken, type AccessTokenClaims, type VerifyFailure } from '@mcp-auth/oauth';
-import { clientsProjection, consentsProjection, grantsProjection, type ClientsReadModel, type GrantsReadModel, type SigningKeysReadModel } from '@mcp-auth/projections';
+import { clientDisplayName, clientsProjection, consentsProjection, grantsProjection, type ClientDirectory, type GrantsReadModel, type SigningKeysReadModel } from '@mcp-auth/projections';
 import { waitForCredentialPosition, type Projector } from '@mcp-auth/projector';
 import type { EventStore } from '@mcp-auth/event-store';
 import type { NotesReadModel } from '../tools/notes-projection.ts';
@@ -57,7 +57,8 @@ export class TokenVerifier {
       projector: Projector;
       keys: SigningKeysReadModel;
       grants: GrantsReadModel;
-      clients: ClientsReadModel;
+      /** Both kinds of client, registered and document ones, for the name a tool sees. */
+      directory: ClientDirectory;
       notes: NotesReadModel;
       catchUpMs: number;
     },
@@ -106,7 +107,7 @@ export class TokenVerifier {
       userId: claims.sub,
       username: this.deps.notes.username(claims.sub),
       clientId: claims.client_id,
-      clientName: this.deps.clients.find(claims.client_id)?.metadata.client_name ?? null,
+      clientName: clientNameOf(this.deps.directory, claims.client_id),
       scopes: claims.scope.split(' ').filter(Boolean),
       grantId: claims.grant_id,
       expiresAt: claims.exp,
@@ -125,6 +126,12 @@ export class TokenVerifier {
     }
     return null;
   }
+}
+
+/** Only an honoured grant gets here, and its client is active: a registration, or a recorded document. */
+function clientNameOf(directory: ClientDirectory, clientId: string): string | null {
+  const client = directory.active(clientId);
+  return client ? clientDisplayName(client) : null;
 }
 
 function refused(reason: TokenRefusal): TokenCheck {
