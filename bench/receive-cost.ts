@@ -3,7 +3,7 @@
 // of one other aggregate (its consumer filtered on one subject: NATS sends nothing), the projector of every other
 // aggregate (filtered on NATS 2.10+; on 2.9 it reads every event and passes it over by subject, as most services
 // there do), a bare ordered consumer (pull, as the projector uses), an ordered push consumer, and a core NATS
-// subscription (no JetStream at all); and a policy's durable consumer (libs/projector/src/policy.ts) on two other
+// subscription (no JetStream at all); and a policy's durable consumer (libs/event-sourcing/src/policy.ts) on two other
 // aggregates (filtered out on 2.10+; on 2.9 it is sent every event and acknowledges each), and on the notes'
 // own aggregate for another type (sent every note, passed over by its type header and acknowledged: what
 // authorization-policies pays for each refresh-token rotation, on the grant aggregate it watches for GrantRevoked).
@@ -19,7 +19,7 @@ import { EVENT_AGGREGATES, NoteCreated, STREAM_NAME, eventCatalogue, newEvent, s
 import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { EventStore } from '@mcp-auth/event-store';
-import { Projector, defineProjection, startPolicy } from '@mcp-auth/projector';
+import { Projector, defineProjection, startPolicy } from '@mcp-auth/event-sourcing';
 import { startNats } from '@mcp-auth/testing';
 
 const RECEIVERS = ['projector-one-aggregate', 'projector-several', 'ordered-consumer', 'ordered-push-consumer', 'core-subscription', 'policy-other-aggregates', 'policy-same-aggregate'] as const;

@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import type Koa from 'koa';
 import { createServiceApp, healthRoutes } from '@mcp-auth/http';
-import { readiness } from '@mcp-auth/projector';
+import { readiness } from '@mcp-auth/event-sourcing';
 import { siteIcon } from '@mcp-auth/web';
 import { requireAdminBearer } from './access/admin-credential.ts';
 import { auditRoutes } from './audit/routes.ts';

@@ -1,7 +1,7 @@
 import type { EventStore } from '@mcp-auth/event-store';
 import type { Logger } from '@mcp-auth/http';
-import type { ClientsReadModel, ConsentsReadModel, GrantsReadModel, SigningKeysReadModel } from '@mcp-auth/projections';
-import type { Projector } from '@mcp-auth/projector';
+import type { ClientsReadModel, ConsentsReadModel, GrantsReadModel, SigningKeysReadModel } from '@mcp-auth/read-models';
+import type { Projector } from '@mcp-auth/event-sourcing';
 import type { AdminCredential } from './access/admin-credential.ts';
 import type { AuditReadModel } from './audit/read-model.ts';
 import type { ClientUsageReadModel } from './clients/usage-projection.ts';

@@ -9,8 +9,8 @@ import {
   consentsProjection,
   grantsProjection,
   signingKeysProjection,
-} from '@mcp-auth/projections';
-import { startEventSourcedRuntime } from '@mcp-auth/projector';
+} from '@mcp-auth/read-models';
+import { startEventSourcedRuntime } from '@mcp-auth/event-sourcing';
 import { AdminCredential } from './access/admin-credential.ts';
 import { createAdminApp } from './app.ts';
 import { AuditReadModel } from './audit/read-model.ts';

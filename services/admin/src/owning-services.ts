@@ -1,6 +1,6 @@
 import { CommandReply, type EventContext } from '@mcp-auth/contracts';
 import { ConcurrencyConflict, EventStoreUnavailable } from '@mcp-auth/event-store';
-import { waitForPosition } from '@mcp-auth/projector';
+import { waitForPosition } from '@mcp-auth/event-sourcing';
 import type { AdminDeps } from './deps.ts';
 
 /** How long the admin service waits for the owning service's answer before answering 503. */

@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { eventCatalogue, subjectOf, toEnvelope, type Actor, type DecidedEvent, type DomainEvent, type EventType } from '@mcp-auth/contracts';
 import { EventStore } from '@mcp-auth/event-store';
-import { rebuildProjections } from '@mcp-auth/projector';
+import { rebuildProjections } from '@mcp-auth/event-sourcing';
 import {
   BrowserlessUser,
   TEST_ADMIN_TOKEN,

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { subjectOf, toEnvelope, type DecidedEvent } from '@mcp-auth/contracts';
 import { EventStore } from '@mcp-auth/event-store';
-import { Projector } from '@mcp-auth/projector';
+import { Projector } from '@mcp-auth/event-sourcing';
 import { startNats, type NatsHandle } from '@mcp-auth/testing';
 import { clientUsageProjection } from '../src/clients/usage-projection.ts';
 

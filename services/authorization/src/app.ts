@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import type Koa from 'koa';
 import type { Context, Next } from 'koa';
 import { HttpError, createServiceApp, healthRoutes, publicCors } from '@mcp-auth/http';
-import { readiness } from '@mcp-auth/projector';
+import { readiness } from '@mcp-auth/event-sourcing';
 import { authorizeRoutes } from './authorize/routes.ts';
 import { connectedAppsRoutes } from './connected-apps/routes.ts';
 import { metadataRoutes } from './metadata/routes.ts';

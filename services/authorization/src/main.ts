@@ -1,6 +1,6 @@
 import { createLogger, gauge, listenWhileStarting, loadConfigOrExit, stopOnSignals } from '@mcp-auth/http';
-import { ClientDirectory, ClientDocumentsReadModel, ClientsReadModel, ConsentsReadModel, clientDocumentsProjection, clientsProjection, consentsProjection } from '@mcp-auth/projections';
-import { catchUpWithSubject, startEventSourcedRuntime, startPolicy, untilStored } from '@mcp-auth/projector';
+import { ClientDirectory, ClientDocumentsReadModel, ClientsReadModel, ConsentsReadModel, clientDocumentsProjection, clientsProjection, consentsProjection } from '@mcp-auth/read-models';
+import { catchUpWithSubject, startEventSourcedRuntime, startPolicy, untilStored } from '@mcp-auth/event-sourcing';
 import { subjects } from '@mcp-auth/contracts';
 import { createAuthorizationApp } from './app.ts';
 import { authorizationConfigSchema } from './config.ts';

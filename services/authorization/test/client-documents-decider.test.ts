@@ -4,7 +4,7 @@ import type { ClientMetadataDocumentData } from '@mcp-auth/contracts';
 import { deciderSpec } from '@mcp-auth/testing';
 import { changedMembers, decide, isFresh, type ClientDocumentState, type RecordFetchedDocument } from '../src/client-documents/decider.ts';
 import { consentFingerprint, redirectUrisFingerprint } from '../src/authorize/decider.ts';
-import { documentClient, type RecordedDocument } from '@mcp-auth/projections';
+import { documentClient, type RecordedDocument } from '@mcp-auth/read-models';
 
 const CLIENT_ID = 'https://app.example.com/oauth/client.json';
 const KEY = 'k3y';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { toEnvelope, type DecidedEvent, type DomainEvent, type EventOfType, type RecordedEvent } from '@mcp-auth/contracts';
-import type { Consent } from '@mcp-auth/projections';
+import type { Consent } from '@mcp-auth/read-models';
 import { decide as decideRevocation, decideConsent } from '../src/connected-apps/decider.ts';
 import { consentRevocationsFollowing } from '../src/connected-apps/policy.ts';
 

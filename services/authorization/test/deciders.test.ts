@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ClientMetadata, DecidedEvent } from '@mcp-auth/contracts';
 import { BUILT_IN_DEFAULT_SCOPES, BUILT_IN_SCOPES, withNonToolScopes } from '@mcp-auth/oauth';
-import type { Consent, RegisteredClient } from '@mcp-auth/projections';
+import type { Consent, RegisteredClient } from '@mcp-auth/read-models';
 import { deciderSpec } from '@mcp-auth/testing';
 import { redirectTo, validateAuthorizationRequest, type AuthorizationRequest, type RequestPolicy, type RequestVerdict } from '../src/authorize/authorization-request.ts';
 import {

@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import type Koa from 'koa';
 import { createServiceApp, healthRoutes, publicCors } from '@mcp-auth/http';
 import type { EventStore } from '@mcp-auth/event-store';
-import { readiness, type Projector } from '@mcp-auth/projector';
+import { readiness, type Projector } from '@mcp-auth/event-sourcing';
 import type { Logger } from '@mcp-auth/http';
 import { allowsLoopbackOrigins, type McpToolsConfig } from './config.ts';
 import { originPolicy } from './access/origin-guard.ts';

@@ -1,5 +1,5 @@
 import { createLogger, gauge, listenWhileStarting, loadConfigOrExit, stopOnSignals } from '@mcp-auth/http';
-import { IN_MEMORY_PROJECTION } from '@mcp-auth/projector';
+import { IN_MEMORY_PROJECTION } from '@mcp-auth/event-sourcing';
 import { createMcpToolsApp } from './app.ts';
 import { mcpToolsConfigSchema } from './config.ts';
 import { resourceMetadataUrl } from './protected-resource/metadata.ts';

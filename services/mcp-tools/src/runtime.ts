@@ -10,8 +10,8 @@ import {
   consentsProjection,
   grantsProjection,
   signingKeysProjection,
-} from '@mcp-auth/projections';
-import { startEventSourcedRuntime, type StartOptions } from '@mcp-auth/projector';
+} from '@mcp-auth/read-models';
+import { startEventSourcedRuntime, type StartOptions } from '@mcp-auth/event-sourcing';
 import type { McpToolsConfig } from './config.ts';
 import { TokenVerifier } from './access/token-verifier.ts';
 import { toolCallQuotas } from './access/quotas.ts';

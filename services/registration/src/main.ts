@@ -1,6 +1,6 @@
 import { createLogger, gauge, listenWhileStarting, loadConfigOrExit, stopOnSignals } from '@mcp-auth/http';
-import { clientsProjection, ClientsReadModel } from '@mcp-auth/projections';
-import { startEventSourcedRuntime } from '@mcp-auth/projector';
+import { clientsProjection, ClientsReadModel } from '@mcp-auth/read-models';
+import { startEventSourcedRuntime } from '@mcp-auth/event-sourcing';
 import { serveClientCommands } from './clients/client-commands.ts';
 import { RegistrationTokensReadModel, registrationTokensProjection } from './clients/registration-tokens.ts';
 import { createRegistrationApp } from './app.ts';

@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import type Koa from 'koa';
 import { createServiceApp, healthRoutes, publicCors } from '@mcp-auth/http';
-import { readiness } from '@mcp-auth/projector';
+import { readiness } from '@mcp-auth/event-sourcing';
 import type { TokenDeps } from './deps.ts';
 import { introspectionRoutes } from './introspection/routes.ts';
 import { revocationRoutes } from './revocation/routes.ts';

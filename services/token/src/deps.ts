@@ -1,7 +1,7 @@
 import type { EventStore } from '@mcp-auth/event-store';
 import type { Logger } from '@mcp-auth/http';
-import type { ClientDirectory, ClientsReadModel, ConsentsReadModel, GrantsReadModel, SigningKeysReadModel } from '@mcp-auth/projections';
-import type { Projector } from '@mcp-auth/projector';
+import type { ClientDirectory, ClientsReadModel, ConsentsReadModel, GrantsReadModel, SigningKeysReadModel } from '@mcp-auth/read-models';
+import type { Projector } from '@mcp-auth/event-sourcing';
 import type { ClientKeys } from './client-authentication/client-keys.ts';
 import type { CodesReadModel } from './codes/projection.ts';
 import type { TokenConfig } from './config.ts';

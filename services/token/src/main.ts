@@ -11,8 +11,8 @@ import {
   consentsProjection,
   grantsProjection,
   signingKeysProjection,
-} from '@mcp-auth/projections';
-import { startEventSourcedRuntime, startPolicy, untilStored } from '@mcp-auth/projector';
+} from '@mcp-auth/read-models';
+import { startEventSourcedRuntime, startPolicy, untilStored } from '@mcp-auth/event-sourcing';
 import { createTokenApp } from './app.ts';
 import { ClientKeys } from './client-authentication/client-keys.ts';
 import { CodesReadModel, codesProjection } from './codes/projection.ts';

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { subjectOf, toEnvelope, type DecidedEvent, type DomainEvent, type RecordedEvent } from '@mcp-auth/contracts';
 import { OAuthError, s256 } from '@mcp-auth/oauth';
-import { GrantsReadModel, clientsProjection, consentsProjection, grantsProjection, type Grant } from '@mcp-auth/projections';
+import { GrantsReadModel, clientsProjection, consentsProjection, grantsProjection, type Grant } from '@mcp-auth/read-models';
 import { CodeAlreadyRedeemed, decide as decideRedemption, type CodeState, type RedeemCode } from '../src/codes/decider.ts';
 import { CodesReadModel, codesProjection, type AuthorizationCode } from '../src/codes/projection.ts';
 import { decide as decideGrant } from '../src/grants/decider.ts';

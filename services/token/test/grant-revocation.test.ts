@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { toEnvelope, type DecidedEvent, type DomainEvent, type EventOfType, type RecordedEvent } from '@mcp-auth/contracts';
-import type { Grant } from '@mcp-auth/projections';
+import type { Grant } from '@mcp-auth/read-models';
 import { decide } from '../src/grants/decider.ts';
 import { revocationsFollowing } from '../src/grants/policy.ts';
 

@@ -1,5 +1,5 @@
 import { eventCatalogue, type EventType } from '@mcp-auth/contracts';
-import { defineProjection, sql } from '@mcp-auth/projector';
+import { defineProjection, sql } from '@mcp-auth/event-sourcing';
 import { describeEvent } from './describe.ts';
 
 const EVERY_EVENT_TYPE = Object.keys(eventCatalogue) as EventType[];

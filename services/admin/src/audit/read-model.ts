@@ -1,5 +1,5 @@
 import type { Actor } from '@mcp-auth/contracts';
-import { sql, type ProjectionDatabase } from '@mcp-auth/projector';
+import { sql, type ProjectionDatabase } from '@mcp-auth/event-sourcing';
 import type { AuditOutcome } from './describe.ts';
 
 /** One line of the audit trail. */

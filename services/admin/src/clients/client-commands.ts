@@ -1,5 +1,5 @@
 import { commandSubjects, subjects, type EventContext } from '@mcp-auth/contracts';
-import { catchUpWithSubject } from '@mcp-auth/projector';
+import { catchUpWithSubject } from '@mcp-auth/event-sourcing';
 import { nowSeconds } from '../api/query.ts';
 import type { AdminDeps } from '../deps.ts';
 import { NotFoundByOwner, sendToOwner } from '../owning-services.ts';

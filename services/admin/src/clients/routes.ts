@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import { z } from 'zod';
 import { isSubjectToken } from '@mcp-auth/contracts';
 import { HttpError, eventContextOf } from '@mcp-auth/http';
-import { isDocumentClientId } from '@mcp-auth/projections';
+import { isDocumentClientId } from '@mcp-auth/read-models';
 import { notFound, nowSeconds, page, parseQuery, searchText } from '../api/query.ts';
 import { clientJson, grantJson } from '../api/presenters.ts';
 import type { AdminDeps } from '../deps.ts';

@@ -1,6 +1,6 @@
 import type { ClientMetadata } from '@mcp-auth/contracts';
-import { GRANT_JOINS_SQL, LIVE_GRANT_SQL } from '@mcp-auth/projections';
-import { defineBatchProjection, sql, type ProjectionDatabase } from '@mcp-auth/projector';
+import { GRANT_JOINS_SQL, LIVE_GRANT_SQL } from '@mcp-auth/read-models';
+import { defineBatchProjection, sql, type ProjectionDatabase } from '@mcp-auth/event-sourcing';
 import { escapeLike } from '../users/projection.ts';
 
 /**

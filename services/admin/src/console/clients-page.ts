@@ -2,7 +2,7 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import { isSubjectToken } from '@mcp-auth/contracts';
-import { isDocumentClientId } from '@mcp-auth/projections';
+import { isDocumentClientId } from '@mcp-auth/read-models';
 import { readForm } from '@mcp-auth/http';
 import { html } from '@mcp-auth/web';
 import { nowSeconds } from '../api/query.ts';

@@ -1,4 +1,4 @@
-import { defineProjection, sql, type ProjectionDatabase } from '@mcp-auth/projector';
+import { defineProjection, sql, type ProjectionDatabase } from '@mcp-auth/event-sourcing';
 
 /**
  * Console sessions signed out before they expired. A row is needed only until its session would have expired

@@ -1,6 +1,6 @@
 import type { Context, Next } from 'koa';
 import { subjects } from '@mcp-auth/contracts';
-import { catchUpWithSubject, executeCommand } from '@mcp-auth/projector';
+import { catchUpWithSubject, executeCommand } from '@mcp-auth/event-sourcing';
 import { clearCookie, csrfGuard, setCookie, type CsrfGuard } from '@mcp-auth/web';
 import type { ConsoleSessionClaim } from '../access/admin-credential.ts';
 import type { AdminDeps } from '../deps.ts';

@@ -1,5 +1,5 @@
-import { GRANT_FACTS_SQL, GRANT_JOINS_SQL, LIVE_GRANT_SQL } from '@mcp-auth/projections';
-import type { ProjectionDatabase } from '@mcp-auth/projector';
+import { GRANT_FACTS_SQL, GRANT_JOINS_SQL, LIVE_GRANT_SQL } from '@mcp-auth/read-models';
+import type { ProjectionDatabase } from '@mcp-auth/event-sourcing';
 
 export type GrantState = 'live' | 'revoked' | 'expired';
 

@@ -1,5 +1,5 @@
 import { commandSubjects, isSubjectToken, type EventContext } from '@mcp-auth/contracts';
-import { grantIsActive } from '@mcp-auth/projections';
+import { grantIsActive } from '@mcp-auth/read-models';
 import { nowSeconds } from '../api/query.ts';
 import type { AdminDeps } from '../deps.ts';
 import { sendToOwner } from '../owning-services.ts';

@@ -1,4 +1,4 @@
-import type { PublishedKey } from '@mcp-auth/projections';
+import type { PublishedKey } from '@mcp-auth/read-models';
 
 /** The key signing now (or last) first: the order the API and the console list keys in. */
 export function newestFirst(keys: PublishedKey[]): PublishedKey[] {

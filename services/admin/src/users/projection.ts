@@ -1,4 +1,4 @@
-import { defineProjection, sql, type ProjectionDatabase } from '@mcp-auth/projector';
+import { defineProjection, sql, type ProjectionDatabase } from '@mcp-auth/event-sourcing';
 
 /** Users as the admin sees them: who exists and when they last signed in (never a password hash). */
 export const usersProjection = defineProjection({

@@ -1,7 +1,7 @@
 import { isSubjectToken, subjects, type EventContext } from '@mcp-auth/contracts';
 import { HttpError } from '@mcp-auth/http';
 import { randomToken } from '@mcp-auth/oauth';
-import { executeCommand, type AggregateCommand } from '@mcp-auth/projector';
+import { executeCommand, type AggregateCommand } from '@mcp-auth/event-sourcing';
 import type { AdminDeps } from '../deps.ts';
 import { decide, type WebhookCommand, type WebhookState } from './decider.ts';
 import type { DeliveryJob } from './fan-out.ts';

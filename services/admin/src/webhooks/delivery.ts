@@ -1,7 +1,7 @@
 import type { JsMsg } from '@nats-io/jetstream';
 import { subjects, type DecidedEvent, type DomainEvent, type EventContext, type RecordedEvent } from '@mcp-auth/contracts';
 import { ConcurrencyConflict, type EventStore, type Logger } from '@mcp-auth/event-store';
-import { catchUpWithSubject, type Projector } from '@mcp-auth/projector';
+import { catchUpWithSubject, type Projector } from '@mcp-auth/event-sourcing';
 import { DeliveryJobSchema, type DeliveryJob } from './fan-out.ts';
 import { webhookBody } from './payload.ts';
 import type { WebhooksReadModel } from './projection.ts';

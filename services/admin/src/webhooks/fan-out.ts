@@ -3,7 +3,7 @@ import type { JsMsg } from '@nats-io/jetstream';
 import { z } from 'zod';
 import { aggregateOfSubject, decodeEventOn } from '@mcp-auth/contracts';
 import { EVENT_TYPE_HEADER, persistently, type EventStore, type Logger } from '@mcp-auth/event-store';
-import type { Projector } from '@mcp-auth/projector';
+import type { Projector } from '@mcp-auth/event-sourcing';
 import { isSubscribableEventType } from './decider.ts';
 import type { WebhooksReadModel } from './projection.ts';
 import { deliverySubject } from './streams.ts';

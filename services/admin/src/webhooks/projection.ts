@@ -1,5 +1,5 @@
-import type { ChangeStamps } from '@mcp-auth/projections';
-import { defineProjection, sql, type ProjectionDatabase } from '@mcp-auth/projector';
+import type { ChangeStamps } from '@mcp-auth/read-models';
+import { defineProjection, sql, type ProjectionDatabase } from '@mcp-auth/event-sourcing';
 import { EVERY_EVENT, isSubscribableEventType } from './decider.ts';
 
 /**

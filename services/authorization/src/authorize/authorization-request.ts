@@ -1,6 +1,6 @@
 import { isSubjectToken } from '@mcp-auth/contracts';
 import { S256_CHALLENGE, canonicalResource, isToolScope, looksLikeClientIdUrl, parseScope, redirectUriMatches, type ScopeDefinition } from '@mcp-auth/oauth';
-import type { DirectoryClient, RegisteredClient } from '@mcp-auth/projections';
+import type { DirectoryClient, RegisteredClient } from '@mcp-auth/read-models';
 
 /** A registered client, or a metadata document's client (with what its document verified). */
 export type RequestingClient = RegisteredClient & Partial<Pick<DirectoryClient, 'document'>>;

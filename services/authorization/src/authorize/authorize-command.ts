@@ -1,5 +1,5 @@
 import { subjects, type EventContext } from '@mcp-auth/contracts';
-import { executeCommand } from '@mcp-auth/projector';
+import { executeCommand } from '@mcp-auth/event-sourcing';
 import type { AuthorizationDeps } from '../web/context.ts';
 import { decide, type AuthorizationCommand, type AuthorizationState } from './decider.ts';
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { DecidedEvent, Decider } from '@mcp-auth/contracts';
-import type { Consent } from '@mcp-auth/projections';
+import type { Consent } from '@mcp-auth/read-models';
 import type { AuthorizationRequest } from './authorization-request.ts';
 
 export type ApproveAuthorization = {

@@ -4,7 +4,7 @@ import type { Context } from 'koa';
 import { isSubjectToken, subjects } from '@mcp-auth/contracts';
 import { readForm, eventContextOf, requestOrigin } from '@mcp-auth/http';
 import { attachPosition, hashSecret, looksLikeClientIdUrl, randomToken } from '@mcp-auth/oauth';
-import { catchUpWithSubject } from '@mcp-auth/projector';
+import { catchUpWithSubject } from '@mcp-auth/event-sourcing';
 import { knownResources } from '../config.ts';
 import { currentSession, type CurrentSession } from '../sign-in/sessions.ts';
 import type { AuthorizationDeps } from '../web/context.ts';

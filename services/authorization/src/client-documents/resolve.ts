@@ -5,8 +5,8 @@ import type { EventStore } from '@mcp-auth/event-store';
 import { tooManyRequests, type Logger, type RequestOrigin } from '@mcp-auth/http';
 import { checkClientIdUrl, validateClientMetadataDocument } from '@mcp-auth/oauth';
 import { fetchDocument, freshSeconds, type OutboundPolicy } from '@mcp-auth/outbound';
-import { documentClient, type ClientDocumentsReadModel, type DirectoryClient } from '@mcp-auth/projections';
-import { catchUpWithSubject, executeCommand, type Projector } from '@mcp-auth/projector';
+import { documentClient, type ClientDocumentsReadModel, type DirectoryClient } from '@mcp-auth/read-models';
+import { catchUpWithSubject, executeCommand, type Projector } from '@mcp-auth/event-sourcing';
 import type { AuthorizationConfig } from '../config.ts';
 import { decide, isFresh, type ClientDocumentCommand, type ClientDocumentState } from './decider.ts';
 

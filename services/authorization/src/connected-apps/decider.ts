@@ -1,5 +1,5 @@
 import type { ConsentRevocationReason, DecidedEvent, Decider } from '@mcp-auth/contracts';
-import type { Consent } from '@mcp-auth/projections';
+import type { Consent } from '@mcp-auth/read-models';
 
 /** The user revokes an app on /account. */
 export type RevokeApp = { type: 'RevokeApp'; data: { userId: string; clientId: string } };

@@ -1,7 +1,7 @@
 import { subjects, type EventOfType, type RecordedEvent } from '@mcp-auth/contracts';
 import type { EventStore } from '@mcp-auth/event-store';
-import type { Consent, ConsentsReadModel } from '@mcp-auth/projections';
-import type { Policy, Projector } from '@mcp-auth/projector';
+import type { Consent, ConsentsReadModel } from '@mcp-auth/read-models';
+import type { Policy, Projector } from '@mcp-auth/event-sourcing';
 import { executeConsentRevocation } from './revoke-consent.ts';
 import type { RevokeConsent } from './decider.ts';
 

@@ -1,7 +1,7 @@
 import { RevokeConsentCommand, commandQueues, commandSubjects, subjects, type EventContext } from '@mcp-auth/contracts';
 import type { EventStore, Logger, Served } from '@mcp-auth/event-store';
-import type { ConsentsReadModel } from '@mcp-auth/projections';
-import { executeCommand, serveCommand, waitForPosition, type Projector } from '@mcp-auth/projector';
+import type { ConsentsReadModel } from '@mcp-auth/read-models';
+import { executeCommand, serveCommand, waitForPosition, type Projector } from '@mcp-auth/event-sourcing';
 import { ConsentNotFound, decideConsent, type RevokeConsent } from './decider.ts';
 
 type ConsentDeps = { store: EventStore; projector: Projector; consents: ConsentsReadModel };

@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import { isSubjectToken } from '@mcp-auth/contracts';
 import { readForm, eventContextOf } from '@mcp-auth/http';
 import { looksLikeClientIdUrl, parsePosition } from '@mcp-auth/oauth';
-import { DEFAULT_CATCH_UP_MS, waitForCredentialPosition, waitForPosition } from '@mcp-auth/projector';
+import { DEFAULT_CATCH_UP_MS, waitForCredentialPosition, waitForPosition } from '@mcp-auth/event-sourcing';
 import { currentSession } from '../sign-in/sessions.ts';
 import type { AuthorizationDeps } from '../web/context.ts';
 import { sendPage } from '@mcp-auth/web';

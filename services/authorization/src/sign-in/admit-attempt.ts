@@ -1,6 +1,6 @@
 import { subjects, type EventContext } from '@mcp-auth/contracts';
 import { ConcurrencyConflict, type EventStore } from '@mcp-auth/event-store';
-import { catchUpWithSubject, type Projector } from '@mcp-auth/projector';
+import { catchUpWithSubject, type Projector } from '@mcp-auth/event-sourcing';
 import type { UsersReadModel } from '../users/projection.ts';
 import { decide, throttleVerdict, type AdmitSignIn, type SignInPolicy } from './decider.ts';
 

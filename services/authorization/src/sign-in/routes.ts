@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import Router from '@koa/router';
 import { isSubjectToken, subjects } from '@mcp-auth/contracts';
-import type { RegisteredClient } from '@mcp-auth/projections';
+import type { RegisteredClient } from '@mcp-auth/read-models';
 import { rateLimit, readForm, eventContextOf } from '@mcp-auth/http';
 import { redirectUriMatches } from '@mcp-auth/oauth';
-import { catchUpWithSubject } from '@mcp-auth/projector';
+import { catchUpWithSubject } from '@mcp-auth/event-sourcing';
 import { formTargetFor, sendPage } from '@mcp-auth/web';
 import { signInPage } from '../web/pages.ts';
 import type { AuthorizationDeps } from '../web/context.ts';

@@ -1,6 +1,6 @@
 import type { Context } from 'koa';
 import { attachPosition, hashSecret, randomToken, splitPosition } from '@mcp-auth/oauth';
-import { waitForCredentialPosition } from '@mcp-auth/projector';
+import { waitForCredentialPosition } from '@mcp-auth/event-sourcing';
 import { clearCookie, setCookie } from '@mcp-auth/web';
 import type { AuthorizationDeps } from '../web/context.ts';
 import type { Session } from '../users/projection.ts';

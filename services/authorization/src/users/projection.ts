@@ -1,4 +1,4 @@
-import { defineProjection, sql, type ProjectionDatabase } from '@mcp-auth/projector';
+import { defineProjection, sql, type ProjectionDatabase } from '@mcp-auth/event-sourcing';
 import { evolveAccount, type CountedGuess, type SignInState } from '../sign-in/decider.ts';
 
 /**

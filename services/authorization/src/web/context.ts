@@ -1,8 +1,8 @@
 import type { EventStore } from '@mcp-auth/event-store';
 import type { Logger } from '@mcp-auth/http';
-import type { ClientDirectory, ClientsReadModel, ConsentsReadModel } from '@mcp-auth/projections';
+import type { ClientDirectory, ClientsReadModel, ConsentsReadModel } from '@mcp-auth/read-models';
 import type { ClientDocumentResolver } from '../client-documents/resolve.ts';
-import type { Projector } from '@mcp-auth/projector';
+import type { Projector } from '@mcp-auth/event-sourcing';
 import type { AuthorizationConfig } from '../config.ts';
 import type { UsersReadModel } from '../users/projection.ts';
 import type { CsrfGuard } from '@mcp-auth/web';

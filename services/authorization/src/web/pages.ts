@@ -1,5 +1,5 @@
 import { isToolScope, type ScopeDefinition } from '@mcp-auth/oauth';
-import type { Consent, DirectoryClient, RegisteredClient } from '@mcp-auth/projections';
+import type { Consent, DirectoryClient, RegisteredClient } from '@mcp-auth/read-models';
 import type { AuthorizationRequest } from '../authorize/authorization-request.ts';
 import { html, type SafeHtml } from '@mcp-auth/web';
 import { looksLikeClientIdUrl } from '@mcp-auth/oauth';

@@ -1,6 +1,6 @@
 import { verifyAccessToken, type AccessTokenClaims, type VerifyFailure } from '@mcp-auth/oauth';
-import { clientDisplayName, clientsProjection, consentsProjection, grantsProjection, type ClientDirectory, type GrantsReadModel, type SigningKeysReadModel } from '@mcp-auth/projections';
-import { waitForCredentialPosition, type Projector } from '@mcp-auth/projector';
+import { clientDisplayName, clientsProjection, consentsProjection, grantsProjection, type ClientDirectory, type GrantsReadModel, type SigningKeysReadModel } from '@mcp-auth/read-models';
+import { waitForCredentialPosition, type Projector } from '@mcp-auth/event-sourcing';
 import type { EventStore } from '@mcp-auth/event-store';
 import type { NotesReadModel } from '../tools/notes-projection.ts';
 import type { ToolIdentity } from '../tools/tool.ts';

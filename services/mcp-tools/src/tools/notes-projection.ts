@@ -1,4 +1,4 @@
-import { defineProjection, sql, type ProjectionDatabase } from '@mcp-auth/projector';
+import { defineProjection, sql, type ProjectionDatabase } from '@mcp-auth/event-sourcing';
 
 /** Each user's notes, and usernames for whoami. A user only ever reads their own rows. */
 export const notesProjection = defineProjection({

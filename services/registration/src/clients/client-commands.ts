@@ -7,8 +7,8 @@ import {
   type EventContext,
 } from '@mcp-auth/contracts';
 import type { EventStore, Logger, Served } from '@mcp-auth/event-store';
-import type { ClientsReadModel, RegisteredClient } from '@mcp-auth/projections';
-import { executeCommand, serveCommand, type AggregateCommand, type CommandOptions, type Projector } from '@mcp-auth/projector';
+import type { ClientsReadModel, RegisteredClient } from '@mcp-auth/read-models';
+import { executeCommand, serveCommand, type AggregateCommand, type CommandOptions, type Projector } from '@mcp-auth/event-sourcing';
 import { ClientNotFound, decide, type ClientCommand, type ClientState } from './decider.ts';
 import type { RegistrationTokensReadModel } from './registration-tokens.ts';
 

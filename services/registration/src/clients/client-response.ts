@@ -1,4 +1,4 @@
-import type { RegisteredClient } from '@mcp-auth/projections';
+import type { RegisteredClient } from '@mcp-auth/read-models';
 
 /** RFC 7591 §3.2.1 / RFC 7592 §3 client information response. Secrets appear only when just issued. */
 export function clientInformation(

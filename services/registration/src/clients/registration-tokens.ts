@@ -1,6 +1,6 @@
 import { hashSecret } from '@mcp-auth/oauth';
-import { ChangeScopedMemo, clientsProjection, type ChangeStamps } from '@mcp-auth/projections';
-import { defineProjection, sql, type ProjectionDatabase } from '@mcp-auth/projector';
+import { ChangeScopedMemo, clientsProjection, type ChangeStamps } from '@mcp-auth/read-models';
+import { defineProjection, sql, type ProjectionDatabase } from '@mcp-auth/event-sourcing';
 
 /**
  * Hashes of the registration access tokens (RFC 7592) of each client: one per registrant, since a public

@@ -15,8 +15,8 @@ import {
   verifyClientAssertion,
   type AssertionUseState,
 } from '@mcp-auth/oauth';
-import type { ClientDirectory, ClientsReadModel, RegisteredClient } from '@mcp-auth/projections';
-import { catchUpWithSubject, executeCommand, type AggregateCommand, type Projector } from '@mcp-auth/projector';
+import type { ClientDirectory, ClientsReadModel, RegisteredClient } from '@mcp-auth/read-models';
+import { catchUpWithSubject, executeCommand, type AggregateCommand, type Projector } from '@mcp-auth/event-sourcing';
 import type { ClientKeySource, ClientKeys } from './client-keys.ts';
 import { recordedDocumentClient } from './document-clients.ts';
 

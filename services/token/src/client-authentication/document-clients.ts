@@ -1,7 +1,7 @@
 import { clientDocumentKey, subjects } from '@mcp-auth/contracts';
 import type { EventStore } from '@mcp-auth/event-store';
-import type { ClientDirectory, DirectoryClient } from '@mcp-auth/projections';
-import { catchUpWithSubject, type Projector } from '@mcp-auth/projector';
+import type { ClientDirectory, DirectoryClient } from '@mcp-auth/read-models';
+import { catchUpWithSubject, type Projector } from '@mcp-auth/event-sourcing';
 
 /**
  * A client whose client_id is its metadata document's URL, as the authorization service recorded the document.

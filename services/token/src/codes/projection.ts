@@ -1,4 +1,4 @@
-import { defineProjection, sql, type ProjectionDatabase } from '@mcp-auth/projector';
+import { defineProjection, sql, type ProjectionDatabase } from '@mcp-auth/event-sourcing';
 
 /** Authorization codes as the token service needs them to redeem one: what it is bound to, and whether it is spent. */
 export const codesProjection = defineProjection({

@@ -1,7 +1,7 @@
 import { subjects, type EventContext } from '@mcp-auth/contracts';
 import { ConcurrencyConflict } from '@mcp-auth/event-store';
 import { InvalidGrant } from '@mcp-auth/oauth';
-import { catchUpWithSubject, executeCommand, type AggregateCommand } from '@mcp-auth/projector';
+import { catchUpWithSubject, executeCommand, type AggregateCommand } from '@mcp-auth/event-sourcing';
 import type { TokenDeps } from '../deps.ts';
 import { executeGrantRevocation } from '../grants/revoke-grant.ts';
 import { CodeAlreadyRedeemed, decide, type CodeState, type RedeemCode } from './decider.ts';

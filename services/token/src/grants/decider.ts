@@ -1,5 +1,5 @@
 import type { DecidedEvent, Decider, GrantRevocationReason } from '@mcp-auth/contracts';
-import type { Grant } from '@mcp-auth/projections';
+import type { Grant } from '@mcp-auth/read-models';
 
 /**
  * Revokes a grant for a reason of the token service's own (RFC 7009, a code used twice) or of token-policies (the

@@ -1,6 +1,6 @@
 import { consentRevocationReason, type EventOfType, type RecordedEvent } from '@mcp-auth/contracts';
-import type { Grant } from '@mcp-auth/projections';
-import type { Policy } from '@mcp-auth/projector';
+import type { Grant } from '@mcp-auth/read-models';
+import type { Policy } from '@mcp-auth/event-sourcing';
 import type { TokenDeps } from '../deps.ts';
 import type { RevokeGrant } from './decider.ts';
 import { executeGrantRevocation } from './revoke-grant.ts';

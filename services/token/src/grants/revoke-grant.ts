@@ -1,5 +1,5 @@
 import { subjects, type EventContext } from '@mcp-auth/contracts';
-import { executeCommand } from '@mcp-auth/projector';
+import { executeCommand } from '@mcp-auth/event-sourcing';
 import type { TokenDeps } from '../deps.ts';
 import { decide, type RevokeGrant } from './decider.ts';
 

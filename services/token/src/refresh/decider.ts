@@ -1,6 +1,6 @@
 import type { DecidedEvent, Decider } from '@mcp-auth/contracts';
 import { InvalidGrant, InvalidScope, InvalidTarget, sameResource } from '@mcp-auth/oauth';
-import { grantIsActive, type Grant } from '@mcp-auth/projections';
+import { grantIsActive, type Grant } from '@mcp-auth/read-models';
 import type { RefreshFamily, RefreshToken } from './projection.ts';
 
 export type RefreshPolicy = { graceMs: number; maxGraceRetries: number };

@@ -1,4 +1,4 @@
-import { defineProjection, sql, type ProjectionDatabase } from '@mcp-auth/projector';
+import { defineProjection, sql, type ProjectionDatabase } from '@mcp-auth/event-sourcing';
 
 /**
  * Refresh tokens by hash, in generations: a normal rotation spends the whole current generation and starts

@@ -1,8 +1,8 @@
 import { subjects, type EventContext, type DecidedEvent } from '@mcp-auth/contracts';
 import { ConcurrencyConflict } from '@mcp-auth/event-store';
 import { InvalidGrant } from '@mcp-auth/oauth';
-import type { Grant } from '@mcp-auth/projections';
-import { executeCommand, type AggregateCommand } from '@mcp-auth/projector';
+import type { Grant } from '@mcp-auth/read-models';
+import { executeCommand, type AggregateCommand } from '@mcp-auth/event-sourcing';
 import type { TokenDeps } from '../deps.ts';
 import { REVOKED_FOR_REUSE, decide, type RefreshGrant, type RefreshState } from './decider.ts';
 

@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import { readForm, eventContextOf } from '@mcp-auth/http';
 import { InvalidRequest, OAuthError } from '@mcp-auth/oauth';
 import { subjects } from '@mcp-auth/contracts';
-import { executeCommand } from '@mcp-auth/projector';
+import { executeCommand } from '@mcp-auth/event-sourcing';
 import { checkAccessToken } from '../access-token-check.ts';
 import { assertionAudiences, authenticateClient } from '../client-authentication/authenticate-client.ts';
 import type { TokenDeps } from '../deps.ts';

@@ -1,5 +1,5 @@
 import Router from '@koa/router';
-import type { SigningKeysReadModel } from '@mcp-auth/projections';
+import type { SigningKeysReadModel } from '@mcp-auth/read-models';
 
 /** Every published key that may still have live tokens, from whichever replica made it. */
 export function jwksRoutes(keys: SigningKeysReadModel): Router {

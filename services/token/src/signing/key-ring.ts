@@ -2,8 +2,8 @@ import { KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
 import { subjects, type DecidedEvent } from '@mcp-auth/contracts';
 import { ConcurrencyConflict, type EventStore, type Logger } from '@mcp-auth/event-store';
-import type { SigningKeysReadModel } from '@mcp-auth/projections';
-import { waitForPosition, type Projector } from '@mcp-auth/projector';
+import type { SigningKeysReadModel } from '@mcp-auth/read-models';
+import { waitForPosition, type Projector } from '@mcp-auth/event-sourcing';
 
 export type SigningKey = { kid: string; alg: 'ES256' | 'EdDSA'; privateKey: KeyObject; signsUntil: number };
 

@@ -1,6 +1,6 @@
 import type { EventContext } from '@mcp-auth/contracts';
 import { InvalidRequest, randomToken } from '@mcp-auth/oauth';
-import type { RegisteredClient } from '@mcp-auth/projections';
+import type { RegisteredClient } from '@mcp-auth/read-models';
 import type { RedeemCode } from '../codes/decider.ts';
 import { executeRedemption } from '../codes/redeem-code.ts';
 import type { TokenDeps } from '../deps.ts';

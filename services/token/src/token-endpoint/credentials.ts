@@ -1,6 +1,6 @@
 import { EventStoreUnavailable } from '@mcp-auth/event-store';
 import { InvalidGrant, hashSecret, splitPosition } from '@mcp-auth/oauth';
-import { DEFAULT_CATCH_UP_MS, reachCredentialPosition } from '@mcp-auth/projector';
+import { DEFAULT_CATCH_UP_MS, reachCredentialPosition } from '@mcp-auth/event-sourcing';
 import type { TokenDeps } from '../deps.ts';
 
 /**

@@ -1,6 +1,6 @@
 import type { EventContext } from '@mcp-auth/contracts';
 import { InvalidRequest, InvalidScope, parseScope } from '@mcp-auth/oauth';
-import type { RegisteredClient } from '@mcp-auth/projections';
+import type { RegisteredClient } from '@mcp-auth/read-models';
 import type { TokenDeps } from '../deps.ts';
 import type { RefreshGrant } from '../refresh/decider.ts';
 import { executeRotation } from '../refresh/rotate-refresh-token.ts';

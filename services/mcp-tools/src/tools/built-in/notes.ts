@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { EventStore } from '@mcp-auth/event-store';
-import { waitForPosition, type Projector } from '@mcp-auth/projector';
+import { waitForPosition, type Projector } from '@mcp-auth/event-sourcing';
 import type { NotesReadModel } from '../notes-projection.ts';
 import { ToolError, type ToolDefinition } from '../tool.ts';
 

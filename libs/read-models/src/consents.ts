@@ -1,5 +1,5 @@
 import { consentRevocationReason } from '@mcp-auth/contracts';
-import { defineProjection, sql, type ProjectionDatabase } from '@mcp-auth/projector';
+import { defineProjection, sql, type ProjectionDatabase } from '@mcp-auth/event-sourcing';
 import { documentClientSql } from './client-documents.ts';
 
 /**

@@ -1,4 +1,4 @@
-import { defineProjection, sql, type ProjectionDatabase } from '@mcp-auth/projector';
+import { defineProjection, sql, type ProjectionDatabase } from '@mcp-auth/event-sourcing';
 import { documentClientSql } from './client-documents.ts';
 
 /**

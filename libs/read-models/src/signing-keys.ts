@@ -1,4 +1,4 @@
-import { defineProjection, sql, type ProjectionDatabase } from '@mcp-auth/projector';
+import { defineProjection, sql, type ProjectionDatabase } from '@mcp-auth/event-sourcing';
 
 /** Public keys of the token replicas: the token service serves them at /jwks.json, MCP servers verify with them. */
 export const signingKeysProjection = defineProjection({

@@ -1,5 +1,5 @@
 import type { ClientMetadata, ClientMetadataDocumentData } from '@mcp-auth/contracts';
-import { defineProjection, sql, type ProjectionDatabase } from '@mcp-auth/projector';
+import { defineProjection, sql, type ProjectionDatabase } from '@mcp-auth/event-sourcing';
 import { ChangeScopedMemo, type ChangeStamps } from './change-scoped-memo.ts';
 import type { ClientsReadModel, RegisteredClient } from './clients.ts';
 

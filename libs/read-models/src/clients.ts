@@ -1,5 +1,5 @@
 import type { ClientMetadata } from '@mcp-auth/contracts';
-import { defineProjection, sql, type ProjectionDatabase } from '@mcp-auth/projector';
+import { defineProjection, sql, type ProjectionDatabase } from '@mcp-auth/event-sourcing';
 import { ChangeScopedMemo, type ChangeStamps } from './change-scoped-memo.ts';
 
 /** Registered clients, as the registration, authorization and token services each see them. */
