@@ -100,7 +100,7 @@ describe('NATS restarted from an earlier copy of its store, under running servic
     for (const mcp of mcpUrls()) assert.equal((await mcpCall(mcp, signedBefore.json!.access_token)).status, 200);
 
     await nats.restoreStore(copy);
-    await eventually('the late replica publishes a new key', () => late.output().includes("the stream lost this replica's signing key; publishing a new one"), 20_000);
+    await eventually('the late replica has published a new key', () => late.output().includes("the stream lost this replica's signing key; published a new one"), 20_000);
     await waitUntilAnswers(`${late.url}/readyz`, 20_000);
     // The rotation after the copy is lost too: the agent's refresh token from before it works again.
     const signedAfter = await patiently(() => refresh(late.url, agent.refresh_token));

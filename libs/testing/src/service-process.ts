@@ -90,7 +90,9 @@ export async function startService(name: ServiceName, options: StartServiceOptio
     },
   };
   try {
-    await waitUntilAnswers(`${url}/${options.waitFor === 'healthy' ? 'healthz' : 'readyz'}`, options.timeoutMs ?? 20_000, () => child.exitCode !== null);
+    // Generous: on a 2-core machine running a suite, a start that seeds users (scrypt) and catches up can take
+    // tens of seconds; a service that never starts still fails, and its output says why.
+    await waitUntilAnswers(`${url}/${options.waitFor === 'healthy' ? 'healthz' : 'readyz'}`, options.timeoutMs ?? 45_000, () => child.exitCode !== null);
   } catch (err) {
     await service.stop('SIGKILL');
     throw new Error(`${name} did not become ready: ${String(err)}\n--- output ---\n${output.slice(-5000)}`);

@@ -67,8 +67,9 @@ export class KeyRing {
     await waitForPosition(projector, lastSequence, STARTUP_CATCH_UP_MS);
     const current = this.#current;
     if (current && !keys.find(current.kid)) {
-      logger.warn({ kid: current.kid }, "the stream lost this replica's signing key; publishing a new one");
       await this.#rotate(STARTUP_CATCH_UP_MS);
+      // Said once the new key signs: what this replica signs from here on is accepted everywhere.
+      logger.warn({ lostKid: current.kid, kid: this.#current?.kid }, "the stream lost this replica's signing key; published a new one");
     }
   }
 
