@@ -4,7 +4,6 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose';
-import type { Browser } from 'playwright-core';
 import { CLIENT_ASSERTION_TYPE } from '@mcp-auth/oauth';
 import {
   BrowserlessUser,
@@ -13,13 +12,14 @@ import {
   authorizationUrl,
   connectMcpClient,
   http,
-  launchBrowser,
+  launchBrowserInBackground,
   loopbackCertificate,
   obtainTokens,
   pageText,
   pkcePair,
   startRedirectReceiver,
   startStack,
+  type BackgroundBrowser,
   type HttpAnswer,
   type Json,
   type LoopbackCertificate,
@@ -53,8 +53,7 @@ describe('client ID metadata documents', () => {
   let origin: string;
   let stack: TestStack;
   let receiver: RedirectReceiver;
-  let browser: Browser | undefined;
-  let launchError: unknown;
+  let browser: BackgroundBrowser;
   const served = new Map<string, Served>();
   const fetchesOf = new Map<string, number>();
 
@@ -63,8 +62,7 @@ describe('client ID metadata documents', () => {
     served.set(path, { headers: { 'content-type': 'application/json', 'cache-control': 'max-age=300', ...headers }, body: JSON.stringify({ client_id: documentUrl(path), ...document }) });
 
   before(async () => {
-    const launching = launchBrowser();
-    launching.catch(() => {});
+    browser = launchBrowserInBackground();
     cert = loopbackCertificate();
     documents = createServer({ key: cert.key, cert: cert.cert }, (req, res) => {
       const path = new URL(req.url ?? '/', 'https://x').pathname;
@@ -89,10 +87,7 @@ describe('client ID metadata documents', () => {
       serviceEnv: { authorization: allowLoopback, token: allowLoopback },
       extraTokens: [{ CLIENT_METADATA_ALLOW_PRIVATE_TARGETS: 'false' }],
     });
-    browser = await launching.catch((err: unknown) => {
-      launchError = err;
-      return undefined;
-    });
+    await browser.settled();
   });
 
   after(async () => {
@@ -155,10 +150,9 @@ describe('client ID metadata documents', () => {
   });
 
   test('a browser sees the verified host, the self-declared name and the localhost warning on the consent page, and gets a code', async () => {
-    if (!browser) throw launchError instanceof Error ? launchError : new Error(String(launchError));
     serveDocument('/browser-agent/client.json', { client_name: 'Browser Document Agent', redirect_uris: [receiver.redirectUri] });
     const clientId = documentUrl('/browser-agent/client.json');
-    const context = await browser.newContext();
+    const context = await browser.get().newContext();
     context.setDefaultTimeout(10_000);
     try {
       const page = await context.newPage();
@@ -333,8 +327,7 @@ describe('client ID metadata documents', () => {
     assert.equal((await admin(`/clients/${encodeURIComponent(documentUrl('/admin-unknown/client.json'))}`, { method: 'DELETE' })).status, 404);
     assert.equal((await admin(`/clients/${encodeURIComponent(clientId)}`)).json!.live_grants, 1, 'nothing ended');
 
-    if (!browser) throw launchError instanceof Error ? launchError : new Error(String(launchError));
-    const context = await browser.newContext();
+    const context = await browser.get().newContext();
     context.setDefaultTimeout(10_000);
     try {
       const page = await context.newPage();

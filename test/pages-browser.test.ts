@@ -7,18 +7,19 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { s256 } from '@mcp-auth/oauth';
 import {
   BrowserlessUser,
   REPO_ROOT,
   TEST_ADMIN_TOKEN,
   http,
-  launchBrowser,
+  launchBrowserInBackground,
   obtainTokens,
   registerPublicClient,
   startRedirectReceiver,
   startStack,
+  type BackgroundBrowser,
   type RedirectReceiver,
   type TestStack,
 } from '@mcp-auth/testing';
@@ -27,15 +28,13 @@ const ARTIFACTS = join(REPO_ROOT, 'test-artifacts');
 
 describe('the pages people read', () => {
   let stack: TestStack;
-  let browser: Browser | undefined;
-  let launchError: unknown;
+  let browser: BackgroundBrowser;
   let receiver: RedirectReceiver;
   let hooks: Server;
   let hookUrl: string;
 
   before(async () => {
-    const launching = launchBrowser();
-    launching.catch(() => {});
+    browser = launchBrowserInBackground();
     hooks = createServer((req, res) => {
       req.resume();
       res.statusCode = 204;
@@ -46,10 +45,7 @@ describe('the pages people read', () => {
     receiver = await startRedirectReceiver();
     stack = await startStack({ admin: { WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true' } });
     mkdirSync(ARTIFACTS, { recursive: true });
-    browser = await launching.catch((err: unknown) => {
-      launchError = err;
-      return undefined;
-    });
+    await browser.settled();
   });
   after(async () => {
     await browser?.close();
@@ -60,8 +56,7 @@ describe('the pages people read', () => {
 
   /** A page in a context of its own, watched for what nobody should meet: an error status (a 404 icon included) or a blocked resource. */
   async function freshPage(): Promise<{ context: BrowserContext; page: Page; problems: string[] }> {
-    if (!browser) throw launchError instanceof Error ? launchError : new Error(String(launchError));
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const context = await browser.get().newContext({ viewport: { width: 1280, height: 900 } });
     context.setDefaultTimeout(10_000);
     const page = await context.newPage();
     const problems: string[] = [];

@@ -24,4 +24,15 @@ export class ChangeScopedMemo<K, V> {
     }
     return this.#entries;
   }
+
+  /** The answer for `key`: the one remembered while still true, else `read` now and remembered. */
+  answer(key: K, read: (key: K) => V): V {
+    const entries = this.current();
+    let value = entries.get(key);
+    if (value === undefined) {
+      value = read(key);
+      entries.set(key, value);
+    }
+    return value;
+  }
 }

@@ -84,14 +84,7 @@ export class ClientDocumentsReadModel {
   }
 
   find(clientId: string): RecordedDocument | null {
-    if (!this.#memo) return this.#read(clientId);
-    const known = this.#memo.current();
-    let document = known.get(clientId);
-    if (document === undefined) {
-      document = this.#read(clientId);
-      known.set(clientId, document);
-    }
-    return document;
+    return this.#memo ? this.#memo.answer(clientId, (id) => this.#read(id)) : this.#read(clientId);
   }
 
   #read(clientId: string): RecordedDocument | null {

@@ -96,14 +96,7 @@ export class ClientsReadModel {
 
   /** The client in any state (including deleted), or null if it never existed. */
   find(clientId: string): RegisteredClient | null {
-    if (!this.#memo) return this.#read(clientId);
-    const known = this.#memo.current();
-    let client = known.get(clientId);
-    if (client === undefined) {
-      client = this.#read(clientId);
-      known.set(clientId, client);
-    }
-    return client;
+    return this.#memo ? this.#memo.answer(clientId, (id) => this.#read(id)) : this.#read(clientId);
   }
 
   #read(clientId: string): RegisteredClient | null {

@@ -45,6 +45,43 @@ export async function launchBrowser(options: LaunchOptions & { waitTimeoutMs?: n
   return chromium.launch({ executablePath, headless: true, timeout: 30_000, ...launch, args: [...CHROMIUM_ARGS, ...(launch.args ?? [])] });
 }
 
+export type BackgroundBrowser = {
+  /** Resolves once the launch has ended, with a browser or with the reason there is none; never rejects. */
+  settled(): Promise<void>;
+  /** The browser, or the launch error thrown (e.g. "apt-get install -y chromium"): never a silent pass. */
+  get(): Browser;
+  /** Closes the browser, once launched (a launch still under way is waited for, so none is left behind). */
+  close(): Promise<void>;
+};
+
+/**
+ * Launches the browser while the caller starts what it tests. A missing browser fails each test that asks
+ * for it with the install hint, where a failed `before` hook would only "cancel" them.
+ */
+export function launchBrowserInBackground(options: Parameters<typeof launchBrowser>[0] = {}): BackgroundBrowser {
+  let browser: Browser | undefined;
+  let launchError: unknown = new Error('the browser is still launching: await settled() first');
+  const launching = launchBrowser(options).then(
+    (launched) => {
+      browser = launched;
+    },
+    (err: unknown) => {
+      launchError = err;
+    },
+  );
+  return {
+    settled: () => launching,
+    get() {
+      if (!browser) throw launchError instanceof Error ? launchError : new Error(String(launchError));
+      return browser;
+    },
+    async close() {
+      await launching;
+      await browser?.close();
+    },
+  };
+}
+
 export type ReceivedRedirect = { path: string; query: URLSearchParams; at: number };
 
 export type RedirectReceiver = {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect as connectNats } from '@nats-io/transport-node';
+import type { StartedTestContainer } from 'testcontainers';
 import { NATS_IDENTITIES, type NatsIdentity } from '@mcp-auth/contracts';
 import { credentialFileOf, ensureIdentityCredentials, natsClientOptions, serverConfigText, setUpStreams, writeServerConfig, type NatsTlsFiles } from '@mcp-auth/event-store';
 import { launchNatsServer, type NatsProcess } from './nats-process.ts';
@@ -168,11 +169,22 @@ async function startNatsContainer({ secured, tls }: { secured: boolean; tls: boo
     .withCopyDirectoriesToContainer([{ source: dir, target: '/etc/nats-test' }])
     .withCommand(['-js', '-c', '/etc/nats-test/nats.conf'])
     .start();
-  const url = () => `nats://${container.getHost()}:${container.getMappedPort(4222)}`;
-  if (access.credentials) await runOperatorSetup(url(), access.credentials.operator, access.tls);
+  const handle = containerHandle(container, access, () => rmSync(dir, { recursive: true, force: true }));
+  if (access.credentials) await runOperatorSetup(handle.url, access.credentials.operator, access.tls);
+  return handle;
+}
+
+async function startOpenNatsContainer(): Promise<NatsHandle> {
+  const { NatsContainer } = await import('@testcontainers/nats');
+  const container = await new NatsContainer('nats:2.10.27-alpine').withJetStream().start();
+  return containerHandle(container, { credentials: null, tls: null });
+}
+
+/** A started container as a NatsHandle: its mapped port is read afresh, as a restart may change it. */
+function containerHandle(container: StartedTestContainer, access: Pick<PreparedAccess, 'credentials' | 'tls'>, removeFiles = () => {}): NatsHandle {
   return {
     get url() {
-      return url();
+      return `nats://${container.getHost()}:${container.getMappedPort(4222)}`;
     },
     kind: 'container',
     credentials: access.credentials,
@@ -188,33 +200,7 @@ async function startNatsContainer({ secured, tls }: { secured: boolean; tls: boo
     },
     async stop() {
       await container.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  } as NatsHandle;
-}
-
-async function startOpenNatsContainer(): Promise<NatsHandle> {
-  const { NatsContainer } = await import('@testcontainers/nats');
-  let container = await new NatsContainer('nats:2.10.27-alpine').withJetStream().start();
-  const url = () => `nats://${container.getHost()}:${container.getMappedPort(4222)}`;
-  return {
-    get url() {
-      return url();
-    },
-    kind: 'container',
-    credentials: null,
-    tls: null,
-    async restart() {
-      await container.restart();
-    },
-    async copyStore() {
-      throw new Error('copying the store of a NATS container is not supported; install nats-server');
-    },
-    async restoreStore() {
-      throw new Error('restoring the store of a NATS container is not supported; install nats-server');
-    },
-    async stop() {
-      await container.stop();
+      removeFiles();
     },
   } as NatsHandle;
 }

@@ -5,16 +5,17 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import {
   BrowserlessUser,
   REPO_ROOT,
   TEST_ADMIN_TOKEN,
   http,
-  launchBrowser,
+  launchBrowserInBackground,
   obtainTokens,
   registerPublicClient,
   startStack,
+  type BackgroundBrowser,
   type TestStack,
 } from '@mcp-auth/testing';
 
@@ -30,19 +31,14 @@ function whoami(mcpUrl: string, accessToken: string) {
 
 describe('the admin console in a real browser (headless Chromium)', () => {
   let stack: TestStack;
-  let browser: Browser | undefined;
-  let launchError: unknown;
+  let browser: BackgroundBrowser;
 
   before(async () => {
-    const launching = launchBrowser();
-    launching.catch(() => {});
+    browser = launchBrowserInBackground();
     // Webhooks to a loopback receiver, retried fast and dead-lettered after two tries.
     stack = await startStack({ admin: { WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true', WEBHOOK_RETRY_BASE_MS: '50', WEBHOOK_RETRY_MAX_MS: '100', WEBHOOK_MAX_ATTEMPTS: '2' } });
     mkdirSync(ARTIFACTS, { recursive: true });
-    browser = await launching.catch((err: unknown) => {
-      launchError = err;
-      return undefined;
-    });
+    await browser.settled();
   });
   after(async () => {
     await browser?.close();
@@ -51,8 +47,7 @@ describe('the admin console in a real browser (headless Chromium)', () => {
 
   /** A signed-in console page in a fresh context, watched for server errors and blocked resources. */
   async function signedInConsole(): Promise<{ page: Page; problems: string[]; close(): Promise<void> }> {
-    if (!browser) throw launchError instanceof Error ? launchError : new Error(String(launchError));
-    const context = await browser.newContext();
+    const context = await browser.get().newContext();
     context.setDefaultTimeout(10_000);
     const page = await context.newPage();
     const problems: string[] = [];

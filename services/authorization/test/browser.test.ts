@@ -3,15 +3,16 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { s256 } from '@mcp-auth/oauth';
 import {
   REPO_ROOT,
   freePort,
-  launchBrowser,
+  launchBrowserInBackground,
   startNats,
   startRedirectReceiver,
   startService,
+  type BackgroundBrowser,
   type NatsHandle,
   type RedirectReceiver,
   type ServiceProcess,
@@ -26,16 +27,14 @@ describe('a real browser (headless Chromium) through sign-in and consent', () =>
   let reg: ServiceProcess;
   let auth: ServiceProcess;
   let issuer: string;
-  let browser: Browser | undefined;
-  let launchError: unknown;
+  let browser: BackgroundBrowser;
   let receiver: RedirectReceiver;
   let client: { client_id: string; client_name: string };
 
   before(async () => {
     // The browser may still be being installed: wait for it (up to 5 minutes) while the services start,
     // and fail with the install command if it never comes.
-    const launching = launchBrowser();
-    launching.catch(() => {});
+    browser = launchBrowserInBackground();
     nats = await startNats();
     receiver = await startRedirectReceiver();
     reg = await startService('registration', { env: { NATS_URL: nats.url, REGISTRATION_RATE_LIMIT: '0' } });
@@ -54,17 +53,8 @@ describe('a real browser (headless Chromium) through sign-in and consent', () =>
     client = (await res.json()) as typeof client;
     mkdirSync(ARTIFACTS, { recursive: true });
     // A missing browser fails every test with the install hint (a failed hook would only "cancel" them).
-    browser = await launching.catch((err: unknown) => {
-      launchError = err;
-      return undefined;
-    });
+    await browser.settled();
   });
-
-  /** The browser, or the reason there is none (e.g. "apt-get install -y chromium"): never a silent pass. */
-  function requireBrowser(): Browser {
-    if (!browser) throw launchError instanceof Error ? launchError : new Error(String(launchError));
-    return browser;
-  }
 
   after(async () => {
     await browser?.close();
@@ -107,7 +97,7 @@ describe('a real browser (headless Chromium) through sign-in and consent', () =>
 
   /** A page in a context of its own (no cookies from another test), watched for problems. */
   async function freshPage(): Promise<{ context: BrowserContext; page: Page; problems: string[] }> {
-    const context = await requireBrowser().newContext();
+    const context = await browser.get().newContext();
     context.setDefaultTimeout(10_000);
     const page = await context.newPage();
     return { context, page, problems: watch(page) };

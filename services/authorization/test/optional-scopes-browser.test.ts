@@ -1,14 +1,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import {
   authorizationUrl,
   http,
-  launchBrowser,
+  launchBrowserInBackground,
   pkcePair,
   registerPublicClient,
   startRedirectReceiver,
   startStack,
+  type BackgroundBrowser,
   type Json,
   type RedirectReceiver,
   type TestStack,
@@ -20,24 +21,19 @@ import {
  */
 describe('a real browser unticks an optional scope on the consent page', () => {
   let stack: TestStack;
-  let browser: Browser | undefined;
-  let launchError: unknown;
+  let browser: BackgroundBrowser;
   let receiver: RedirectReceiver;
   let client: Json;
   /** The authorization service started with OPTIONAL_SCOPES_PRESELECTED=false. */
   let unticked: string;
 
   before(async () => {
-    const launching = launchBrowser();
-    launching.catch(() => {});
+    browser = launchBrowserInBackground();
     receiver = await startRedirectReceiver();
     stack = await startStack({ mcpReplicas: 0, extraAuthorizations: [{ OPTIONAL_SCOPES_PRESELECTED: 'false' }] });
     unticked = stack.extraAuthorizations[0]!.url;
     client = await registerPublicClient(stack.urls, { client_name: 'Least Privilege Agent', redirect_uris: [receiver.redirectUri] });
-    browser = await launching.catch((err: unknown) => {
-      launchError = err;
-      return undefined;
-    });
+    await browser.settled();
   });
 
   after(async () => {
@@ -46,14 +42,9 @@ describe('a real browser unticks an optional scope on the consent page', () => {
     await stack?.stop();
   });
 
-  function requireBrowser(): Browser {
-    if (!browser) throw launchError instanceof Error ? launchError : new Error(String(launchError));
-    return browser;
-  }
-
   /** Signs in as alice at `issuer`, lets `choose` act on the consent page, clicks Allow and exchanges the code. */
   async function consentAndExchange(issuer: string, choose: (page: Page) => Promise<void>): Promise<Json> {
-    const context = await requireBrowser().newContext();
+    const context = await browser.get().newContext();
     context.setDefaultTimeout(10_000);
     try {
       const page = await context.newPage();
