@@ -3,8 +3,9 @@
 # (and `node dist/users-cli.mjs add <name>` to add a user; `node dist/nats-setup.mjs` for NATS credentials,
 # configuration and streams). Configuration is environment variables (see services/*/src/config.ts), each
 # of which can instead be read from a file named by <NAME>_FILE (compose secrets); docker-compose.yml wires
-# them, and needs Docker Compose 2.20 or newer. The SQLite projections live in DATA_DIR inside the
-# container: each replica rebuilds its own from the NATS stream, so they need no volume.
+# them (docker-compose.cluster.yml over it for a three-node NATS), which needs Docker Compose 2.20 or newer.
+# The SQLite projections live in DATA_DIR inside the container: each replica rebuilds its own from the NATS
+# stream, so they need no volume.
 
 ARG NODE_IMAGE=node:20-bookworm-slim
 
