@@ -6,6 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import type { BrowserContext, Page } from 'playwright-core';
 import { s256 } from '@mcp-auth/oauth';
@@ -147,8 +148,12 @@ describe('the pages people read', () => {
     const bob = new BrowserlessUser(stack.urls.issuer, 'bob', 'password456');
     const agent = await registerPublicClient(stack.urls, { client_name: 'Activity Agent' });
     await obtainTokens(stack.urls, bob, agent);
-    const grants = await http(`${stack.urls.admin}/admin/api/grants?client=${agent.client_id}`, { headers: asAdmin });
-    const grantId = grants.json!.grants[0].grant_id as string;
+    // The admin service applies the grant a moment after the token service wrote it.
+    let grantId: string | undefined;
+    for (const until = Date.now() + 10_000; !grantId && Date.now() < until; await sleep(50)) {
+      grantId = (await http(`${stack.urls.admin}/admin/api/grants?client=${agent.client_id}`, { headers: asAdmin })).json!.grants[0]?.grant_id;
+    }
+    assert.ok(grantId, 'the admin service lists the grant');
     assert.equal((await http(`${stack.urls.admin}/admin/api/grants/${grantId}/revoke`, { method: 'POST', headers: asAdmin })).status, 200);
     // The deliveries of those events reach the receiver.
     const deadline = Date.now() + 15_000;
