@@ -405,6 +405,13 @@ describe('MCP tools service: OAuth-protected MCP over Streamable HTTP', () => {
     assert.equal(badArgs.json!.result.isError, true);
     assert.match(badArgs.json!.result.content[0].text, /Invalid arguments/);
   });
+
+  test('a notification is answered 202 Accepted with no body (Streamable HTTP, 2025-11-25)', async () => {
+    const t = await obtainTokens(stack.urls, alice, await registerPublicClient(stack.urls));
+    const accepted = await mcpPost(stack.urls.mcp, { jsonrpc: '2.0', method: 'notifications/initialized' }, { Authorization: `Bearer ${t.access_token}` });
+    assert.equal(accepted.status, 202);
+    assert.equal(accepted.text, '');
+  });
 });
 
 describe('MCP tools quotas and audit events', () => {

@@ -83,13 +83,17 @@ function callOf(authInfo: AuthInfo | undefined): McpCall {
 
 /** Writes the SDK's web Response through Koa: a JSON answer as bytes, an event stream as a stream. */
 async function answer(ctx: Context, response: Response): Promise<void> {
-  ctx.status = response.status;
   response.headers.forEach((value, name) => {
     if (name !== 'content-length') ctx.set(name, value);
   });
   if (!response.body) {
+    // Before the status: Koa turns a null body into 204, and a notification's answer is 202 Accepted.
     ctx.body = null;
-  } else if ((response.headers.get('content-type') ?? '').startsWith('text/event-stream')) {
+    ctx.status = response.status;
+    return;
+  }
+  ctx.status = response.status;
+  if ((response.headers.get('content-type') ?? '').startsWith('text/event-stream')) {
     ctx.body = Readable.fromWeb(response.body as NodeReadableStream);
   } else {
     ctx.body = Buffer.from(await response.arrayBuffer());
