@@ -6,7 +6,7 @@ import { checkToolScopes } from '../access/scope-check.ts';
 import type { Authentication } from './authentication.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { ToolRegistry } from '../tools/registry.ts';
-import { createMcpServer, type CallPolicy } from './server.ts';
+import { createLegacyMcpServer, createMcpServer, type CallPolicy } from './server.ts';
 import { protocolEras } from './protocol-eras.ts';
 
 export type McpRouteOptions = {
@@ -36,6 +36,7 @@ export function mcpRoutes(options: McpRouteOptions): Router {
   const serve = protocolEras({
     path: options.path,
     serverFor: ({ identity, origin }) => createMcpServer(options.registry, { ...options.policy, identify: () => identity }, origin),
+    legacyServerFor: ({ identity, origin }) => createLegacyMcpServer(options.registry, { ...options.policy, identify: () => identity }, origin),
     logger: options.policy.logger,
   });
 

@@ -1,7 +1,10 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import type { Context } from 'koa';
-import { Server, WebStandardStreamableHTTPServerTransport, classifyInboundRequest, createMcpHandler, type AuthInfo } from '@modelcontextprotocol/server';
+import type { IncomingMessage } from 'node:http';
+import { Server, classifyInboundRequest, createMcpHandler, type AuthInfo } from '@modelcontextprotocol/server';
+import type { Server as LegacyServer } from '@modelcontextprotocol/sdk/server/index.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { Logger } from '@mcp-auth/event-store';
 import type { RequestOrigin } from '@mcp-auth/http';
 import type { ToolIdentity } from '../tools/tool.ts';
@@ -11,21 +14,25 @@ export type McpCall = { identity: ToolIdentity | null; origin: RequestOrigin };
 
 /** The request headers the SDK reads; the Authorization header is never among them. */
 const SDK_HEADERS = ['content-type', 'accept', 'mcp-protocol-version', 'mcp-method', 'mcp-name', 'mcp-session-id', 'last-event-id'];
-const CLASSIFIED_HEADERS = { 'mcp-protocol-version': 'protocolVersionHeader', 'mcp-method': 'mcpMethodHeader', 'mcp-name': 'mcpNameHeader' } as const;
+const CLASSIFIED_HEADERS = [
+  ['mcp-protocol-version', 'protocolVersionHeader'],
+  ['mcp-method', 'mcpMethodHeader'],
+  ['mcp-name', 'mcpNameHeader'],
+] as const;
 
 /**
- * Serves a checked, parsed POST with the MCP SDK (@modelcontextprotocol/server 2.x) in the protocol era of the
- * request, one server factory behind two legs:
+ * Serves a checked, parsed POST in the protocol era of the request, with the same tools behind two legs:
  * - 2026-07-28 (no initialize, the revision in each request's _meta and headers, server/discover) through
- *   createMcpHandler, which also refuses malformed modern requests (e.g. an Mcp-Name header that disagrees with
- *   the body, -32020). Its own 2025 fallback is not used: it answers with an event stream, where this server
- *   answers JSON.
- * - the 2025 era (initialize, then requests; batches) through a transport per request that answers JSON, as
- *   stateless servers do.
+ *   createMcpHandler of @modelcontextprotocol/server 2.x, which also refuses malformed modern requests (e.g. an
+ *   Mcp-Name header that disagrees with the body, -32020). Its own 2025 fallback is not used: it answers with
+ *   an event stream, where this server answers JSON.
+ * - the 2025 era (initialize, then requests; batches) through a per-request Node transport of
+ *   @modelcontextprotocol/sdk 1.x that answers JSON, as stateless servers do: it works on the request and
+ *   response as Node has them, where the 2.x transport builds web Request and Response objects for each call.
  * The era comes from classifyInboundRequest, from the headers and the parsed body; a request it refuses goes
  * to the modern leg, which answers the refusal in the SDK's words.
  */
-export function protocolEras(options: { path: string; serverFor(call: McpCall): Server; logger: Logger }) {
+export function protocolEras(options: { path: string; serverFor(call: McpCall): Server; legacyServerFor(call: McpCall): LegacyServer; logger: Logger }) {
   // The SDK sees a URL of its own making: the Host header is the client's to choose, and nothing in it is used.
   const url = `http://mcp.localhost${options.path}`;
   const modern = createMcpHandler(({ authInfo }) => options.serverFor(callOf(authInfo)), {
@@ -36,34 +43,50 @@ export function protocolEras(options: { path: string; serverFor(call: McpCall): 
   });
 
   return async (ctx: Context, body: unknown, call: McpCall): Promise<void> => {
-    const headers = new Headers();
     const classified: Record<string, string> = {};
-    for (const name of SDK_HEADERS) {
+    for (const [name, field] of CLASSIFIED_HEADERS) {
       const value = ctx.get(name);
-      if (!value) continue;
-      headers.set(name, value);
-      if (name in CLASSIFIED_HEADERS) classified[CLASSIFIED_HEADERS[name as keyof typeof CLASSIFIED_HEADERS]] = value;
+      if (value) classified[field] = value;
     }
     const era = classifyInboundRequest({ httpMethod: 'POST', ...classified, body });
 
     // A client that goes away aborts its call, and the tool sees its signal: on the 2025 leg through closing the
     // request's transport (which ends its server), on the modern leg through the request's signal.
-    let response: Response;
     if (era.kind === 'legacy') {
-      const server = options.serverFor(call);
-      const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
-      await server.connect(transport);
+      const server = options.legacyServerFor(call);
+      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+      withoutCredentials(ctx.req);
+      ctx.respond = false;
       ctx.res.once('close', () => closeWithoutStackTraces(transport, options.logger));
-      response = await transport.handleRequest(new Request(url, { method: 'POST', headers }), { parsedBody: body });
-    } else {
-      const gone = new AbortController();
-      ctx.res.once('close', () => {
-        if (!ctx.res.writableFinished) gone.abort();
-      });
-      response = await modern.fetch(new Request(url, { method: 'POST', headers, signal: gone.signal }), { parsedBody: body, authInfo: authInfoOf(call) });
+      await server.connect(transport);
+      await transport.handleRequest(ctx.req, ctx.res, body);
+      return;
     }
-    await answer(ctx, response);
+    const headers = new Headers();
+    for (const name of SDK_HEADERS) {
+      const value = ctx.get(name);
+      if (value) headers.set(name, value);
+    }
+    const gone = new AbortController();
+    ctx.res.once('close', () => {
+      if (!ctx.res.writableFinished) gone.abort();
+    });
+    await answer(ctx, await modern.fetch(new Request(url, { method: 'POST', headers, signal: gone.signal }), { parsedBody: body, authInfo: authInfoOf(call) }));
   };
+}
+
+/**
+ * Takes the Authorization header out of what the 1.x SDK reads. It copies every header into a WHATWG Headers,
+ * checking each byte in JavaScript, for nothing: the route has checked the token and hands its identity to the
+ * server it makes. Tools (requestInfo) then never see the raw credential either.
+ */
+function withoutCredentials(req: IncomingMessage): void {
+  const raw = req.rawHeaders;
+  const kept: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length !== 13 || raw[i]!.toLowerCase() !== 'authorization') kept.push(raw[i]!, raw[i + 1]!);
+  }
+  req.rawHeaders = kept;
 }
 
 /**
@@ -107,7 +130,7 @@ async function answer(ctx: Context, response: Response): Promise<void> {
  * work for nothing on every call. The close runs synchronously, so stack traces are off for exactly that long
  * (an aborted tool's abort listeners run inside it, and their errors carry no stack).
  */
-function closeWithoutStackTraces(transport: WebStandardStreamableHTTPServerTransport, logger: Logger): void {
+function closeWithoutStackTraces(transport: { close(): Promise<void> }, logger: Logger): void {
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = 0;
   try {

@@ -1,5 +1,8 @@
 import { ProtocolError, ProtocolErrorCode, Server, type CallToolResult, type Tool } from '@modelcontextprotocol/server';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/server/validators/ajv';
+import { Server as LegacyServer } from '@modelcontextprotocol/sdk/server/index.js';
+import { AjvJsonSchemaValidator as LegacyAjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
+import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError, type CallToolResult as LegacyCallToolResult, type Tool as LegacyTool } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '@mcp-auth/event-store';
 import { checkToolScopes } from '../access/scope-check.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
@@ -9,6 +12,8 @@ import { ToolError, type ToolIdentity, type ToolResult } from '../tools/tool.ts'
 
 export const SERVER_INFO = { name: 'mcp-auth-tools', version: '0.1.0' };
 const sharedValidator = new AjvJsonSchemaValidator();
+const sharedLegacyValidator = new LegacyAjvJsonSchemaValidator();
+const INSTRUCTIONS = 'Tools of this server need OAuth scopes; each tool lists them in _meta.requiredScopes.';
 
 export type CallPolicy = {
   /**
@@ -23,69 +28,105 @@ export type CallPolicy = {
   logger: Logger;
 };
 
+/** tools/list's answer, the same for every revision: each tool with the scopes it needs. */
+export function listedTools(registry: ToolRegistry): Tool[] {
+  return registry.all().map((tool) => ({
+    name: tool.name,
+    ...(tool.title ? { title: tool.title } : {}),
+    description: tool.requiredScopes.length > 0 ? `${tool.description} (Requires scope: ${tool.requiredScopes.join(' ')})` : tool.description,
+    // Checked at registration to be a JSON Schema object (ToolRegistry.add); the SDK's type wants JSON values.
+    inputSchema: tool.inputSchema as Tool['inputSchema'],
+    _meta: { requiredScopes: tool.requiredScopes },
+  }));
+}
+
 /**
- * An MCP server over the tool registry, for every protocol revision the SDK serves (2026-07-28 and the
- * 2025 era alike: the SDK shapes the answers for the revision of the request). tools/list shows every tool with the scopes it needs; tools/call
- * checks scopes (checkToolScopes, which the HTTP route runs first to answer 403), quota and
- * arguments, runs the handler and records the outcome, with where the request came from (`origin`, over
- * HTTP). Errors an agent can act on are tool results with isError, so the model reads them.
+ * One tools/call, whatever the SDK that carried it: scopes (checkToolScopes, which the HTTP route runs first to
+ * answer 403), quota and arguments, then the handler, and the outcome recorded with where the request came from
+ * (`origin`, over HTTP). Errors an agent can act on are tool results with isError, so the model reads them.
+ * null for a tool that does not exist, which each SDK answers as its own invalid-params error.
+ */
+export async function callTool(
+  registry: ToolRegistry,
+  policy: CallPolicy,
+  origin: RequestOrigin,
+  params: { name: string; arguments?: Record<string, unknown> },
+  signal: AbortSignal,
+): Promise<CallToolResult | null> {
+  const tool = registry.get(params.name);
+  if (!tool) return null;
+  const identified = await policy.identify();
+  if (typeof identified === 'string') return errorResult(identified);
+  const identity = identified;
+  if (!identity) {
+    // Only the benchmark mode without auth gets here; it can run tools that need nobody.
+    if (tool.requiredScopes.length > 0) return errorResult('This tool needs a signed-in user.');
+  } else {
+    // Over HTTP the route has refused these already, with its 403 challenge; over stdio this is the check.
+    const refusal = checkToolScopes(tool, identity, policy.audit, origin);
+    if (refusal) return errorResult(refusal.description);
+    const retryAfter = await policy.quota(identity);
+    if (retryAfter !== null) {
+      policy.audit.denied(tool.name, identity, 'quota_exceeded', tool.requiredScopes, origin);
+      return { ...errorResult(`Quota exceeded for tool calls. Retry in ${retryAfter} seconds.`), _meta: { retryAfterSeconds: retryAfter } };
+    }
+  }
+  const args = params.arguments ?? {};
+  if (!tool.validate(args)) {
+    const problem = tool.validate.errors?.[0];
+    return errorResult(`Invalid arguments: ${problem ? `${problem.instancePath || '(arguments)'} ${problem.message}` : 'rejected'}.`);
+  }
+  const started = performance.now();
+  try {
+    const result = toCallToolResult(await tool.handler(args, { identity: identity ?? anonymous, signal }));
+    policy.audit.invoked(tool.name, identity, result.isError ? 'error' : 'success', performance.now() - started, origin);
+    return result;
+  } catch (err) {
+    policy.audit.invoked(tool.name, identity, 'error', performance.now() - started, origin);
+    if (err instanceof ToolError) return errorResult(err.message);
+    policy.logger.error({ err: String(err), tool: tool.name }, 'tool failed');
+    return errorResult('The tool failed unexpectedly.');
+  }
+}
+
+const unknownTool = (name: string) => `Unknown tool: ${name.slice(0, 64)}`;
+
+/**
+ * The MCP server of MCP 2026-07-28 over HTTP, and of stdio (@modelcontextprotocol/server 2.x): the SDK shapes
+ * the answers for the revision of the request.
  */
 export function createMcpServer(registry: ToolRegistry, policy: CallPolicy, origin: RequestOrigin = {}): Server {
   const server = new Server(SERVER_INFO, {
-    // One validator for every per-request server: building an Ajv instance per request was a tenth of the CPU.
+    // One validator for every per-request server: an Ajv instance per request would cost more than the call.
     jsonSchemaValidator: sharedValidator,
     capabilities: { tools: { listChanged: false } },
-    instructions: 'Tools of this server need OAuth scopes; each tool lists them in _meta.requiredScopes.',
+    instructions: INSTRUCTIONS,
   });
-
-  server.setRequestHandler('tools/list', () => ({
-    tools: registry.all().map((tool) => ({
-      name: tool.name,
-      ...(tool.title ? { title: tool.title } : {}),
-      description: tool.requiredScopes.length > 0 ? `${tool.description} (Requires scope: ${tool.requiredScopes.join(' ')})` : tool.description,
-      // Checked at registration to be a JSON Schema object (ToolRegistry.add); the SDK's type wants JSON values.
-      inputSchema: tool.inputSchema as Tool['inputSchema'],
-      _meta: { requiredScopes: tool.requiredScopes },
-    })),
-  }));
-
+  server.setRequestHandler('tools/list', () => ({ tools: listedTools(registry) }));
   server.setRequestHandler('tools/call', async (request, ctx): Promise<CallToolResult> => {
-    const tool = registry.get(request.params.name);
-    if (!tool) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${request.params.name.slice(0, 64)}`);
-    const identified = await policy.identify();
-    if (typeof identified === 'string') return errorResult(identified);
-    const identity = identified;
-    if (!identity) {
-      // Only the benchmark mode without auth gets here; it can run tools that need nobody.
-      if (tool.requiredScopes.length > 0) return errorResult('This tool needs a signed-in user.');
-    } else {
-      // Over HTTP the route has refused these already, with its 403 challenge; over stdio this is the check.
-      const refusal = checkToolScopes(tool, identity, policy.audit, origin);
-      if (refusal) return errorResult(refusal.description);
-      const retryAfter = await policy.quota(identity);
-      if (retryAfter !== null) {
-        policy.audit.denied(tool.name, identity, 'quota_exceeded', tool.requiredScopes, origin);
-        return { ...errorResult(`Quota exceeded for tool calls. Retry in ${retryAfter} seconds.`), _meta: { retryAfterSeconds: retryAfter } };
-      }
-    }
-    const args = request.params.arguments ?? {};
-    if (!tool.validate(args)) {
-      const problem = tool.validate.errors?.[0];
-      return errorResult(`Invalid arguments: ${problem ? `${problem.instancePath || '(arguments)'} ${problem.message}` : 'rejected'}.`);
-    }
-    const started = performance.now();
-    try {
-      const result = toCallToolResult(await tool.handler(args, { identity: identity ?? anonymous, signal: ctx.mcpReq.signal }));
-      policy.audit.invoked(tool.name, identity, result.isError ? 'error' : 'success', performance.now() - started, origin);
-      return result;
-    } catch (err) {
-      policy.audit.invoked(tool.name, identity, 'error', performance.now() - started, origin);
-      if (err instanceof ToolError) return errorResult(err.message);
-      policy.logger.error({ err: String(err), tool: tool.name }, 'tool failed');
-      return errorResult('The tool failed unexpectedly.');
-    }
+    const result = await callTool(registry, policy, origin, request.params, ctx.mcpReq.signal);
+    if (!result) throw new ProtocolError(ProtocolErrorCode.InvalidParams, unknownTool(request.params.name));
+    return result;
   });
+  return server;
+}
 
+/**
+ * The MCP server of the 2025 revisions over HTTP (@modelcontextprotocol/sdk 1.x, whose Node transport answers a
+ * stateless JSON request with less work per call than the 2.x web-standard one): the same tools and checks.
+ */
+export function createLegacyMcpServer(registry: ToolRegistry, policy: CallPolicy, origin: RequestOrigin = {}): LegacyServer {
+  const server = new LegacyServer(SERVER_INFO, {
+    jsonSchemaValidator: sharedLegacyValidator,
+    capabilities: { tools: { listChanged: false } },
+    instructions: INSTRUCTIONS,
+  });
+  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: listedTools(registry) as LegacyTool[] }));
+  server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+    const result = await callTool(registry, policy, origin, request.params, extra.signal);
+    if (!result) throw new McpError(ErrorCode.InvalidParams, unknownTool(request.params.name));
+    return result as LegacyCallToolResult;
+  });
   return server;
 }
 
