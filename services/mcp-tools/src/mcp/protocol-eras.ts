@@ -43,12 +43,7 @@ export function protocolEras(options: { path: string; serverFor(call: McpCall): 
   });
 
   return async (ctx: Context, body: unknown, call: McpCall): Promise<void> => {
-    const classified: Record<string, string> = {};
-    for (const [name, field] of CLASSIFIED_HEADERS) {
-      const value = ctx.get(name);
-      if (value) classified[field] = value;
-    }
-    const era = classifyInboundRequest({ httpMethod: 'POST', ...classified, body });
+    const era = isEarlierRevision(ctx) ? LEGACY : classifyInboundRequest({ httpMethod: 'POST', ...classifiedHeaders(ctx), body });
 
     // A client that goes away aborts its call, and the tool sees its signal: on the 2025 leg through closing the
     // request's transport (which ends its server), on the modern leg through the request's signal.
@@ -73,6 +68,27 @@ export function protocolEras(options: { path: string; serverFor(call: McpCall): 
     });
     await answer(ctx, await modern.fetch(new Request(url, { method: 'POST', headers, signal: gone.signal }), { parsedBody: body, authInfo: authInfoOf(call) }));
   };
+}
+
+const LEGACY = { kind: 'legacy' } as const;
+
+/**
+ * A request of a 2024 or 2025 revision by its MCP-Protocol-Version header, and without the Mcp-Method header
+ * that only 2026-07-28 sends: the era without classifyInboundRequest, which validates the whole body against the
+ * SDK's schemas and costs a tool call several percent of its CPU. Anything else is classified in full.
+ */
+function isEarlierRevision(ctx: Context): boolean {
+  const revision = ctx.get('mcp-protocol-version');
+  return (revision.startsWith('2024-') || revision.startsWith('2025-')) && !ctx.get('mcp-method');
+}
+
+function classifiedHeaders(ctx: Context): Record<string, string> {
+  const classified: Record<string, string> = {};
+  for (const [name, field] of CLASSIFIED_HEADERS) {
+    const value = ctx.get(name);
+    if (value) classified[field] = value;
+  }
+  return classified;
 }
 
 /**
