@@ -6,7 +6,7 @@ import { checkToolScopes } from '../access/scope-check.ts';
 import type { Authentication } from './authentication.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { ToolRegistry } from '../tools/registry.ts';
-import { createLegacyMcpServer, createMcpServer, type CallPolicy } from './server.ts';
+import { createLegacyMcpServer, type CallPolicy } from './server.ts';
 import { protocolEras } from './protocol-eras.ts';
 
 export type McpRouteOptions = {
@@ -35,7 +35,10 @@ export function mcpRoutes(options: McpRouteOptions): Router {
   const { resourceMetadataUrl } = options;
   const serve = protocolEras({
     path: options.path,
-    serverFor: ({ identity, origin }) => createMcpServer(options.registry, { ...options.policy, identify: () => identity }, origin),
+    modernLeg: once(async () => {
+      const [{ modernLeg }, { createMcpServer }] = await Promise.all([import('./modern-leg.ts'), import('./modern-server.ts')]);
+      return modernLeg({ path: options.path, serverFor: ({ identity, origin }) => createMcpServer(options.registry, { ...options.policy, identify: () => identity }, origin), logger: options.policy.logger });
+    }),
     legacyServerFor: ({ identity, origin }) => createLegacyMcpServer(options.registry, { ...options.policy, identify: () => identity }, origin),
     logger: options.policy.logger,
   });
@@ -102,4 +105,10 @@ function toolCalls(body: unknown): string[] {
     if (m && m.method === 'tools/call' && typeof m.params?.name === 'string') names.push(m.params.name);
   }
   return names;
+}
+
+/** The first call's promise, shared by every later one. */
+function once<T>(load: () => Promise<T>): () => Promise<T> {
+  let loading: Promise<T> | undefined;
+  return () => (loading ??= load());
 }

@@ -1,5 +1,4 @@
-import { ProtocolError, ProtocolErrorCode, Server, type CallToolResult, type Tool } from '@modelcontextprotocol/server';
-import { AjvJsonSchemaValidator } from '@modelcontextprotocol/server/validators/ajv';
+import type { CallToolResult, Tool } from '@modelcontextprotocol/server';
 import { Server as LegacyServer } from '@modelcontextprotocol/sdk/server/index.js';
 import { AjvJsonSchemaValidator as LegacyAjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError, type CallToolResult as LegacyCallToolResult, type Tool as LegacyTool } from '@modelcontextprotocol/sdk/types.js';
@@ -11,9 +10,8 @@ import type { ToolRegistry } from '../tools/registry.ts';
 import { ToolError, type ToolIdentity, type ToolResult } from '../tools/tool.ts';
 
 export const SERVER_INFO = { name: 'mcp-auth-tools', version: '0.1.0' };
-const sharedValidator = new AjvJsonSchemaValidator();
 const sharedLegacyValidator = new LegacyAjvJsonSchemaValidator();
-const INSTRUCTIONS = 'Tools of this server need OAuth scopes; each tool lists them in _meta.requiredScopes.';
+export const INSTRUCTIONS = 'Tools of this server need OAuth scopes; each tool lists them in _meta.requiredScopes.';
 
 export type CallPolicy = {
   /**
@@ -89,31 +87,11 @@ export async function callTool(
   }
 }
 
-const unknownTool = (name: string) => `Unknown tool: ${name.slice(0, 64)}`;
+export const unknownTool = (name: string) => `Unknown tool: ${name.slice(0, 64)}`;
 
 /**
- * The MCP server of MCP 2026-07-28 over HTTP, and of stdio (@modelcontextprotocol/server 2.x): the SDK shapes
- * the answers for the revision of the request.
- */
-export function createMcpServer(registry: ToolRegistry, policy: CallPolicy, origin: RequestOrigin = {}): Server {
-  const server = new Server(SERVER_INFO, {
-    // One validator for every per-request server: an Ajv instance per request would cost more than the call.
-    jsonSchemaValidator: sharedValidator,
-    capabilities: { tools: { listChanged: false } },
-    instructions: INSTRUCTIONS,
-  });
-  server.setRequestHandler('tools/list', () => ({ tools: listedTools(registry) }));
-  server.setRequestHandler('tools/call', async (request, ctx): Promise<CallToolResult> => {
-    const result = await callTool(registry, policy, origin, request.params, ctx.mcpReq.signal);
-    if (!result) throw new ProtocolError(ProtocolErrorCode.InvalidParams, unknownTool(request.params.name));
-    return result;
-  });
-  return server;
-}
-
-/**
- * The MCP server of the 2025 revisions over HTTP (@modelcontextprotocol/sdk 1.x, whose Node transport answers a
- * stateless JSON request with less work per call than the 2.x web-standard one): the same tools and checks.
+ * The MCP server of the 2025 revisions, over HTTP and stdio (@modelcontextprotocol/sdk 1.x): the same tools and
+ * checks as the 2026-07-28 one (modern-server.ts), which is loaded only when a 2026-07-28 request arrives.
  */
 export function createLegacyMcpServer(registry: ToolRegistry, policy: CallPolicy, origin: RequestOrigin = {}): LegacyServer {
   const server = new LegacyServer(SERVER_INFO, {

@@ -1,8 +1,8 @@
 import { hostname } from 'node:os';
-import { StdioServerTransport } from '@modelcontextprotocol/server/stdio';
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import type { Logger } from '@mcp-auth/http';
 import type { McpToolsConfig } from '../config.ts';
-import { createMcpServer } from '../mcp/server.ts';
+import { createLegacyMcpServer } from '../mcp/server.ts';
 import type { startRuntime } from '../runtime.ts';
 import { SetupProblem, authorizationServerOf, discoverFromResource, type AuthorizationServer } from './authorization-server.ts';
 import { SignInRefused, signInThroughBrowser } from './browser-sign-in.ts';
@@ -34,7 +34,7 @@ export async function runStdio(config: McpToolsConfig, settings: StdioSettings, 
   }
   keeper.watch();
 
-  const mcp = createMcpServer(runtime.registry, { ...runtime.policy, identify: () => keeper.identify() });
+  const mcp = createLegacyMcpServer(runtime.registry, { ...runtime.policy, identify: () => keeper.identify() });
   const transport = new StdioServerTransport();
   const closed = new Promise<null>((resolve) => {
     transport.onclose = () => resolve(null);
