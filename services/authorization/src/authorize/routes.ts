@@ -4,7 +4,7 @@ import type { Context } from 'koa';
 import { isSubjectToken, subjects } from '@mcp-auth/contracts';
 import { readForm, eventContextOf, requestOrigin } from '@mcp-auth/http';
 import { attachPosition, hashSecret, looksLikeClientIdUrl, randomToken } from '@mcp-auth/oauth';
-import { catchUpWithSubject } from '@mcp-auth/event-sourcing';
+import { catchUpWithSubject, waitForPosition } from '@mcp-auth/event-sourcing';
 import { knownResources } from '../config.ts';
 import { currentSession, type CurrentSession } from '../sign-in/sessions.ts';
 import type { AuthorizationDeps } from '../web/context.ts';
@@ -51,6 +51,9 @@ export function authorizeRoutes(deps: AuthorizationDeps): Router {
   async function issue(ctx: Context, command: AuthorizationCommand, session: CurrentSession, codeSecret: string | null, afterPost: boolean): Promise<void> {
     const { request } = command.data;
     const position = await executeAuthorization(deps, command, eventContextOf(ctx, { kind: 'user' as const, id: session.userId }));
+    // The user has just answered the consent page: a consent it recorded is remembered on this replica before the
+    // client is sent back, so an authorization that follows at once is not asked again.
+    if (afterPost && position !== null) await waitForPosition(projector, position);
     if (command.type === 'ApproveAuthorization' && codeSecret && position !== null) {
       answer(ctx, request.redirectUri, { code: attachPosition(codeSecret, position), state: request.state }, afterPost);
     } else {
