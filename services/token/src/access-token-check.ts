@@ -16,7 +16,11 @@ export async function checkAccessToken(token: string, deps: Pick<TokenDeps, 'con
   if (!outcome.ok) return null;
   const { claims } = outcome;
   await deps.projector.waitFor(claims.stream_position, 2_000);
+  return { claims, active: accessTokenActive(claims, deps) };
+}
+
+/** Whether a verified access token is unexpired and honoured by its grant, as this replica's projection has it now. */
+export function accessTokenActive(claims: AccessTokenClaims, deps: Pick<TokenDeps, 'grants'>): boolean {
   const now = Math.floor(Date.now() / 1000);
-  const active = claims.exp > now && deps.grants.honours(claims.grant_id, claims.jti, claims.sub, claims.client_id, now)?.honoured === true;
-  return { claims, active };
+  return claims.exp > now && deps.grants.honours(claims.grant_id, claims.jti, claims.sub, claims.client_id, now)?.honoured === true;
 }

@@ -4,7 +4,7 @@ import { InvalidClient, InvalidRequest, OAuthError, hashSecret, secretMatchesHas
 import { subjects } from '@mcp-auth/contracts';
 import { grantIsActive } from '@mcp-auth/read-models';
 import { catchUpWithSubject } from '@mcp-auth/event-sourcing';
-import { checkAccessToken } from '../access-token-check.ts';
+import { accessTokenActive, checkAccessToken } from '../access-token-check.ts';
 import { presentedCredentials } from '../client-authentication/authenticate-client.ts';
 import type { TokenDeps } from '../deps.ts';
 import { resolveCredential } from '../token-endpoint/credentials.ts';
@@ -38,12 +38,12 @@ export function introspectionRoutes(deps: TokenDeps): Router {
     }
     if (!form.token) throw new InvalidRequest('token is required.');
 
-    let access = await checkAccessToken(form.token, deps);
+    const access = await checkAccessToken(form.token, deps);
     if (access?.active) {
       // A resource server acts on "active": the grant's newest event (a rotation, a revocation) is read
       // from the log and applied here before saying so, as it may have been written a moment ago.
       await catchUpWithSubject(deps.store, deps.projector, subjects.grant(access.claims.grant_id));
-      access = await checkAccessToken(form.token, deps);
+      access.active = accessTokenActive(access.claims, deps);
     }
     if (access) {
       const { claims, active } = access;
